@@ -1,0 +1,175 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/esm-dev/esm/internal/diag"
+	"github.com/esm-dev/esm/internal/idl"
+)
+
+// Exit statuses of the esm binary.
+const (
+	exitOK      = 0 // success
+	exitFailure = 1 // invalid input, or a file that cannot be read or written
+	exitUsage   = 2 // bad command line
+)
+
+// loadFunc loads one schema file and everything it imports; idl.LoadFile
+// in production, a fake in tests of the commands' own logic.
+type loadFunc func(path string, opts idl.Options) (*idl.Result, error)
+
+// app holds what the commands share: where output goes and how schemas
+// are loaded.
+type app struct {
+	stdout, stderr io.Writer
+	load           loadFunc
+}
+
+// usageError is a command-line mistake: a missing argument, an unknown
+// flag or command. run exits with status 2 for it.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// errReported means the command has already printed why it failed; run
+// exits with status 1 without printing anything more.
+var errReported = errors.New("failure already reported")
+
+// run executes the esm command line args, writing to stdout and stderr,
+// and returns the exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	a := &app{stdout: stdout, stderr: stderr, load: idl.LoadFile}
+	return a.run(args)
+}
+
+func (a *app) run(args []string) int {
+	root := a.rootCmd()
+	root.SetArgs(args)
+	cmd, err := root.ExecuteC()
+	if err == nil {
+		return exitOK
+	}
+	var usage *usageError
+	var list diag.List
+	switch {
+	case errors.As(err, &usage):
+		fmt.Fprintf(a.stderr, "esm: %s\n", usage.msg)
+		fmt.Fprintf(a.stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
+		return exitUsage
+	case errors.Is(err, errReported):
+		return exitFailure
+	case errors.As(err, &list) && len(list) > 0:
+		// Diagnostics name their own file, line and column.
+		printDiagnostics(a.stderr, list)
+		return exitFailure
+	default:
+		fmt.Fprintf(a.stderr, "esm: %s\n", oneLine(err.Error()))
+		return exitFailure
+	}
+}
+
+// newRootCmd returns the esm command tree with production dependencies,
+// writing to stdout and stderr.
+func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
+	a := &app{stdout: stdout, stderr: stderr, load: idl.LoadFile}
+	return a.rootCmd()
+}
+
+func (a *app) rootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "esm",
+		Short: "Monitors from annotated Avro IDL schemas",
+		Long: `esm reads Avro IDL schemas (.avdl) whose records carry monitor annotations,
+such as @alert_channel("team-cart") and @traffic_anomaly_monitor({"deviations": 3}).
+
+Exit status: 0 on success, 1 when a schema is invalid or a file cannot be
+read or written, 2 on a usage error.`,
+		SilenceUsage:          true,
+		SilenceErrors:         true,
+		DisableFlagsInUseLine: true,
+		// The root command takes no arguments; an argument that is not a
+		// command is a usage error (cobra would otherwise print the help
+		// and exit 0).
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				msg := fmt.Sprintf("unknown command %q", args[0])
+				if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+					msg += fmt.Sprintf(" (did you mean %q?)", s[0])
+				}
+				return &usageError{msg: msg}
+			}
+			return nil
+		},
+		// Without a command, esm is a usage error too. RunE also makes the
+		// root runnable, so that cobra validates its arguments above.
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return usagef("missing command")
+		},
+	}
+	root.SuggestionsMinimumDistance = 2
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return &usageError{msg: err.Error()}
+	})
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.AddCommand(
+		a.versionCmd(),
+		a.idlCmd(),
+		a.idl2schemataCmd(),
+		a.validateCmd(),
+	)
+	return root
+}
+
+// rangeArgs is cobra.RangeArgs returning a usageError, with the names of
+// the expected arguments in the message.
+func rangeArgs(min, max int, names string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		switch {
+		case max == 0 && len(args) > 0:
+			return usagef("%s: accepts no arguments, got %d", cmd.Name(), len(args))
+		case len(args) < min:
+			return usagef("%s: missing arguments: want %s", cmd.Name(), names)
+		case max >= 0 && len(args) > max:
+			return usagef("%s: too many arguments: want %s, got %d", cmd.Name(), names, len(args))
+		}
+		return nil
+	}
+}
+
+// addImportDirFlag adds the repeatable -I/--import-dir flag.
+func addImportDirFlag(cmd *cobra.Command, dirs *[]string) {
+	cmd.Flags().StringArrayVarP(dirs, "import-dir", "I", nil,
+		"search `DIR` for imports not found next to the importing file (repeatable, searched in order)")
+}
+
+// printDiagnostics writes one diagnostic per line.
+func printDiagnostics(w io.Writer, list diag.List) {
+	for _, d := range list {
+		fmt.Fprintln(w, d.Error())
+	}
+}
+
+// withNewline returns b ending in exactly one added newline if it does not
+// end in one already.
+func withNewline(b []byte) []byte {
+	if len(b) > 0 && b[len(b)-1] == '\n' {
+		return b
+	}
+	return append(b, '\n')
+}
+
+// oneLine joins a multi-line message so that it prints as one line.
+func oneLine(s string) string {
+	return strings.ReplaceAll(strings.TrimSpace(s), "\n", "; ")
+}

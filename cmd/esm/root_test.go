@@ -1,0 +1,79 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestHelpListsCommands(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			r := runESM(t, args...)
+			require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
+			assert.Empty(t, r.stderr)
+			for _, want := range []string{
+				"idl          Convert an Avro IDL file to its JSON protocol or schema",
+				"idl2schemata Write each named type of an Avro IDL file to OUTDIR/<Name>.avsc",
+				"validate     Check every Avro schema file under the given paths (default: schemas)",
+				"version      Print the esm version, commit and Go version",
+			} {
+				assert.Contains(t, r.stdout, want)
+			}
+			assert.NotContains(t, r.stdout, "completion", "the completion command is not documented, so not offered")
+		})
+	}
+}
+
+func TestNewRootCmdWritesHelpToStdout(t *testing.T) {
+	var stdout, stderr strings.Builder
+	cmd := newRootCmd(&stdout, &stderr)
+	cmd.SetArgs([]string{"idl", "--help"})
+	require.NoError(t, cmd.Execute())
+	assert.Contains(t, stdout.String(), "esm idl [-I DIR]... FILE.avdl [OUTFILE]")
+	assert.Contains(t, stdout.String(), "-I, --import-dir DIR")
+	assert.Empty(t, stderr.String())
+}
+
+// Usage errors exit with status 2 and print "esm: <message>" and a hint,
+// and nothing on standard output.
+func TestUsageErrors(t *testing.T) {
+	tests := []struct {
+		args     []string
+		message  string
+		helpHint string
+	}{
+		{nil, "esm: missing command", "Run 'esm --help' for usage."},
+		{[]string{"bogus"}, `esm: unknown command "bogus"`, "Run 'esm --help' for usage."},
+		{[]string{"vallidate"}, `esm: unknown command "vallidate" (did you mean "validate"?)`, "Run 'esm --help' for usage."},
+		{[]string{"--bogus"}, "esm: unknown flag: --bogus", "Run 'esm --help' for usage."},
+		{[]string{"idl"}, "esm: idl: missing arguments: want FILE.avdl [OUTFILE]", "Run 'esm idl --help' for usage."},
+		{[]string{"idl", "a.avdl", "b.json", "c"}, "esm: idl: too many arguments: want FILE.avdl [OUTFILE], got 3", "Run 'esm idl --help' for usage."},
+		{[]string{"idl", "-I"}, "esm: flag needs an argument: 'I' in -I", "Run 'esm idl --help' for usage."},
+		{[]string{"idl", "--nope", "a.avdl"}, "esm: unknown flag: --nope", "Run 'esm idl --help' for usage."},
+		{[]string{"idl2schemata", "a.avdl"}, "esm: idl2schemata: missing arguments: want FILE.avdl OUTDIR", "Run 'esm idl2schemata --help' for usage."},
+		{[]string{"version", "extra"}, "esm: version: accepts no arguments, got 1", "Run 'esm version --help' for usage."},
+		{[]string{"validate", "--nope"}, "esm: unknown flag: --nope", "Run 'esm validate --help' for usage."},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			r := runESM(t, tt.args...)
+			assert.Equal(t, exitUsage, r.code)
+			assert.Empty(t, r.stdout)
+			assert.Equal(t, tt.message+"\n"+tt.helpHint+"\n", r.stderr)
+		})
+	}
+}
+
+// A failure that is not a diagnostic prints one line "esm: <message>" and
+// exits with status 1.
+func TestIDLMissingFile(t *testing.T) {
+	r := runESM(t, "idl", "does-not-exist.avdl")
+	assert.Equal(t, exitFailure, r.code)
+	assert.Empty(t, r.stdout)
+	require.Equal(t, 1, strings.Count(r.stderr, "\n"), "one line: %q", r.stderr)
+	assert.True(t, strings.HasPrefix(r.stderr, "esm: "), "stderr: %q", r.stderr)
+	assert.Contains(t, r.stderr, "does-not-exist.avdl")
+}

@@ -1,0 +1,245 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/esm-dev/esm/internal/diag"
+	"github.com/esm-dev/esm/internal/idl"
+)
+
+// defaultValidatePath is what "esm validate" checks without arguments.
+const defaultValidatePath = "schemas"
+
+func (a *app) validateCmd() *cobra.Command {
+	var importDirs []string
+	cmd := &cobra.Command{
+		DisableFlagsInUseLine: true,
+		Use:                   "validate [-I DIR]... [PATH...]",
+		Short:                 "Check every Avro schema file under the given paths (default: schemas)",
+		Long: `Check every .avdl, .avsc and .avpr file under each PATH, a file or a
+directory searched recursively (directories whose name starts with "." are
+skipped). Without PATH, the directory "schemas" is checked.
+
+Every .avdl file is loaded with its imports. A .avsc or .avpr file is then
+loaded on its own only if no .avdl file imported it, so that a schema that
+is only meaningful as an import is not reported out of context.
+
+Every problem is printed once to standard error as file:line:col: message,
+warnings included, and a summary line to standard output. The exit status is
+1 if there is any error: an invalid schema, a PATH that does not exist, or a
+directory without schema files.`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				args = []string{defaultValidatePath}
+			}
+			v := &validation{w: a.stderr, seen: map[string]bool{}, errorFiles: map[string]bool{}}
+			files := v.collect(args)
+			v.check(files, a.load, idl.Options{ImportPaths: importDirs})
+			if _, err := fmt.Fprintln(a.stdout, v.summary(len(files))); err != nil {
+				return fmt.Errorf("write summary: %w", err)
+			}
+			if v.errors > 0 {
+				return errReported
+			}
+			return nil
+		},
+	}
+	addImportDirFlag(cmd, &importDirs)
+	return cmd
+}
+
+// validation is one run of "esm validate". Problems are printed as they
+// are found, each distinct one once: a file imported by two .avdl files
+// would otherwise be reported twice.
+type validation struct {
+	w          io.Writer
+	seen       map[string]bool // problems already printed, as rendered
+	errors     int
+	warnings   int
+	errorFiles map[string]bool // absolute paths of the files with errors
+}
+
+// isSchemaFile reports whether path has an extension idl.LoadFile reads.
+func isSchemaFile(path string) bool {
+	switch filepath.Ext(path) {
+	case ".avdl", ".avsc", ".avpr":
+		return true
+	}
+	return false
+}
+
+// collect returns the schema files under paths, each once, in the order
+// found; paths that do not exist, that are not schema files or that
+// hold no schema file are reported as errors.
+func (v *validation) collect(paths []string) []string {
+	var files []string
+	seen := map[string]bool{}
+	add := func(path string) {
+		if key := absPath(path); !seen[key] {
+			seen[key] = true
+			files = append(files, path)
+		}
+	}
+	for _, root := range paths {
+		info, err := os.Stat(root)
+		if err != nil {
+			v.plainError(root, err)
+			continue
+		}
+		if !info.IsDir() {
+			if !isSchemaFile(root) {
+				v.problem(root, diag.Error, root+": not an Avro schema file (want .avdl, .avsc or .avpr)")
+				continue
+			}
+			add(root)
+			continue
+		}
+		found := 0
+		// The callback handles every error itself, so WalkDir returns nil.
+		_ = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				v.plainError(path, err)
+				if d != nil && d.IsDir() {
+					return fs.SkipDir
+				}
+				return nil
+			}
+			if d.IsDir() {
+				if path != root && strings.HasPrefix(d.Name(), ".") {
+					return fs.SkipDir
+				}
+				return nil
+			}
+			if isSchemaFile(path) {
+				found++
+				add(path)
+			}
+			return nil
+		})
+		if found == 0 {
+			v.problem(root, diag.Error, root+": no .avdl, .avsc or .avpr file in this directory")
+		}
+	}
+	return files
+}
+
+// check loads every .avdl file, then every .avsc and .avpr file that no
+// successful .avdl load read.
+func (v *validation) check(files []string, load loadFunc, opts idl.Options) {
+	imported := map[string]bool{}
+	loadOne := func(path string) {
+		res, err := load(path, opts)
+		if res != nil {
+			for _, f := range res.Files {
+				imported[absPath(f)] = true
+			}
+			v.diagnostics(path, res.Warnings)
+		}
+		if err != nil {
+			v.loadError(path, err)
+		}
+	}
+	for _, f := range files {
+		if filepath.Ext(f) == ".avdl" {
+			loadOne(f)
+		}
+	}
+	for _, f := range files {
+		if filepath.Ext(f) != ".avdl" && !imported[absPath(f)] {
+			loadOne(f)
+		}
+	}
+}
+
+// loadError reports the error of loading path: each diagnostic of a
+// diag.List, or the error itself.
+func (v *validation) loadError(path string, err error) {
+	var list diag.List
+	if !errors.As(err, &list) {
+		v.plainError(path, err)
+		return
+	}
+	v.diagnostics(path, list)
+	if !list.HasErrors() {
+		// The load failed but said why only in warnings, if at all.
+		v.problem(path, diag.Error, path+": could not be loaded")
+	}
+}
+
+// diagnostics reports each diagnostic; one without a file name is
+// attributed to path, the file being loaded.
+func (v *validation) diagnostics(path string, list diag.List) {
+	for _, d := range list {
+		file := d.Pos.Filename
+		if file == "" {
+			file = path
+		}
+		v.problem(file, d.Severity, d.Error())
+	}
+}
+
+// plainError reports an error that is not a diagnostic as "file: message".
+// A *fs.PathError names its own file, which may be an import of path.
+func (v *validation) plainError(path string, err error) {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		v.problem(pe.Path, diag.Error, pe.Path+": "+oneLine(pe.Err.Error()))
+		return
+	}
+	v.problem(path, diag.Error, path+": "+oneLine(err.Error()))
+}
+
+// problem prints line unless it was printed before, and counts it.
+func (v *validation) problem(file string, sev diag.Severity, line string) {
+	if v.seen[line] {
+		return
+	}
+	v.seen[line] = true
+	fmt.Fprintln(v.w, line)
+	if sev == diag.Warning {
+		v.warnings++
+		return
+	}
+	v.errors++
+	v.errorFiles[absPath(file)] = true
+}
+
+// summary renders the last line of "esm validate", such as
+// "validated 12 files: 3 errors in 2 files, 1 warning".
+func (v *validation) summary(files int) string {
+	s := fmt.Sprintf("validated %s: %s", plural(files, "file"), plural(v.errors, "error"))
+	if v.errors > 0 {
+		s += " in " + plural(len(v.errorFiles), "file")
+	}
+	if v.warnings > 0 {
+		s += ", " + plural(v.warnings, "warning")
+	}
+	return s
+}
+
+// plural renders "1 file", "2 files", "0 files".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// absPath returns the absolute, clean form of path, to compare paths
+// spelled differently; the clean relative path if the working directory
+// is unknown.
+func absPath(path string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	return filepath.Clean(path)
+}

@@ -1,0 +1,235 @@
+package main
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/esm-dev/esm/internal/diag"
+	"github.com/esm-dev/esm/internal/idl"
+)
+
+// The examples under schemas/ are what a newcomer runs first: they must
+// validate without errors or warnings.
+func TestValidateRepositorySchemas(t *testing.T) {
+	r := runESM(t, "validate", filepath.Join("..", "..", "schemas"))
+	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
+	assert.Empty(t, r.stderr)
+	assert.Equal(t, "validated 3 files: 0 errors\n", r.stdout)
+}
+
+func TestValidateGoodAndBadFile(t *testing.T) {
+	dir := writeFiles(t, t.TempDir(), map[string]string{
+		"good.avdl": shopIDL,
+		"sub/bad.avdl": `@namespace("com.example.test")
+protocol Bad {
+  record R {
+    strin id;
+  }
+}
+`,
+		"README.md": "not a schema\n",
+	})
+	r := runESM(t, "validate", dir)
+	assert.Equal(t, exitFailure, r.code)
+	assert.Equal(t, "validated 2 files: 1 error in 1 file\n", r.stdout)
+	bad := filepath.Join(dir, "sub", "bad.avdl")
+	assert.Regexp(t, regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(bad)+`:4:5: .*strin`), r.stderr,
+		"the unknown type is located and named")
+	assert.NotContains(t, r.stderr, "good.avdl")
+}
+
+// fakeLoader stands in for idl.LoadFile: it returns canned results by
+// base name and records what was loaded.
+type fakeLoader struct {
+	mu      sync.Mutex
+	results map[string]*idl.Result
+	errs    map[string]error
+	loaded  []string
+	opts    []idl.Options
+}
+
+func (f *fakeLoader) load(path string, opts idl.Options) (*idl.Result, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.loaded = append(f.loaded, filepath.Base(path))
+	f.opts = append(f.opts, opts)
+	name := filepath.Base(path)
+	if err := f.errs[name]; err != nil {
+		return nil, err
+	}
+	if res := f.results[name]; res != nil {
+		return res, nil
+	}
+	return &idl.Result{Files: []string{path}}, nil
+}
+
+// An .avsc or .avpr read through an .avdl import is not loaded on its own.
+func TestValidateSkipsSchemasImportedByIDL(t *testing.T) {
+	dir := writeFiles(t, t.TempDir(), map[string]string{
+		"a.avdl":             "",
+		"shared/inc.avsc":    "",
+		"shared/proto.avpr":  "",
+		"lone.avsc":          "",
+		"notes.txt":          "",
+		".hidden/skip.avdl":  "",
+		"nested/.git/x.avsc": "",
+	})
+	f := &fakeLoader{results: map[string]*idl.Result{
+		// Spelled differently from the walk: compared as absolute paths.
+		"a.avdl": {Files: []string{
+			filepath.Join(dir, "a.avdl"),
+			filepath.Join(dir, "nested", "..", "shared", "inc.avsc"),
+			filepath.Join(dir, "shared", "proto.avpr"),
+		}},
+	}}
+	r := runWithLoader(t, f.load, "validate", dir)
+	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
+	assert.Empty(t, r.stderr)
+	assert.Equal(t, "validated 4 files: 0 errors\n", r.stdout)
+	assert.Equal(t, []string{"a.avdl", "lone.avsc"}, f.loaded, ".avdl first; imported schemas not again")
+}
+
+// A problem reached through several loads is printed and counted once.
+func TestValidateReportsEachProblemOnce(t *testing.T) {
+	dir := writeFiles(t, t.TempDir(), map[string]string{
+		"x.avdl":   "",
+		"y.avdl":   "",
+		"bad.avsc": "",
+	})
+	bad := filepath.Join(dir, "bad.avsc")
+	problems := diag.List{
+		{Severity: diag.Error, Pos: diag.Position{Filename: bad, Line: 2, Column: 5}, Message: `unknown type "lng"`},
+		{Severity: diag.Warning, Pos: diag.Position{Filename: bad, Line: 1, Column: 1}, Message: "ignoring out-of-place documentation comment"},
+	}
+	f := &fakeLoader{errs: map[string]error{
+		"x.avdl":   problems,
+		"y.avdl":   problems,
+		"bad.avsc": problems,
+	}}
+	r := runWithLoader(t, f.load, "validate", dir)
+	assert.Equal(t, exitFailure, r.code)
+	assert.Equal(t, bad+`:2:5: unknown type "lng"`+"\n"+
+		bad+":1:1: warning: ignoring out-of-place documentation comment\n", r.stderr)
+	assert.Equal(t, "validated 3 files: 1 error in 1 file, 1 warning\n", r.stdout)
+	assert.Equal(t, []string{"x.avdl", "y.avdl", "bad.avsc"}, f.loaded,
+		"a failed load covers no imports, so bad.avsc is loaded on its own too")
+}
+
+func TestValidateCountsErrorsPerFile(t *testing.T) {
+	dir := writeFiles(t, t.TempDir(), map[string]string{"a.avdl": "", "b.avdl": "", "ok.avdl": ""})
+	a, b := filepath.Join(dir, "a.avdl"), filepath.Join(dir, "b.avdl")
+	at := func(file string, line int, msg string) *diag.Diagnostic {
+		return &diag.Diagnostic{Pos: diag.Position{Filename: file, Line: line, Column: 1}, Message: msg}
+	}
+	f := &fakeLoader{
+		errs: map[string]error{
+			"a.avdl": diag.List{at(a, 1, "one"), at(a, 2, "two")},
+			// Wrapped, as a loader may do: errors.As still finds the list.
+			"b.avdl": wrapErr{diag.List{at(b, 3, "three")}},
+		},
+		results: map[string]*idl.Result{
+			"ok.avdl": {Warnings: diag.List{{Severity: diag.Warning, Message: "no position"}}},
+		},
+	}
+	r := runWithLoader(t, f.load, "validate", dir)
+	assert.Equal(t, exitFailure, r.code)
+	assert.Equal(t, "validated 3 files: 3 errors in 2 files, 1 warning\n", r.stdout)
+	assert.Equal(t, a+":1:1: one\n"+a+":2:1: two\n"+b+":3:1: three\n-: warning: no position\n", r.stderr)
+}
+
+type wrapErr struct{ err error }
+
+func (e wrapErr) Error() string { return "load: " + e.err.Error() }
+func (e wrapErr) Unwrap() error { return e.err }
+
+func TestValidatePlainLoadErrors(t *testing.T) {
+	dir := writeFiles(t, t.TempDir(), map[string]string{"a.avdl": "", "b.avsc": ""})
+	imported := filepath.Join(dir, "inc.avsc")
+	f := &fakeLoader{errs: map[string]error{
+		"a.avdl": &fs.PathError{Op: "open", Path: imported, Err: fs.ErrPermission},
+		"b.avsc": errors.New("unexpected end of JSON input\nat offset 0"),
+	}}
+	r := runWithLoader(t, f.load, "validate", dir)
+	assert.Equal(t, exitFailure, r.code)
+	assert.Equal(t, imported+": permission denied\n"+
+		filepath.Join(dir, "b.avsc")+": unexpected end of JSON input; at offset 0\n", r.stderr)
+	assert.Equal(t, "validated 2 files: 2 errors in 2 files\n", r.stdout)
+}
+
+func TestValidatePaths(t *testing.T) {
+	dir := writeFiles(t, t.TempDir(), map[string]string{
+		"good/a.avdl":  "",
+		"good/b.avsc":  "",
+		"empty/x.json": "{}",
+		"notes.txt":    "",
+	})
+	in := func(name string) string { return filepath.Join(dir, filepath.FromSlash(name)) }
+	tests := []struct {
+		name       string
+		args       []string
+		code       int
+		stderr     string // a line of standard error, or "" for none
+		summary    string
+		wantLoaded []string
+	}{
+		{"directory", []string{in("good")}, exitOK, "", "validated 2 files: 0 errors", []string{"a.avdl", "b.avsc"}},
+		{"single file", []string{in("good/b.avsc")}, exitOK, "", "validated 1 file: 0 errors", []string{"b.avsc"}},
+		{"file named twice", []string{in("good"), in("good/../good/a.avdl")}, exitOK, "", "validated 2 files: 0 errors", []string{"a.avdl", "b.avsc"}},
+		{"missing path", []string{in("nope"), in("good/a.avdl")}, exitFailure, in("nope") + ": ",
+			"validated 1 file: 1 error in 1 file", []string{"a.avdl"}},
+		{"not a schema file", []string{in("notes.txt")}, exitFailure,
+			in("notes.txt") + ": not an Avro schema file (want .avdl, .avsc or .avpr)", "validated 0 files: 1 error in 1 file", nil},
+		{"directory without schemas", []string{in("empty")}, exitFailure,
+			in("empty") + ": no .avdl, .avsc or .avpr file in this directory", "validated 0 files: 1 error in 1 file", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeLoader{}
+			r := runWithLoader(t, f.load, append([]string{"validate"}, tt.args...)...)
+			assert.Equal(t, tt.code, r.code, "stderr: %s", r.stderr)
+			if tt.stderr == "" {
+				assert.Empty(t, r.stderr)
+			} else {
+				assert.True(t, strings.HasPrefix(r.stderr, tt.stderr), "stderr %q starts with %q", r.stderr, tt.stderr)
+			}
+			assert.Equal(t, tt.summary+"\n", r.stdout)
+			assert.Equal(t, tt.wantLoaded, f.loaded)
+		})
+	}
+}
+
+func TestValidatePassesImportDirs(t *testing.T) {
+	dir := writeFiles(t, t.TempDir(), map[string]string{"a.avdl": "", "b.avsc": ""})
+	f := &fakeLoader{}
+	r := runWithLoader(t, f.load, "validate", "-I", "lib1", "--import-dir", "lib2", dir)
+	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
+	require.Len(t, f.opts, 2)
+	for _, o := range f.opts {
+		assert.Equal(t, []string{"lib1", "lib2"}, o.ImportPaths)
+	}
+}
+
+// Without a path, validate checks ./schemas.
+func TestValidateDefaultPath(t *testing.T) {
+	dir := writeFiles(t, t.TempDir(), map[string]string{"schemas/a.avdl": "", "other/b.avdl": ""})
+	t.Chdir(dir)
+	f := &fakeLoader{}
+	r := runWithLoader(t, f.load, "validate")
+	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
+	assert.Equal(t, "validated 1 file: 0 errors\n", r.stdout)
+	assert.Equal(t, []string{"a.avdl"}, f.loaded)
+
+	require.NoError(t, os.RemoveAll(filepath.Join(dir, "schemas")))
+	r = runWithLoader(t, f.load, "validate")
+	assert.Equal(t, exitFailure, r.code)
+	assert.True(t, strings.HasPrefix(r.stderr, "schemas: "), "names the default path: %q", r.stderr)
+}

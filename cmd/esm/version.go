@@ -1,0 +1,60 @@
+package main
+
+import (
+	"fmt"
+	"runtime"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+)
+
+func (a *app) versionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the esm version, commit and Go version",
+		Args:  rangeArgs(0, 0, ""),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			info, _ := debug.ReadBuildInfo()
+			_, err := fmt.Fprint(a.stdout, versionText(version, info, runtime.Version()+" "+runtime.GOOS+"/"+runtime.GOARCH))
+			if err != nil {
+				return fmt.Errorf("write version: %w", err)
+			}
+			return nil
+		},
+	}
+}
+
+// versionText renders the output of "esm version":
+//
+//	esm v1.2.3
+//	commit: 0123456789ab (modified)
+//	go: go1.26.8 linux/amd64
+//
+// v is the version set with -ldflags; when it is the default "dev", the
+// module version from the build info (set by "go install module@version")
+// is used instead. The commit comes from the build info's vcs settings and
+// is "unknown" when the binary was built without them (-buildvcs=false, no
+// .git directory). info may be nil.
+func versionText(v string, info *debug.BuildInfo, goVersion string) string {
+	commit, modified := "unknown", false
+	if info != nil {
+		if v == "dev" && info.Main.Version != "" && info.Main.Version != "(devel)" {
+			v = info.Main.Version
+		}
+		for _, s := range info.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				commit = s.Value
+			case "vcs.modified":
+				modified = s.Value == "true"
+			}
+		}
+	}
+	if len(commit) > 12 && commit != "unknown" {
+		commit = commit[:12]
+	}
+	if modified {
+		commit += " (modified)"
+	}
+	return fmt.Sprintf("esm %s\ncommit: %s\ngo: %s\n", v, commit, goVersion)
+}
