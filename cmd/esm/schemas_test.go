@@ -1,0 +1,58 @@
+package main
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/esm-dev/esm/internal/idl"
+)
+
+// The example schemas show each form of annotation that schemas/README.md
+// describes; this keeps the examples and that description in step.
+func TestExampleSchemasAnnotations(t *testing.T) {
+	types := map[string]*idl.Schema{}
+	for _, name := range []string{"cart.avdl", "checkout.avdl", "search.avdl"} {
+		res, err := idl.LoadFile(filepath.Join("..", "..", "schemas", name), idl.Options{})
+		require.NoError(t, err, name)
+		for _, typ := range res.Types {
+			types[typ.FullName()] = typ
+		}
+	}
+	str := func(v *idl.Value) string {
+		if v == nil || v.Kind != idl.StringValue {
+			return ""
+		}
+		return v.Str
+	}
+	deviations := func(typ *idl.Schema) int64 {
+		v := typ.Prop("traffic_anomaly_monitor").Member("deviations")
+		require.NotNil(t, v, "%s: deviations", typ.FullName())
+		return v.Int
+	}
+
+	add := types["com.example.shop.AddToCartEvent"]
+	require.NotNil(t, add)
+	assert.Equal(t, "team-cart", str(add.Prop("alert_channel")), "string form")
+	assert.Equal(t, int64(3), deviations(add))
+
+	remove := types["com.example.shop.RemoveFromCartEvent"]
+	require.NotNil(t, remove)
+	channel := remove.Prop("alert_channel")
+	require.NotNil(t, channel)
+	assert.Equal(t, idl.ObjectValue, channel.Kind, "object form")
+	assert.Equal(t, "slack-cart", str(channel.Member("warning")))
+	assert.Equal(t, "pagerduty-cart", str(channel.Member("critical")))
+
+	lineItem := types["com.example.shop.LineItem"]
+	require.NotNil(t, lineItem)
+	assert.Nil(t, lineItem.Prop("alert_channel"), "LineItem has no monitor annotations")
+	assert.Nil(t, lineItem.Prop("traffic_anomaly_monitor"))
+
+	search := types["com.example.search.SearchPerformed"]
+	require.NotNil(t, search, "schema-mode file")
+	assert.Equal(t, "team-search", str(search.Prop("alert_channel")))
+	assert.NotEmpty(t, search.Doc)
+}
