@@ -91,8 +91,8 @@ func (l *loader) check() {
 			}
 			l.checkType(m.Response)
 			for _, e := range m.Errors {
-				if e.Kind != Record || !e.IsError {
-					l.errorf(m.Range, "message %s throws %s, which is not an error type", m.Name, e.FullName())
+				if e.Kind != Ref && (e.Kind != Record || !e.IsError) {
+					l.warnf(m.Range, "message %s throws %s, which is not an error type", m.Name, e.FullName())
 				}
 			}
 		}
@@ -108,6 +108,9 @@ func (l *loader) checkType(s *Schema) {
 	case Union:
 		seen := make(map[string]bool, len(s.Types))
 		for _, b := range s.Types {
+			if b.Kind == Ref {
+				continue // undefined, and reported as such
+			}
 			if b.Kind == Union {
 				l.errorf(s.Range, "a union may not immediately contain another union")
 				continue

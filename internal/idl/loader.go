@@ -145,9 +145,7 @@ func unwrapPathError(err error) error {
 // the whole graph, and assembles the result.
 func (l *loader) finish(res *Result) (*Result, error) {
 	l.resolve()
-	if l.nerr == 0 {
-		l.check()
-	}
+	l.check()
 	res.Types = l.types
 	res.Files = l.files
 	if res.Protocol != nil {
@@ -207,9 +205,11 @@ func (l *loader) importFile(kind keyword, name string, dir string, at diag.Range
 		}
 	}
 	if path == "" {
-		where := []string{filepath.Dir(candidates[0])}
-		for _, c := range candidates[1:] {
-			where = append(where, filepath.Dir(c))
+		where := []string{dir}
+		if filepath.IsAbs(name) {
+			where = []string{filepath.Dir(name)}
+		} else {
+			where = append(where, l.opts.ImportPaths...)
 		}
 		l.errorf(at, "import %q: file not found (looked in %s)", name, strings.Join(where, ", "))
 		return

@@ -315,13 +315,14 @@ func (p *parser) parseSchemaFile(props []Prop, startIdx, start int) {
 		switch p.kw {
 		case kwNamespace:
 			p.noProps(props, "a namespace declaration")
-			if sawDecl || len(p.namespaces) > 0 {
+			misplaced := sawDecl || len(p.namespaces) > 0 || p.res.Main != nil
+			if misplaced {
 				p.errorAt(p.start, p.end, "the namespace declaration must come first in the file, and only once")
 			}
 			p.next()
 			nsStart := p.start
 			id, ok := p.parseIdentifier()
-			if ok {
+			if ok && !misplaced {
 				p.checkNamespace(id, nsStart)
 				p.namespaces = append(p.namespaces, id)
 			}
