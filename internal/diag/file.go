@@ -67,3 +67,12 @@ func (r Range) EndPos() Position { return r.File.Position(r.End) }
 
 // String renders the start as file:line:col.
 func (r Range) String() string { return r.Pos().String() }
+
+// Grow makes room for n more lines, for a scanner that knows the count.
+func (f *File) Grow(n int) {
+	if cap(f.lines)-len(f.lines) < n {
+		lines := make([]int, len(f.lines), len(f.lines)+n)
+		copy(lines, f.lines)
+		f.lines = lines
+	}
+}

@@ -29,6 +29,9 @@ type loader struct {
 
 	protocols []*Protocol // every protocol read, for reference resolution
 
+	mem      arena
+	decimals map[[2]int64]*Schema // decimal(p,s) schemas are shared
+
 	read  map[string]bool // files read or being read, by cleaned path
 	stack []string        // the chain of imports being read, for cycle detection
 	files []string

@@ -1,6 +1,7 @@
 package idl
 
 import (
+	"bytes"
 	"path/filepath"
 	"strings"
 	"unicode"
@@ -34,10 +35,13 @@ type parser struct {
 	res        *Result
 }
 
+var newline = []byte{'\n'}
+
 // parseIDL parses one IDL file into res, adding its named types to the
 // loader's shared state.
 func (l *loader) parseIDL(path string, src []byte, res *Result) {
 	p := &parser{l: l, file: diag.NewFile(path), dir: filepath.Dir(path), res: res}
+	p.file.Grow(bytes.Count(src, newline))
 	p.sc.init(p.file, string(src), p.scanError)
 	p.next()
 	p.parseFile()
@@ -47,7 +51,9 @@ func (p *parser) scanError(start, end int, msg string) {
 	p.errorAt(start, end, msg)
 }
 
-func (p *parser) rng(start, end int) diag.Range { return diag.Range{File: p.file, Start: start, End: end} }
+func (p *parser) rng(start, end int) diag.Range {
+	return diag.Range{File: p.file, Start: start, End: end}
+}
 
 // errorAt reports a syntax error; like go/parser it keeps only the first
 // error of a line, which is almost always the one that matters.
@@ -491,7 +497,7 @@ func (p *parser) checkReserved(props []Prop, reserved []string, what string) []P
 // @namespace; ns is then its value.
 func (p *parser) namedProps(props []Prop, withAliases bool) (ns string, aliases []string, rest []Prop) {
 	ns = p.currentNamespace()
-	rest = props[:0:0]
+	rest = props[:0]
 	for _, pr := range props {
 		switch {
 		case pr.Name == "namespace":
@@ -635,7 +641,7 @@ func (p *parser) parseRecord(props []Prop, startIdx, start int) {
 	nameStart, nameEnd := p.start, p.end
 	id, ok := p.parseIdentifier()
 	ns, aliases, rest := p.namedProps(props, true)
-	s := &Schema{Kind: Record, IsError: isError, Range: p.rng(start, start), NameRange: p.rng(nameStart, nameEnd)}
+	s := p.l.mem.newSchema(Schema{Kind: Record, IsError: isError, Range: p.rng(start, start), NameRange: p.rng(nameStart, nameEnd)})
 	if ok {
 		s.Name, s.Namespace = p.declName(id, ns, nameStart)
 	}
@@ -714,7 +720,8 @@ func (p *parser) parseVariable(typ *Schema, optional bool, defaultDoc string) *F
 		return nil
 	}
 	p.checkName(name, nameStart, false)
-	f := &Field{Name: name, Type: typ, Order: "ascending", NameRange: p.rng(nameStart, nameEnd)}
+	f := p.l.mem.field()
+	*f = Field{Name: name, Type: typ, Order: "ascending", NameRange: p.rng(nameStart, nameEnd)}
 	if p.tok == tEquals {
 		p.next()
 		f.Default = p.parseValue()
@@ -730,10 +737,10 @@ func (p *parser) parseVariable(typ *Schema, optional bool, defaultDoc string) *F
 	if optional {
 		// T? is ["null", T], or [T, "null"] when the default is not null.
 		if f.Default != nil && f.Default.Kind != NullValue {
-			f.Type = &Schema{Kind: Union, Types: []*Schema{typ.Types[1], typ.Types[0]}, Range: typ.Range}
+			f.Type = p.l.mem.newSchema(Schema{Kind: Union, Types: []*Schema{typ.Types[1], typ.Types[0]}, Range: typ.Range})
 		}
 	}
-	rest := props[:0:0]
+	rest := props[:0]
 	for _, pr := range props {
 		switch pr.Name {
 		case "order":
@@ -762,7 +769,7 @@ func (p *parser) parseEnum(props []Prop, startIdx, start int) {
 	nameStart, nameEnd := p.start, p.end
 	id, ok := p.parseIdentifier()
 	ns, aliases, rest := p.namedProps(props, true)
-	s := &Schema{Kind: Enum, Range: p.rng(start, start), NameRange: p.rng(nameStart, nameEnd)}
+	s := p.l.mem.newSchema(Schema{Kind: Enum, Range: p.rng(start, start), NameRange: p.rng(nameStart, nameEnd)})
 	if ok {
 		s.Name, s.Namespace = p.declName(id, ns, nameStart)
 	}
@@ -827,7 +834,7 @@ func (p *parser) parseFixed(props []Prop, startIdx, start int) {
 	nameStart, nameEnd := p.start, p.end
 	id, ok := p.parseIdentifier()
 	ns, aliases, rest := p.namedProps(props, true)
-	s := &Schema{Kind: Fixed, Range: p.rng(start, start), NameRange: p.rng(nameStart, nameEnd)}
+	s := p.l.mem.newSchema(Schema{Kind: Fixed, Range: p.rng(start, start), NameRange: p.rng(nameStart, nameEnd)})
 	if ok {
 		s.Name, s.Namespace = p.declName(id, ns, nameStart)
 	}
@@ -985,8 +992,8 @@ func (p *parser) parseFullType() (t *Schema, optional, ok bool) {
 		p.l.warnf(props[0].Range, "annotations on a union are not written to the schema")
 	}
 	props = p.checkReserved(props, schemaReserved, "a type")
-	if target.Kind.IsPrimitive() && target == primitives[target.Kind] {
-		target = &Schema{Kind: target.Kind, Range: p.rng(start, p.prevEnd)}
+	if target.shared {
+		target = p.l.mem.newSchema(Schema{Kind: target.Kind, Props: append([]Prop(nil), target.Props...), Range: p.rng(start, p.prevEnd)})
 		if optional {
 			t.Types[1] = target
 		} else {
@@ -1030,13 +1037,13 @@ func (p *parser) parsePlainType() (t *Schema, optional, ok bool) {
 		if !p.expect(tGT) {
 			return nil, false, false
 		}
-		t = &Schema{Kind: kind, Items: items, Range: p.rng(start, p.prevEnd)}
+		t = p.l.mem.newSchema(Schema{Kind: kind, Items: items, Range: p.rng(start, p.prevEnd)})
 	case kwUnion:
 		p.next()
 		if !p.expect(tLBrace) {
 			return nil, false, false
 		}
-		u := &Schema{Kind: Union, Types: make([]*Schema, 0, 2)}
+		u := p.l.mem.newSchema(Schema{Kind: Union, Types: make([]*Schema, 0, 3)})
 		for {
 			b, _, ok := p.parseFullType()
 			if !ok {
@@ -1078,19 +1085,19 @@ func (p *parser) parsePlainType() (t *Schema, optional, ok bool) {
 		t = primitives[Null]
 		p.next()
 	case kwDate:
-		t = logical(Int, "date")
+		t = logicalDate
 		p.next()
 	case kwTimeMs:
-		t = logical(Int, "time-millis")
+		t = logicalTimeMillis
 		p.next()
 	case kwTimestampMs:
-		t = logical(Long, "timestamp-millis")
+		t = logicalTimestampMillis
 		p.next()
 	case kwLocalTimestampMs:
-		t = logical(Long, "local-timestamp-millis")
+		t = logicalLocalTimestampMillis
 		p.next()
 	case kwUUID:
-		t = logical(String, "uuid")
+		t = logicalUUID
 		p.next()
 	case kwDecimal:
 		p.next()
@@ -1109,13 +1116,22 @@ func (p *parser) parsePlainType() (t *Schema, optional, ok bool) {
 	}
 	if p.tok == tQuestion {
 		p.next()
-		return &Schema{Kind: Union, Types: []*Schema{primitives[Null], t}, Range: p.rng(start, p.prevEnd)}, true, true
+		return p.l.mem.newSchema(Schema{Kind: Union, Types: []*Schema{primitives[Null], t}, Range: p.rng(start, p.prevEnd)}), true, true
 	}
 	return t, false, true
 }
 
+// The logical types of the IDL keywords are shared, like primitives.
+var (
+	logicalDate                 = logical(Int, "date")
+	logicalTimeMillis           = logical(Int, "time-millis")
+	logicalTimestampMillis      = logical(Long, "timestamp-millis")
+	logicalLocalTimestampMillis = logical(Long, "local-timestamp-millis")
+	logicalUUID                 = logical(String, "uuid")
+)
+
 func logical(k Kind, name string) *Schema {
-	return &Schema{Kind: k, Props: []Prop{{Name: "logicalType", Value: &Value{Kind: StringValue, Str: name}}}}
+	return &Schema{Kind: k, shared: true, Props: []Prop{{Name: "logicalType", Value: &Value{Kind: StringValue, Str: name}}}}
 }
 
 func (p *parser) parseDecimal(start int) (*Schema, bool) {
@@ -1148,11 +1164,20 @@ func (p *parser) parseDecimal(start int) (*Schema, bool) {
 	if !p.expect(tRParen) {
 		return nil, false
 	}
-	return &Schema{Kind: Bytes, Range: p.rng(start, p.prevEnd), Props: []Prop{
+	key := [2]int64{prec, scale}
+	if d := p.l.decimals[key]; d != nil {
+		return d, true
+	}
+	d := &Schema{Kind: Bytes, shared: true, Range: p.rng(start, p.prevEnd), Props: []Prop{
 		{Name: "logicalType", Value: &Value{Kind: StringValue, Str: "decimal"}},
 		{Name: "precision", Value: &Value{Kind: IntValue, Int: prec}},
 		{Name: "scale", Value: &Value{Kind: IntValue, Int: scale}},
-	}}, true
+	}}
+	if p.l.decimals == nil {
+		p.l.decimals = make(map[[2]int64]*Schema)
+	}
+	p.l.decimals[key] = d
+	return d, true
 }
 
 // fixLogicalType mirrors the reference, which re-applies a valid logical
@@ -1181,7 +1206,7 @@ func (p *parser) parseValue() *Value {
 	switch p.tok {
 	case tLBrace:
 		p.next()
-		v := &Value{Kind: ObjectValue}
+		v := p.l.mem.newValue(Value{Kind: ObjectValue})
 		for p.tok != tRBrace {
 			if p.tok != tString {
 				p.errorExpected("a member name as a string")
@@ -1213,7 +1238,7 @@ func (p *parser) parseValue() *Value {
 		return v
 	case tLBracket:
 		p.next()
-		v := &Value{Kind: ArrayValue}
+		v := p.l.mem.newValue(Value{Kind: ArrayValue})
 		for p.tok != tRBracket {
 			item := p.parseValue()
 			if item == nil {
@@ -1237,7 +1262,7 @@ func (p *parser) parseValue() *Value {
 			return nil
 		}
 		p.next()
-		return &Value{Kind: StringValue, Str: s, Range: p.rng(start, p.prevEnd)}
+		return p.l.mem.newValue(Value{Kind: StringValue, Str: s, Range: p.rng(start, p.prevEnd)})
 	case tInt:
 		n, isLong, err := parseIntLiteral(p.text())
 		if err != "" {
@@ -1246,7 +1271,7 @@ func (p *parser) parseValue() *Value {
 			return nil
 		}
 		p.next()
-		return &Value{Kind: IntValue, Int: n, Long: isLong || n != int64(int32(n)), Range: p.rng(start, p.prevEnd)}
+		return p.l.mem.newValue(Value{Kind: IntValue, Int: n, Long: isLong || n != int64(int32(n)), Range: p.rng(start, p.prevEnd)})
 	case tFloat:
 		f, err := parseFloatLiteral(p.text())
 		if err != "" {
@@ -1255,15 +1280,15 @@ func (p *parser) parseValue() *Value {
 			return nil
 		}
 		p.next()
-		return &Value{Kind: FloatValue, Float: f, Range: p.rng(start, p.prevEnd)}
+		return p.l.mem.newValue(Value{Kind: FloatValue, Float: f, Range: p.rng(start, p.prevEnd)})
 	case tIdent:
 		switch p.kw {
 		case kwTrue, kwFalse:
-			v := &Value{Kind: BoolValue, Bool: p.kw == kwTrue, Range: p.rng(p.start, p.end)}
+			v := p.l.mem.newValue(Value{Kind: BoolValue, Bool: p.kw == kwTrue, Range: p.rng(p.start, p.end)})
 			p.next()
 			return v
 		case kwNull:
-			v := &Value{Kind: NullValue, Range: p.rng(p.start, p.end)}
+			v := p.l.mem.newValue(Value{Kind: NullValue, Range: p.rng(p.start, p.end)})
 			p.next()
 			return v
 		}

@@ -84,6 +84,7 @@ type Schema struct {
 
 	refName string  // Ref: the full name looked up
 	target  *Schema // Ref: the resolved named type
+	shared  bool    // a shared, immutable schema (primitives, logical keywords)
 }
 
 // FullName returns namespace.name for named types, the type name otherwise.
@@ -185,7 +186,7 @@ var primitives = [String + 1]*Schema{}
 
 func init() {
 	for k := Null; k <= String; k++ {
-		primitives[k] = &Schema{Kind: k}
+		primitives[k] = &Schema{Kind: k, shared: true}
 	}
 }
 
