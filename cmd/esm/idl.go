@@ -9,6 +9,7 @@ import (
 	"github.com/esm-dev/esm/internal/idl"
 )
 
+// idlCmd is "esm idl".
 func (a *app) idlCmd() *cobra.Command {
 	var importDirs []string
 	cmd := &cobra.Command{

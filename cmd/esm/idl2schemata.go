@@ -11,6 +11,7 @@ import (
 	"github.com/esm-dev/esm/internal/idl"
 )
 
+// idl2schemataCmd is "esm idl2schemata".
 func (a *app) idl2schemataCmd() *cobra.Command {
 	var importDirs []string
 	cmd := &cobra.Command{

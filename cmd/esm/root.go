@@ -36,6 +36,7 @@ type usageError struct{ msg string }
 
 func (e *usageError) Error() string { return e.msg }
 
+// usagef returns a usageError with a formatted message.
 func usagef(format string, args ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, args...)}
 }
@@ -47,10 +48,17 @@ var errReported = errors.New("failure already reported")
 // run executes the esm command line args, writing to stdout and stderr,
 // and returns the exit status.
 func run(args []string, stdout, stderr io.Writer) int {
-	a := &app{stdout: stdout, stderr: stderr, load: idl.LoadFile}
-	return a.run(args)
+	return newApp(stdout, stderr).run(args)
 }
 
+// newApp returns an app that loads schemas with idl.LoadFile.
+func newApp(stdout, stderr io.Writer) *app {
+	return &app{stdout: stdout, stderr: stderr, load: idl.LoadFile}
+}
+
+// run executes args and maps the outcome to an exit status, printing the
+// error: usage errors with a pointer to --help, diagnostics one a line,
+// anything else as one line "esm: message".
 func (a *app) run(args []string) int {
 	root := a.rootCmd()
 	root.SetArgs(args)
@@ -80,10 +88,10 @@ func (a *app) run(args []string) int {
 // newRootCmd returns the esm command tree with production dependencies,
 // writing to stdout and stderr.
 func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
-	a := &app{stdout: stdout, stderr: stderr, load: idl.LoadFile}
-	return a.rootCmd()
+	return newApp(stdout, stderr).rootCmd()
 }
 
+// rootCmd builds the command tree on a.
 func (a *app) rootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "esm",
@@ -133,14 +141,14 @@ read or written, 2 on a usage error.`,
 
 // rangeArgs is cobra.RangeArgs returning a usageError, with the names of
 // the expected arguments in the message.
-func rangeArgs(min, max int, names string) cobra.PositionalArgs {
+func rangeArgs(minArgs, maxArgs int, names string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		switch {
-		case max == 0 && len(args) > 0:
+		case maxArgs == 0 && len(args) > 0:
 			return usagef("%s: accepts no arguments, got %d", cmd.Name(), len(args))
-		case len(args) < min:
+		case len(args) < minArgs:
 			return usagef("%s: missing arguments: want %s", cmd.Name(), names)
-		case max >= 0 && len(args) > max:
+		case len(args) > maxArgs:
 			return usagef("%s: too many arguments: want %s, got %d", cmd.Name(), names, len(args))
 		}
 		return nil
@@ -160,8 +168,8 @@ func printDiagnostics(w io.Writer, list diag.List) {
 	}
 }
 
-// withNewline returns b ending in exactly one added newline if it does not
-// end in one already.
+// withNewline returns b with a newline appended, unless it already ends
+// in one.
 func withNewline(b []byte) []byte {
 	if len(b) > 0 && b[len(b)-1] == '\n' {
 		return b

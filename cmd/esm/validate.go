@@ -18,6 +18,7 @@ import (
 // defaultValidatePath is what "esm validate" checks without arguments.
 const defaultValidatePath = "schemas"
 
+// validateCmd is "esm validate".
 func (a *app) validateCmd() *cobra.Command {
 	var importDirs []string
 	cmd := &cobra.Command{

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// versionCmd is "esm version".
 func (a *app) versionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
