@@ -1,0 +1,55 @@
+package annotations
+
+// Monitor is the part of a Datadog monitor that esm owns: what an
+// annotation produces, and what esm compares with the monitor stored in
+// Datadog. Field names follow Datadog's monitor API.
+type Monitor struct {
+	Name    string
+	Type    string // "query alert"
+	Query   string
+	Message string
+	// Tags are lowercase and sorted, as Datadog stores them.
+	Tags []string
+	// Priority is 1 (highest) to 5; 0 means none.
+	Priority int64
+	Options  Options
+}
+
+// Options are the monitor options esm sets. Datadog replaces options as a
+// whole on update, so esm always sends all of them.
+type Options struct {
+	Thresholds       Thresholds
+	ThresholdWindows *ThresholdWindows
+	NotifyNoData     bool
+	// NoDataTimeframe is in minutes; Datadog keeps it only with NotifyNoData.
+	NoDataTimeframe int64
+	// RenotifyInterval is in minutes; 0 means never renotify.
+	RenotifyInterval int64
+	// EvaluationDelay is in seconds.
+	EvaluationDelay int64
+	// NewGroupDelay is in seconds.
+	NewGroupDelay     int64
+	IncludeTags       bool
+	RequireFullWindow bool
+	NotifyAudit       bool
+	EscalationMessage string
+	// TimeoutH resolves a triggered monitor after so many hours without data; 0 means never.
+	TimeoutH int64
+}
+
+// Thresholds of a monitor; nil means unset.
+type Thresholds struct {
+	Critical         *float64
+	CriticalRecovery *float64
+	Warning          *float64
+	WarningRecovery  *float64
+}
+
+// ThresholdWindows are the trigger and recovery windows of an anomaly monitor.
+type ThresholdWindows struct {
+	TriggerWindow  string
+	RecoveryWindow string
+}
+
+// Float returns a pointer to f, for thresholds.
+func Float(f float64) *float64 { return &f }

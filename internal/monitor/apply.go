@@ -1,0 +1,128 @@
+package monitor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// Lister lists the monitors that carry a tag. Stores implement it with
+// their pagination; the result holds every page.
+type Lister interface {
+	List(ctx context.Context, tag string) ([]Monitor, error)
+}
+
+// Writer changes monitors in a store. Create returns the new monitor's
+// ID. Update replaces the monitor's owned fields and its options as a
+// whole. Delete of a monitor that is already gone succeeds.
+type Writer interface {
+	Create(ctx context.Context, m *Monitor) (int64, error)
+	Update(ctx context.Context, id int64, m *Monitor) error
+	Delete(ctx context.Context, id int64) error
+}
+
+// Store is a monitor store: Datadog, or the embedded local state file.
+type Store interface {
+	Lister
+	Writer
+}
+
+// ApplyOptions bound what Apply may do.
+type ApplyOptions struct {
+	// Concurrency is the number of changes applied at once (default 8).
+	Concurrency int
+	// MaxDeletes is the largest number of deletions applied without
+	// AllowMassDelete (default 10).
+	MaxDeletes int
+	// AllowMassDelete lifts the MaxDeletes guard.
+	AllowMassDelete bool
+}
+
+// DefaultMaxDeletes is the mass-delete guard's default.
+const DefaultMaxDeletes = 10
+
+// ErrMassDelete is returned, wrapped, when a plan deletes more monitors
+// than allowed.
+var ErrMassDelete = errors.New("plan deletes too many monitors")
+
+// Result is the outcome of one change.
+type Result struct {
+	Change *Change
+	// ID is the monitor's ID after the change (the new ID for a create).
+	ID  int64
+	Err error
+}
+
+// CheckGuard returns an error wrapping ErrMassDelete when the plan deletes
+// more monitors than opts allow.
+func CheckGuard(p *Plan, opts ApplyOptions) error {
+	max := opts.MaxDeletes
+	if max <= 0 {
+		max = DefaultMaxDeletes
+	}
+	if n := p.Summary().Delete; n > max && !opts.AllowMassDelete {
+		return fmt.Errorf("%w: %d deletions, more than the limit of %d; check the plan and rerun with --allow-mass-delete", ErrMassDelete, n, max)
+	}
+	return nil
+}
+
+// Apply carries out the plan's creates, updates and deletes with bounded
+// concurrency. Every change gets a Result, so that one failure hides no
+// other; the error is non-nil only when the mass-delete guard refuses the
+// whole plan, in which case nothing is applied.
+func Apply(ctx context.Context, w Writer, p *Plan, opts ApplyOptions) ([]Result, error) {
+	if err := CheckGuard(p, opts); err != nil {
+		return nil, err
+	}
+	n := opts.Concurrency
+	if n <= 0 {
+		n = 8
+	}
+	var todo []*Change
+	for i := range p.Changes {
+		if p.Changes[i].Action != Unchanged {
+			todo = append(todo, &p.Changes[i])
+		}
+	}
+	results := make([]Result, len(todo))
+	sem := make(chan struct{}, n)
+	var wg sync.WaitGroup
+	for i, c := range todo {
+		results[i].Change = c
+		if err := ctx.Err(); err != nil {
+			results[i].Err = err
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(r *Result) {
+			defer func() { <-sem; wg.Done() }()
+			r.ID, r.Err = applyOne(ctx, w, r.Change)
+		}(&results[i])
+	}
+	wg.Wait()
+	return results, nil
+}
+
+func applyOne(ctx context.Context, w Writer, c *Change) (int64, error) {
+	switch c.Action {
+	case Create:
+		id, err := w.Create(ctx, &Monitor{Monitor: c.Desired.Monitor})
+		if err != nil {
+			return 0, fmt.Errorf("create monitor %q: %w", c.Name, err)
+		}
+		return id, nil
+	case Update:
+		if err := w.Update(ctx, c.ID, &Monitor{ID: c.ID, Monitor: c.Desired.Monitor}); err != nil {
+			return c.ID, fmt.Errorf("update monitor %d %q: %w", c.ID, c.Name, err)
+		}
+		return c.ID, nil
+	case Delete:
+		if err := w.Delete(ctx, c.ID); err != nil {
+			return c.ID, fmt.Errorf("delete monitor %d %q: %w", c.ID, c.Name, err)
+		}
+		return c.ID, nil
+	}
+	return c.ID, nil
+}

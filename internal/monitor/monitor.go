@@ -1,0 +1,73 @@
+// Package monitor holds esm's view of monitors: the desired ones that
+// annotations produce, the current ones a store lists, their identity
+// (name plus the environment's tag) and the pure Diff that turns the two
+// into a Plan. Apply carries a plan out through a Store.
+package monitor
+
+import (
+	"strings"
+
+	"github.com/esm-dev/esm/annotations"
+)
+
+// Monitor is a monitor with its store ID (0 before it is created).
+type Monitor struct {
+	ID int64
+	annotations.Monitor
+}
+
+// Source says where a desired monitor comes from.
+type Source struct {
+	Record string // full name of the record, e.g. com.example.AddToCartEvent
+	File   string // schema file, as given to the parser
+	Line   int    // line of the annotation
+	Column int
+	Kind   string // annotation name, e.g. traffic_anomaly_monitor
+}
+
+// Desired is a monitor that the schemas ask for.
+type Desired struct {
+	annotations.Monitor
+	Source Source
+}
+
+// Tag prefixes with which esm marks the monitors it owns. The identity
+// tag is "esm-<env>"; the source tags name the record and the file, so
+// that a change-set plan knows which monitors a file owns.
+const (
+	RecordTagPrefix = "esm_record:"
+	FileTagPrefix   = "esm_file:"
+)
+
+// EnvTag returns the identity tag of an environment: esm-<env>.
+func EnvTag(env string) string { return "esm-" + strings.ToLower(env) }
+
+// SourceTags returns the tags that name a monitor's source record and file.
+func SourceTags(s Source) []string {
+	tags := []string{RecordTagPrefix + strings.ToLower(s.Record)}
+	if s.File != "" {
+		tags = append(tags, FileTagPrefix+strings.ToLower(s.File))
+	}
+	return tags
+}
+
+// TagValue returns the value of the first tag with the given prefix.
+func TagValue(tags []string, prefix string) (string, bool) {
+	for _, t := range tags {
+		if strings.HasPrefix(t, prefix) {
+			return t[len(prefix):], true
+		}
+	}
+	return "", false
+}
+
+// HasTag reports whether tags holds tag (compared as Datadog does,
+// ignoring case).
+func HasTag(tags []string, tag string) bool {
+	for _, t := range tags {
+		if strings.EqualFold(t, tag) {
+			return true
+		}
+	}
+	return false
+}

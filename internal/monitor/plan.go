@@ -1,0 +1,295 @@
+package monitor
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/esm-dev/esm/annotations"
+)
+
+// Action is what a plan does to one monitor.
+type Action string
+
+// The actions of a plan.
+const (
+	Create    Action = "create"
+	Update    Action = "update"
+	Delete    Action = "delete"
+	Unchanged Action = "unchanged"
+)
+
+// FieldDiff is one owned field that differs. Old is empty for a create,
+// New for a delete.
+type FieldDiff struct {
+	Field string
+	Old   string
+	New   string
+}
+
+// Change is the plan for one monitor.
+type Change struct {
+	Action Action
+	Name   string
+	// ID is the store's ID of the current monitor; 0 for a create.
+	ID     int64
+	Record string
+	File   string
+	Line   int
+	Column int
+	// Diff lists the owned fields that differ, in a fixed order.
+	Diff []FieldDiff
+	// Desired is set for create, update and unchanged.
+	Desired *Desired
+	// Current is set for update, delete and unchanged.
+	Current *Monitor
+	// Reason explains a change that is not obvious, such as the deletion of
+	// a duplicate.
+	Reason string
+}
+
+// Summary counts the changes of a plan by action.
+type Summary struct {
+	Create    int `json:"create"`
+	Update    int `json:"update"`
+	Delete    int `json:"delete"`
+	Unchanged int `json:"unchanged"`
+}
+
+// Plan is the difference between the desired and the current monitors of
+// one environment.
+type Plan struct {
+	Env     string
+	Tag     string
+	Changes []Change
+	// Notes explain decisions the reader should know about, such as
+	// duplicates planned for deletion.
+	Notes []string
+}
+
+// Summary counts the plan's changes.
+func (p *Plan) Summary() Summary {
+	var s Summary
+	for _, c := range p.Changes {
+		switch c.Action {
+		case Create:
+			s.Create++
+		case Update:
+			s.Update++
+		case Delete:
+			s.Delete++
+		default:
+			s.Unchanged++
+		}
+	}
+	return s
+}
+
+// HasChanges reports whether applying the plan would change anything.
+func (p *Plan) HasChanges() bool {
+	s := p.Summary()
+	return s.Create+s.Update+s.Delete > 0
+}
+
+// Scope limits which current monitors a plan may touch.
+type Scope struct {
+	// Records, when not nil, holds the lowercase full names of the records
+	// the plan is about (a change set: the records defined in the changed
+	// files before or after the change). Current monitors of other records
+	// are left alone. Nil means the whole tree.
+	Records map[string]bool
+}
+
+// inScope reports whether a current monitor belongs to the scope.
+func (s Scope) inScope(m *Monitor) bool {
+	if s.Records == nil {
+		return true
+	}
+	rec, ok := TagValue(m.Tags, RecordTagPrefix)
+	return ok && s.Records[strings.ToLower(rec)]
+}
+
+// Diff computes the plan that turns current into desired for env. current
+// must hold the monitors listed with the environment's tag; any without
+// that tag are ignored, whatever their name. Monitors are matched by name.
+// Diff does no I/O.
+func Diff(env string, desired []Desired, current []Monitor, scope Scope) *Plan {
+	tag := EnvTag(env)
+	p := &Plan{Env: env, Tag: tag}
+
+	byName := make(map[string][]*Monitor, len(current))
+	var names []string
+	for i := range current {
+		m := &current[i]
+		if !HasTag(m.Tags, tag) || !scope.inScope(m) {
+			continue
+		}
+		if _, ok := byName[m.Name]; !ok {
+			names = append(names, m.Name)
+		}
+		byName[m.Name] = append(byName[m.Name], m)
+	}
+	// Duplicates: keep the oldest (lowest ID), delete the others.
+	for _, name := range names {
+		ms := byName[name]
+		if len(ms) < 2 {
+			continue
+		}
+		sort.Slice(ms, func(i, j int) bool { return ms[i].ID < ms[j].ID })
+		for _, dup := range ms[1:] {
+			c := deleteChange(dup)
+			c.Reason = "duplicate of monitor " + strconv.FormatInt(ms[0].ID, 10)
+			p.Changes = append(p.Changes, c)
+			p.Notes = append(p.Notes, "monitor "+strconv.FormatInt(dup.ID, 10)+" \""+name+"\" duplicates monitor "+
+				strconv.FormatInt(ms[0].ID, 10)+": keeping the older one, deleting this one")
+		}
+		byName[name] = ms[:1]
+	}
+
+	seen := make(map[string]bool, len(desired))
+	for i := range desired {
+		d := &desired[i]
+		if seen[d.Name] {
+			continue // the caller reports duplicate names as errors
+		}
+		seen[d.Name] = true
+		c := Change{Name: d.Name, Record: d.Source.Record, File: d.Source.File, Line: d.Source.Line, Column: d.Source.Column, Desired: d}
+		cur := byName[d.Name]
+		if len(cur) == 0 {
+			c.Action = Create
+			c.Diff = fieldDiff(nil, &d.Monitor)
+		} else {
+			c.Current = cur[0]
+			c.ID = cur[0].ID
+			c.Diff = fieldDiff(&cur[0].Monitor, &d.Monitor)
+			if len(c.Diff) == 0 {
+				c.Action = Unchanged
+			} else {
+				c.Action = Update
+			}
+		}
+		p.Changes = append(p.Changes, c)
+	}
+	for _, name := range names {
+		if seen[name] {
+			continue
+		}
+		for _, m := range byName[name] {
+			p.Changes = append(p.Changes, deleteChange(m))
+		}
+	}
+	sort.SliceStable(p.Changes, func(i, j int) bool {
+		a, b := p.Changes[i], p.Changes[j]
+		if a.Name != b.Name {
+			return a.Name < b.Name
+		}
+		return a.ID < b.ID
+	})
+	return p
+}
+
+func deleteChange(m *Monitor) Change {
+	rec, _ := TagValue(m.Tags, RecordTagPrefix)
+	file, _ := TagValue(m.Tags, FileTagPrefix)
+	return Change{Action: Delete, Name: m.Name, ID: m.ID, Record: rec, File: file, Current: m, Diff: fieldDiff(&m.Monitor, nil)}
+}
+
+// fieldDiff compares the owned fields of two monitors after normalising
+// them as Datadog stores them; nil stands for "no monitor".
+func fieldDiff(old, new *annotations.Monitor) []FieldDiff {
+	var o, n []string
+	if old != nil {
+		o = Fields(old)
+	}
+	if new != nil {
+		n = Fields(new)
+	}
+	var out []FieldDiff
+	for i, name := range FieldNames {
+		var ov, nv string
+		if o != nil {
+			ov = o[i]
+		}
+		if n != nil {
+			nv = n[i]
+		}
+		if ov != nv {
+			out = append(out, FieldDiff{Field: name, Old: ov, New: nv})
+		}
+	}
+	return out
+}
+
+// FieldNames are the monitor fields esm owns, in the order Fields returns
+// their values; nested options are dotted.
+var FieldNames = []string{
+	"name", "type", "query", "message", "tags", "priority",
+	"options.thresholds.critical", "options.thresholds.critical_recovery",
+	"options.thresholds.warning", "options.thresholds.warning_recovery",
+	"options.threshold_windows.trigger_window", "options.threshold_windows.recovery_window",
+	"options.notify_no_data", "options.no_data_timeframe", "options.renotify_interval",
+	"options.evaluation_delay", "options.new_group_delay", "options.include_tags",
+	"options.require_full_window", "options.notify_audit", "options.escalation_message",
+	"options.timeout_h",
+}
+
+// Fields returns the owned fields of m as strings, normalised the way
+// Datadog stores a monitor: "metric alert" is "query alert", thresholds are
+// numbers whatever their spelling, tags are lowercase and sorted, a
+// no-data timeframe counts only when no-data notifications are on, and
+// zero means unset.
+func Fields(m *annotations.Monitor) []string {
+	typ := m.Type
+	if typ == "metric alert" {
+		typ = "query alert"
+	}
+	tags := make([]string, len(m.Tags))
+	for i, t := range m.Tags {
+		tags[i] = strings.ToLower(t)
+	}
+	sort.Strings(tags)
+	tags = dedupe(tags)
+	o := &m.Options
+	var trigger, recovery string
+	if w := o.ThresholdWindows; w != nil {
+		trigger, recovery = w.TriggerWindow, w.RecoveryWindow
+	}
+	noData := ""
+	if o.NotifyNoData {
+		noData = intField(o.NoDataTimeframe)
+	}
+	return []string{
+		m.Name, typ, strings.TrimSpace(m.Query), strings.TrimSpace(m.Message), strings.Join(tags, ", "), intField(m.Priority),
+		floatField(o.Thresholds.Critical), floatField(o.Thresholds.CriticalRecovery),
+		floatField(o.Thresholds.Warning), floatField(o.Thresholds.WarningRecovery),
+		trigger, recovery,
+		strconv.FormatBool(o.NotifyNoData), noData, intField(o.RenotifyInterval),
+		intField(o.EvaluationDelay), intField(o.NewGroupDelay), strconv.FormatBool(o.IncludeTags),
+		strconv.FormatBool(o.RequireFullWindow), strconv.FormatBool(o.NotifyAudit), o.EscalationMessage,
+		intField(o.TimeoutH),
+	}
+}
+
+func dedupe(s []string) []string {
+	out := s[:0]
+	for i, v := range s {
+		if i == 0 || v != s[i-1] {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func intField(n int64) string {
+	if n == 0 {
+		return ""
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+func floatField(f *float64) string {
+	if f == nil {
+		return ""
+	}
+	return strconv.FormatFloat(*f, 'g', -1, 64)
+}
