@@ -1,0 +1,248 @@
+package annotations
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// Position is a place in a schema or configuration file.
+type Position struct {
+	File   string
+	Line   int
+	Column int
+}
+
+// String renders the position as file:line:col.
+func (p Position) String() string {
+	switch {
+	case p.Line > 0:
+		return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Column)
+	case p.File != "":
+		return p.File
+	}
+	return "-"
+}
+
+// Error is a problem with an annotation or a parameter layer, at its
+// position.
+type Error struct {
+	Pos Position
+	Msg string
+}
+
+// Error renders "file:line:col: message".
+func (e *Error) Error() string { return e.Pos.String() + ": " + e.Msg }
+
+func errorf(pos Position, format string, args ...any) *Error {
+	return &Error{Pos: pos, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Layer is one set of parameters for a kind, as JSON, with where it comes
+// from. Later layers override earlier ones field by field.
+type Layer struct {
+	// Source names the layer for messages: "built-in defaults", "esm.yaml",
+	// "environment prod", "@traffic_anomaly_monitor on protocol Cart", ...
+	Source string
+	Params json.RawMessage
+	Pos    Position
+}
+
+// Target is what a monitor is for: a record in an environment.
+type Target struct {
+	// Record is the record's simple name, as declared; the collector tags
+	// its counts with this value.
+	Record string
+	// FullName is the record's namespace-qualified name.
+	FullName string
+	// Doc is the record's doc comment.
+	Doc string
+	// File and Line locate the annotation that asks for the monitor.
+	File string
+	Line int
+	// Env holds the environment's settings.
+	Env Environment
+	// Channels are the notification channels (@alert_channel).
+	Channels Channels
+}
+
+// Environment holds the per-environment settings monitors are built with.
+type Environment struct {
+	// Name is the environment, e.g. "prod".
+	Name string
+	// Metric is the counter the collector emits, e.g. esm.events.received.
+	Metric string
+	// EnvTag is the value of the env tag in queries, e.g. "prod".
+	EnvTag string
+	// Tags are extra tags for every monitor of the environment.
+	Tags []string
+	// MessageFooter is appended to every monitor message.
+	MessageFooter string
+}
+
+// Kind is a kind of monitor, asked for by one annotation.
+type Kind interface {
+	// Annotation is the annotation's name, e.g. "traffic_anomaly_monitor".
+	Annotation() string
+	// Defaults are the built-in parameters, as JSON.
+	Defaults() json.RawMessage
+	// Check decodes one layer on its own and reports what is wrong with it:
+	// unknown parameters, wrong types, values out of range.
+	Check(l Layer) error
+	// Build merges the layers and returns the monitor for target.
+	Build(target Target, layers []Layer) (Monitor, error)
+}
+
+var (
+	registryMu sync.RWMutex
+	registry   = map[string]Kind{}
+)
+
+// Register makes a kind available under its annotation name. It panics
+// if the name is taken, as registering twice is a programming error.
+func Register(k Kind) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	name := k.Annotation()
+	if _, dup := registry[name]; dup {
+		panic("annotations: kind registered twice: " + name)
+	}
+	registry[name] = k
+}
+
+// Lookup returns the kind registered for an annotation name.
+func Lookup(name string) (Kind, bool) {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	k, ok := registry[name]
+	return k, ok
+}
+
+// Kinds returns every registered kind, sorted by annotation name.
+func Kinds() []Kind {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	out := make([]Kind, 0, len(registry))
+	for _, k := range registry {
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Annotation() < out[j].Annotation() })
+	return out
+}
+
+// IsMonitorAnnotation reports whether name is a registered monitor kind or
+// alert_channel: the names esm reads.
+func IsMonitorAnnotation(name string) bool {
+	if name == ChannelAnnotation {
+		return true
+	}
+	_, ok := Lookup(name)
+	return ok
+}
+
+// decodeLayers decodes each layer into a fresh *P and merges the set
+// fields into one P, later layers winning. P is a struct of pointer fields
+// with json tags. A layer that does not decode is reported at its
+// position, naming the parameter at fault.
+func decodeLayers[P any](kind string, layers []Layer) (P, error) {
+	var merged P
+	var errs []error
+	for _, l := range layers {
+		p, err := decodeLayer[P](kind, l)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		mergeSet(&merged, &p)
+	}
+	return merged, errors.Join(errs...)
+}
+
+func decodeLayer[P any](kind string, l Layer) (P, error) {
+	var p P
+	raw := bytes.TrimSpace(l.Params)
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		return p, nil
+	}
+	if raw[0] != '{' {
+		return p, errorf(l.Pos, "@%s takes an object of parameters, like @%s({\"deviations\": 3}); %s gives %s", kind, kind, l.Source, abbreviate(raw))
+	}
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.DisallowUnknownFields()
+	if err := d.Decode(&p); err != nil {
+		return p, errorf(l.Pos, "%s: %s", l.Source, paramError(kind, err, reflect.TypeOf(p)))
+	}
+	return p, nil
+}
+
+// paramError turns a JSON decoding error into a message naming the
+// parameter.
+func paramError(kind string, err error, t reflect.Type) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Sprintf("parameter %q of @%s must be %s, not %s", te.Field, kind, typeWord(te.Type), te.Value)
+	}
+	msg := err.Error()
+	if i := strings.Index(msg, "unknown field "); i >= 0 {
+		name := strings.Trim(msg[i+len("unknown field "):], `"`)
+		return fmt.Sprintf("unknown parameter %q for @%s; known parameters: %s", name, kind, strings.Join(paramNames(t), ", "))
+	}
+	return fmt.Sprintf("invalid parameters for @%s: %v", kind, err)
+}
+
+func typeWord(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		return "an integer"
+	case reflect.Float64, reflect.Float32:
+		return "a number"
+	case reflect.String:
+		return "a string"
+	case reflect.Slice:
+		return "an array of " + strings.TrimPrefix(strings.TrimPrefix(typeWord(t.Elem()), "a "), "an ") + "s"
+	}
+	return t.String()
+}
+
+// paramNames lists the json names of P's fields.
+func paramNames(t reflect.Type) []string {
+	var names []string
+	for i := 0; i < t.NumField(); i++ {
+		if tag := strings.Split(t.Field(i).Tag.Get("json"), ",")[0]; tag != "" && tag != "-" {
+			names = append(names, tag)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// mergeSet copies the non-nil pointer and slice fields of src into dst.
+func mergeSet(dst, src any) {
+	dv, sv := reflect.ValueOf(dst).Elem(), reflect.ValueOf(src).Elem()
+	for i := 0; i < sv.NumField(); i++ {
+		f := sv.Field(i)
+		if (f.Kind() == reflect.Pointer || f.Kind() == reflect.Slice) && !f.IsNil() {
+			dv.Field(i).Set(f)
+		}
+	}
+}
+
+func abbreviate(b []byte) string {
+	s := string(b)
+	if len(s) > 40 {
+		s = s[:37] + "..."
+	}
+	return s
+}
+
+func sortStrings(s []string) { sort.Strings(s) }

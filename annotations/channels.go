@@ -1,0 +1,162 @@
+package annotations
+
+import (
+	"bytes"
+	"encoding/json"
+	"sort"
+	"strings"
+)
+
+// ChannelAnnotation is the annotation that names where a record's monitors
+// notify: @alert_channel("team-cart"), or by severity,
+// @alert_channel({"warning": "slack-cart", "critical": "pagerduty-cart"}).
+const ChannelAnnotation = "alert_channel"
+
+// Channels are notification targets by severity. Always notifies in every
+// state; the others only in theirs.
+type Channels struct {
+	Always   []string
+	Critical []string
+	Warning  []string
+	Recovery []string
+	NoData   []string
+}
+
+// IsZero reports whether no channel is set.
+func (c Channels) IsZero() bool {
+	return len(c.Always)+len(c.Critical)+len(c.Warning)+len(c.Recovery)+len(c.NoData) == 0
+}
+
+// channelKeys are the severities of the object form, with the Datadog
+// template variable of each.
+var channelKeys = map[string]string{
+	"all":      "",
+	"critical": "is_alert",
+	"alert":    "is_alert",
+	"warning":  "is_warning",
+	"recovery": "is_recovery",
+	"no_data":  "is_no_data",
+}
+
+// ParseChannels reads the value of @alert_channel: a string, an array of
+// strings, or an object from severity (all, critical, warning, recovery,
+// no_data) to a string or an array of strings.
+func ParseChannels(raw json.RawMessage, pos Position) (Channels, error) {
+	var c Channels
+	raw = bytes.TrimSpace(raw)
+	list := func(v json.RawMessage, what string) ([]string, error) {
+		var one string
+		if err := json.Unmarshal(v, &one); err == nil {
+			if strings.TrimSpace(one) == "" {
+				return nil, errorf(pos, "@alert_channel: %s is empty", what)
+			}
+			return []string{one}, nil
+		}
+		var many []string
+		if err := json.Unmarshal(v, &many); err != nil {
+			return nil, errorf(pos, "@alert_channel: %s must be a string or an array of strings", what)
+		}
+		for _, m := range many {
+			if strings.TrimSpace(m) == "" {
+				return nil, errorf(pos, "@alert_channel: %s holds an empty channel", what)
+			}
+		}
+		return many, nil
+	}
+	if len(raw) > 0 && raw[0] == '{' {
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &obj); err != nil {
+			return c, errorf(pos, "@alert_channel: %v", err)
+		}
+		keys := make([]string, 0, len(obj))
+		for k := range obj {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if _, ok := channelKeys[k]; !ok {
+				return c, errorf(pos, "@alert_channel: unknown severity %q; use all, critical, warning, recovery or no_data", k)
+			}
+			l, err := list(obj[k], "severity "+k)
+			if err != nil {
+				return c, err
+			}
+			switch k {
+			case "all":
+				c.Always = append(c.Always, l...)
+			case "critical", "alert":
+				c.Critical = append(c.Critical, l...)
+			case "warning":
+				c.Warning = append(c.Warning, l...)
+			case "recovery":
+				c.Recovery = append(c.Recovery, l...)
+			case "no_data":
+				c.NoData = append(c.NoData, l...)
+			}
+		}
+		if c.IsZero() {
+			return c, errorf(pos, "@alert_channel: the object names no channel")
+		}
+		return c, nil
+	}
+	l, err := list(raw, "the value")
+	if err != nil {
+		return c, err
+	}
+	c.Always = l
+	return c, nil
+}
+
+// integrationPrefixes name Datadog notification integrations; a channel
+// that starts with one is used as it is.
+var integrationPrefixes = []string{"slack-", "pagerduty-", "opsgenie-", "webhook-", "teams-",
+	"victorops-", "servicenow-", "jira-", "oncall-", "email-", "msteams-", "squadcast-", "statuspage-"}
+
+// Handle returns the Datadog notification handle for a channel:
+// "team-cart" → "@slack-team-cart"; integrations ("pagerduty-payments"),
+// e-mail addresses and handles that already start with @ are kept.
+func Handle(channel string) string {
+	ch := strings.TrimSpace(channel)
+	if strings.HasPrefix(ch, "@") {
+		return ch
+	}
+	if strings.Contains(ch, "@") {
+		return "@" + ch
+	}
+	for _, p := range integrationPrefixes {
+		if strings.HasPrefix(ch, p) {
+			return "@" + ch
+		}
+	}
+	return "@slack-" + ch
+}
+
+// Render writes the handles as a monitor message block: unconditional
+// handles on one line, the others inside Datadog's {{#is_warning}} ...
+// {{/is_warning}} style conditionals.
+func (c Channels) Render() string {
+	var b strings.Builder
+	handles := func(l []string) string {
+		hs := make([]string, len(l))
+		for i, ch := range l {
+			hs[i] = Handle(ch)
+		}
+		return strings.Join(hs, " ")
+	}
+	if len(c.Always) > 0 {
+		b.WriteString(handles(c.Always))
+	}
+	for _, s := range []struct {
+		tmpl string
+		l    []string
+	}{{"is_alert", c.Critical}, {"is_warning", c.Warning}, {"is_recovery", c.Recovery}, {"is_no_data", c.NoData}} {
+		if len(s.l) == 0 {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString("{{#" + s.tmpl + "}}" + handles(s.l) + "{{/" + s.tmpl + "}}")
+	}
+	return b.String()
+}
