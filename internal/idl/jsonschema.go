@@ -11,8 +11,9 @@ import (
 // type, names resolved in the enclosing namespace and then in the null
 // namespace.
 type schemaFile struct {
-	l    *loader
-	file *diag.File
+	l        *loader
+	file     *diag.File
+	protocol *Protocol // the protocol being read, for its types
 }
 
 func (l *loader) readJSON(path string, src []byte) (*schemaFile, *Value) {
@@ -47,6 +48,7 @@ func (l *loader) parseProtocolJSON(path string, src []byte) *Protocol {
 		return nil
 	}
 	p := &Protocol{Range: v.Range}
+	f.protocol = p
 	l.protocols = append(l.protocols, p)
 	name := v.Member("protocol")
 	if name == nil || name.Kind != StringValue {
@@ -324,6 +326,7 @@ func (f *schemaFile) named(v *Value, kind Kind, ns string) *Schema {
 		}
 	}
 	s.Name, s.Namespace = name, space
+	s.Protocol = f.protocol
 	if doc := v.Member("doc"); doc != nil && doc.Kind == StringValue {
 		s.Doc = doc.Str
 	}

@@ -660,6 +660,7 @@ func (p *parser) parseRecord(props []Prop, startIdx, start int) {
 	s.Range.End = p.end
 	p.expect(tRBrace)
 	if ok {
+		s.Protocol = p.protocol
 		p.l.define(s)
 	}
 }
@@ -825,6 +826,7 @@ func (p *parser) parseEnum(props []Prop, startIdx, start int) {
 	}
 	s.Doc = p.docFor(startIdx)
 	if ok {
+		s.Protocol = p.protocol
 		p.l.define(s)
 	}
 }
@@ -864,6 +866,7 @@ func (p *parser) parseFixed(props []Prop, startIdx, start int) {
 	p.expect(tSemicolon)
 	s.Doc = p.docFor(startIdx)
 	if ok {
+		s.Protocol = p.protocol
 		p.l.define(s)
 	}
 }

@@ -81,6 +81,9 @@ type Schema struct {
 	Range diag.Range
 	// NameRange is the range of the name in a named type's declaration.
 	NameRange diag.Range
+	// Protocol is the protocol that declares a named type; nil for types
+	// of schema-mode files and .avsc files.
+	Protocol *Protocol
 
 	refName string  // Ref: the full name looked up
 	target  *Schema // Ref: the resolved named type

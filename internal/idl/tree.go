@@ -1,0 +1,138 @@
+package idl
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/esm-dev/esm/internal/diag"
+)
+
+// Tree is a set of schema files loaded together: every .avdl file with its
+// imports, then every .avsc and .avpr file that no .avdl file imported.
+type Tree struct {
+	// Results holds one result per file loaded on its own, in order.
+	Results []*Result
+	// Types holds every named type once (by full name and declaring
+	// file), in load order.
+	Types []*Schema
+	// Diags holds the problems of every file, each once, sorted.
+	Diags diag.List
+}
+
+// IsSchemaFile reports whether path names a file LoadFile reads.
+func IsSchemaFile(path string) bool {
+	switch filepath.Ext(path) {
+	case ".avdl", ".avsc", ".avpr":
+		return true
+	}
+	return false
+}
+
+// FindSchemaFiles returns the schema files under each path (a file, or a
+// directory searched recursively, skipping directories whose name starts
+// with a dot), sorted within each directory.
+func FindSchemaFiles(paths []string) ([]string, error) {
+	var files []string
+	for _, root := range paths {
+		st, err := os.Stat(root)
+		if err != nil {
+			return nil, fmt.Errorf("schema path %s: %w", root, unwrapPathError(err))
+		}
+		if !st.IsDir() {
+			files = append(files, root)
+			continue
+		}
+		var found []string
+		err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() && p != root && len(d.Name()) > 1 && d.Name()[0] == '.' {
+				return filepath.SkipDir
+			}
+			if !d.IsDir() && IsSchemaFile(p) {
+				found = append(found, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("walk %s: %w", root, err)
+		}
+		sort.Strings(found)
+		files = append(files, found...)
+	}
+	return files, nil
+}
+
+// LoadTree finds the schema files under paths and loads them with
+// LoadFiles. The error is for paths that cannot be read; problems in the
+// schemas are in Tree.Diags.
+func LoadTree(paths []string, opts Options) (*Tree, error) {
+	files, err := FindSchemaFiles(paths)
+	if err != nil {
+		return nil, err
+	}
+	return LoadFiles(files, opts), nil
+}
+
+// LoadFiles loads every .avdl file of files with its imports, then every
+// .avsc and .avpr file that none of them imported, so that a schema that
+// is only meaningful as an import is not checked out of context.
+func LoadFiles(files []string, opts Options) *Tree {
+	t := &Tree{}
+	imported := map[string]bool{}
+	seenDiag := map[string]bool{}
+	seenType := map[string]bool{}
+	add := func(res *Result, err error) {
+		if res != nil {
+			t.Results = append(t.Results, res)
+			for _, f := range res.Files[1:] {
+				imported[absPath(f)] = true
+			}
+			for _, s := range res.Types {
+				key := s.FullName() + "\x00" + absPath(s.Filename())
+				if !seenType[key] {
+					seenType[key] = true
+					t.Types = append(t.Types, s)
+				}
+			}
+			t.addDiags(res.Warnings, seenDiag)
+		}
+		if list, ok := err.(diag.List); ok {
+			t.addDiags(list, seenDiag)
+		} else if err != nil {
+			t.Diags = append(t.Diags, &diag.Diagnostic{Severity: diag.Error, Message: err.Error()})
+		}
+	}
+	for _, f := range files {
+		if filepath.Ext(f) == ".avdl" {
+			add(LoadFile(f, opts))
+		}
+	}
+	for _, f := range files {
+		if filepath.Ext(f) != ".avdl" && !imported[absPath(f)] {
+			add(LoadFile(f, opts))
+		}
+	}
+	t.Diags.Sort()
+	return t
+}
+
+func (t *Tree) addDiags(list diag.List, seen map[string]bool) {
+	for _, d := range list {
+		if k := d.Error(); !seen[k] {
+			seen[k] = true
+			t.Diags = append(t.Diags, d)
+		}
+	}
+}
+
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return filepath.Clean(p)
+}

@@ -1,0 +1,232 @@
+// Package reconcile runs esm's use case: from schema files to the monitors
+// their annotations ask for, to the plan against a store, to its
+// application. The CLI and the GitHub bot both go through it; it talks to
+// stores and GitHub only through the small interfaces it declares.
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/esm-dev/esm/annotations"
+	"github.com/esm-dev/esm/internal/config"
+	"github.com/esm-dev/esm/internal/diag"
+	"github.com/esm-dev/esm/internal/idl"
+	"github.com/esm-dev/esm/internal/monitor"
+)
+
+// LoadConfig reads esm.yaml (path "" reads ./esm.yaml when it exists and
+// uses the built-in defaults otherwise). The error lists every problem.
+func LoadConfig(path string) (*config.Config, error) {
+	return config.Load(path)
+}
+
+// Desired parses every .avdl, .avsc and .avpr file under paths and returns
+// the monitors their annotations ask for in env, sorted by name. diags
+// holds every problem as file:line:col: message; when it has errors the
+// monitors must not be applied. err is for paths that cannot be read and
+// unknown environments.
+func Desired(ctx context.Context, cfg *config.Config, env string, paths []string) ([]monitor.Desired, diag.List, error) {
+	if _, err := cfg.Env(env); err != nil {
+		return nil, nil, err
+	}
+	tree, err := idl.LoadTree(paths, idl.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	desired, diags := DesiredFromTypes(cfg, env, tree.Types)
+	all := append(append(diag.List{}, tree.Diags...), diags...)
+	all.Sort()
+	return desired, all, nil
+}
+
+// DesiredFromTypes returns the monitors the annotations of the given named
+// types ask for in env, sorted by name, and every problem with them.
+func DesiredFromTypes(cfg *config.Config, env string, types []*idl.Schema) ([]monitor.Desired, diag.List) {
+	var diags diag.List
+	e, err := cfg.Env(env)
+	if err != nil {
+		diags.Add(diag.Error, diag.Position{}, diag.Position{}, "%v", err)
+		return nil, diags
+	}
+	var out []monitor.Desired
+	byName := map[string]*monitor.Desired{}
+	for _, s := range types {
+		for _, d := range monitorsOf(s, cfg, e, &diags) {
+			if prev, dup := byName[d.Name]; dup {
+				pos := diag.Position{Filename: d.Source.File, Line: d.Source.Line, Column: d.Source.Column}
+				diags.Add(diag.Error, pos, pos, "monitor %q of %s has the same name as the monitor of %s (%s:%d); records with one simple name in two namespaces cannot both have it",
+					d.Name, d.Source.Record, prev.Source.Record, prev.Source.File, prev.Source.Line)
+				continue
+			}
+			out = append(out, d)
+			byName[d.Name] = &out[len(out)-1]
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	diags.Sort()
+	return out, diags
+}
+
+func position(r diag.Range) annotations.Position {
+	p := r.Pos()
+	return annotations.Position{File: p.Filename, Line: p.Line, Column: p.Column}
+}
+
+func diagPos(p annotations.Position) diag.Position {
+	return diag.Position{Filename: p.File, Line: p.Line, Column: p.Column}
+}
+
+// addErr records an error from the annotations package, keeping its
+// position.
+func addErr(diags *diag.List, err error, fallback annotations.Position) {
+	for _, e := range flatten(err) {
+		if ae, ok := e.(*annotations.Error); ok {
+			diags.Add(diag.Error, diagPos(ae.Pos), diagPos(ae.Pos), "%s", ae.Msg)
+			continue
+		}
+		diags.Add(diag.Error, diagPos(fallback), diagPos(fallback), "%v", e)
+	}
+}
+
+func flatten(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, flatten(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
+// isMonitorName reports whether an annotation name looks like esm's: a
+// registered kind, alert_channel, or any *_monitor (a misspelt kind).
+func isMonitorName(name string) bool {
+	return annotations.IsMonitorAnnotation(name) || strings.HasSuffix(name, "_monitor")
+}
+
+func kindList() string {
+	var names []string
+	for _, k := range annotations.Kinds() {
+		names = append(names, "@"+k.Annotation())
+	}
+	return strings.Join(names, ", ")
+}
+
+// monitorsOf returns the monitors a named type's annotations ask for.
+func monitorsOf(s *idl.Schema, cfg *config.Config, e *config.Environment, diags *diag.List) []monitor.Desired {
+	if s.Kind != idl.Record {
+		for _, p := range s.Props {
+			if isMonitorName(p.Name) {
+				pos := p.Range.Pos()
+				diags.Add(diag.Error, pos, pos, "@%s belongs on a record; %s is %s %s", p.Name, s.Name, article(s.Kind.String()), s.Kind)
+			}
+		}
+		return nil
+	}
+	for _, f := range s.Fields {
+		props := f.Props
+		t := f.Type
+		if t.Kind == idl.Union && len(t.Types) == 2 {
+			t = t.Types[0]
+			if t.Kind == idl.Null {
+				t = f.Type.Types[1]
+			}
+		}
+		if !t.Kind.IsNamed() {
+			props = append(append([]idl.Prop{}, props...), t.Props...)
+		}
+		for _, p := range props {
+			if isMonitorName(p.Name) {
+				pos := p.Range.Pos()
+				diags.Add(diag.Error, pos, pos, "@%s belongs on the record %s, not on its field %s", p.Name, s.Name, f.Name)
+			}
+		}
+	}
+	var protoProps []idl.Prop
+	protoName := ""
+	if s.Protocol != nil {
+		protoProps, protoName = s.Protocol.Props, s.Protocol.Name
+	}
+
+	// Channels: the record's @alert_channel, else the protocol's.
+	var channels annotations.Channels
+	for _, props := range [][]idl.Prop{protoProps, s.Props} {
+		for _, p := range props {
+			if p.Name != annotations.ChannelAnnotation {
+				continue
+			}
+			raw, _ := p.Value.MarshalJSON()
+			c, err := annotations.ParseChannels(raw, position(p.Range))
+			if err != nil {
+				addErr(diags, err, position(p.Range))
+				continue
+			}
+			channels = c
+		}
+	}
+
+	var out []monitor.Desired
+	for _, p := range s.Props {
+		if p.Name == annotations.ChannelAnnotation {
+			continue
+		}
+		kind, ok := annotations.Lookup(p.Name)
+		if !ok {
+			if strings.HasSuffix(p.Name, "_monitor") {
+				pos := p.Range.Pos()
+				diags.Add(diag.Error, pos, pos, "unknown monitor annotation @%s; known: %s", p.Name, kindList())
+			}
+			continue
+		}
+		layers := cfg.Layers(p.Name, e.Name())
+		for _, pp := range protoProps {
+			if pp.Name == p.Name {
+				raw, _ := pp.Value.MarshalJSON()
+				layers = append(layers, annotations.Layer{Source: fmt.Sprintf("@%s on protocol %s", pp.Name, protoName), Params: raw, Pos: position(pp.Range)})
+			}
+		}
+		raw, _ := p.Value.MarshalJSON()
+		pos := position(p.Range)
+		layers = append(layers, annotations.Layer{Source: "@" + p.Name, Params: raw, Pos: pos})
+		t := annotations.Target{
+			Record: s.Name, FullName: s.FullName(), Doc: s.Doc, File: s.Filename(), Line: pos.Line,
+			Env: e.Annotations(), Channels: channels,
+		}
+		m, err := kind.Build(t, layers)
+		if err != nil {
+			addErr(diags, err, pos)
+			continue
+		}
+		src := monitor.Source{Record: s.FullName(), File: s.Filename(), Line: pos.Line, Column: pos.Column, Kind: p.Name}
+		m.Tags = annotations.NormalizeTags(append(append(m.Tags, monitor.EnvTag(e.Name())), monitor.SourceTags(src)...))
+		out = append(out, monitor.Desired{Monitor: m, Source: src})
+	}
+	return out
+}
+
+func article(word string) string {
+	if word != "" && strings.ContainsRune("aeiou", rune(word[0])) {
+		return "an"
+	}
+	return "a"
+}
+
+// Plan lists the store's monitors that carry the environment's tag and
+// diffs them against desired over the whole tree.
+func Plan(ctx context.Context, store monitor.Lister, env string, desired []monitor.Desired) (*monitor.Plan, error) {
+	current, err := store.List(ctx, monitor.EnvTag(env))
+	if err != nil {
+		return nil, fmt.Errorf("list monitors: %w", err)
+	}
+	return monitor.Diff(env, desired, current, monitor.Scope{}), nil
+}
