@@ -1,0 +1,157 @@
+package monitor
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/esm-dev/esm/annotations"
+)
+
+func desired(name, query string) Desired {
+	return Desired{
+		Monitor: annotations.Monitor{
+			Name: name, Type: "query alert", Query: query, Message: "msg @slack-x",
+			Tags: []string{"esm-prod", "esm_record:ns.a", "env:prod"},
+			Options: annotations.Options{
+				Thresholds:       annotations.Thresholds{Critical: annotations.Float(1), CriticalRecovery: annotations.Float(0)},
+				ThresholdWindows: &annotations.ThresholdWindows{TriggerWindow: "last_15m", RecoveryWindow: "last_15m"},
+				IncludeTags:      true,
+			},
+		},
+		Source: Source{Record: "ns.A", File: "schemas/a.avdl", Line: 3},
+	}
+}
+
+// stored returns d as Datadog would hand it back: "metric alert", float
+// thresholds spelt differently, tags in another order and case.
+func stored(id int64, d Desired) Monitor {
+	m := Monitor{ID: id, Monitor: d.Monitor}
+	m.Type = "metric alert"
+	m.Tags = []string{"ENV:prod", "esm_record:ns.a", "esm-prod"}
+	c, r := 1.0, 0.0
+	m.Options.Thresholds = annotations.Thresholds{Critical: &c, CriticalRecovery: &r}
+	m.Options.NoDataTimeframe = 20 // dropped by Datadog's normalisation when notify_no_data is off
+	return m
+}
+
+func TestDiffActions(t *testing.T) {
+	a := desired("Traffic Anomaly with A", "q-a")
+	b := desired("Traffic Anomaly with B", "q-b")
+	c := desired("Traffic Anomaly with C", "q-c")
+	gone := stored(7, desired("Traffic Anomaly with Gone", "q-g"))
+	changed := stored(2, b)
+	changed.Query = "old-q-b"
+	unmanaged := Monitor{ID: 9, Monitor: annotations.Monitor{Name: "Traffic Anomaly with C", Tags: []string{"team:x"}}}
+
+	p := Diff("prod", []Desired{a, b, c}, []Monitor{stored(1, a), changed, gone, unmanaged}, Scope{})
+	require.Len(t, p.Changes, 4)
+	got := map[string]Change{}
+	for _, ch := range p.Changes {
+		got[ch.Name] = ch
+	}
+	assert.Equal(t, Unchanged, got["Traffic Anomaly with A"].Action)
+	assert.Empty(t, got["Traffic Anomaly with A"].Diff)
+	assert.Equal(t, Update, got["Traffic Anomaly with B"].Action)
+	assert.Equal(t, []FieldDiff{{Field: "query", Old: "old-q-b", New: "q-b"}}, got["Traffic Anomaly with B"].Diff)
+	assert.Equal(t, int64(2), got["Traffic Anomaly with B"].ID)
+	assert.Equal(t, Create, got["Traffic Anomaly with C"].Action, "the unmanaged monitor of that name is ignored")
+	assert.Zero(t, got["Traffic Anomaly with C"].ID)
+	assert.Equal(t, Delete, got["Traffic Anomaly with Gone"].Action)
+	assert.Equal(t, Summary{Create: 1, Update: 1, Delete: 1, Unchanged: 1}, p.Summary())
+	assert.True(t, p.HasChanges())
+}
+
+func TestDiffDuplicates(t *testing.T) {
+	a := desired("Traffic Anomaly with A", "q-a")
+	p := Diff("prod", []Desired{a}, []Monitor{stored(30, a), stored(10, a), stored(20, a)}, Scope{})
+	assert.Equal(t, Summary{Delete: 2, Unchanged: 1}, p.Summary())
+	for _, ch := range p.Changes {
+		if ch.Action == Unchanged {
+			assert.Equal(t, int64(10), ch.ID, "the oldest is kept")
+		} else {
+			assert.Equal(t, "duplicate of monitor 10", ch.Reason)
+		}
+	}
+	require.Len(t, p.Notes, 2)
+}
+
+func TestDiffScope(t *testing.T) {
+	other := stored(5, desired("Traffic Anomaly with Other", "q"))
+	other.Tags = []string{"esm-prod", "esm_record:ns.other"}
+	inScope := stored(6, desired("Traffic Anomaly with A", "q"))
+	p := Diff("prod", nil, []Monitor{other, inScope}, Scope{Records: map[string]bool{"ns.a": true}})
+	require.Len(t, p.Changes, 1)
+	assert.Equal(t, Delete, p.Changes[0].Action)
+	assert.Equal(t, int64(6), p.Changes[0].ID)
+}
+
+func TestFieldsNormalisation(t *testing.T) {
+	d := desired("n", "q")
+	d.Options.NotifyNoData = true
+	d.Options.NoDataTimeframe = 20
+	s := stored(1, d)
+	assert.Equal(t, Fields(&d.Monitor), Fields(&s.Monitor))
+	s.Options.NoDataTimeframe = 30
+	assert.NotEqual(t, Fields(&d.Monitor), Fields(&s.Monitor), "the timeframe counts when no-data notifications are on")
+	assert.Len(t, FieldNames, len(Fields(&d.Monitor)))
+}
+
+type countingWriter struct {
+	creates, deletes atomic.Int32
+	fail             string
+}
+
+func (w *countingWriter) Create(_ context.Context, m *Monitor) (int64, error) {
+	if m.Name == w.fail {
+		return 0, errors.New("boom")
+	}
+	return int64(w.creates.Add(1)), nil
+}
+func (w *countingWriter) Update(context.Context, int64, *Monitor) error { return nil }
+func (w *countingWriter) Delete(context.Context, int64) error {
+	w.deletes.Add(1)
+	return nil
+}
+
+func TestApply(t *testing.T) {
+	var ds []Desired
+	for _, n := range []string{"a", "b", "c"} {
+		ds = append(ds, desired(n, "q"))
+	}
+	p := Diff("prod", ds, nil, Scope{})
+	w := &countingWriter{fail: "b"}
+	res, err := Apply(context.Background(), w, p, ApplyOptions{Concurrency: 2})
+	require.NoError(t, err)
+	require.Len(t, res, 3)
+	failed := 0
+	for _, r := range res {
+		if r.Err != nil {
+			failed++
+			assert.EqualError(t, r.Err, `create monitor "b": boom`)
+		}
+	}
+	assert.Equal(t, 1, failed, "one failure hides no other")
+	assert.Equal(t, int32(2), w.creates.Load())
+}
+
+func TestMassDeleteGuard(t *testing.T) {
+	var cur []Monitor
+	for i := int64(1); i <= 11; i++ {
+		cur = append(cur, stored(i, desired("m"+string(rune('a'+i)), "q")))
+	}
+	p := Diff("prod", nil, cur, Scope{})
+	w := &countingWriter{}
+	_, err := Apply(context.Background(), w, p, ApplyOptions{})
+	require.ErrorIs(t, err, ErrMassDelete)
+	assert.Zero(t, w.deletes.Load(), "nothing applied")
+	_, err = Apply(context.Background(), w, p, ApplyOptions{AllowMassDelete: true})
+	require.NoError(t, err)
+	assert.Equal(t, int32(11), w.deletes.Load())
+	_, err = Apply(context.Background(), w, p, ApplyOptions{MaxDeletes: 20})
+	require.NoError(t, err)
+}
