@@ -217,3 +217,16 @@ func TestPlanApplyRoundTrip(t *testing.T) {
 	assert.Equal(t, "Traffic Anomaly with AddToCartEvent", store.byID[1].Name, "the unmanaged monitor survives")
 	assert.Len(t, store.byID, 2)
 }
+
+// TestExampleSchemas keeps the repository's example schemas valid and
+// monitored: they are what a newcomer runs first.
+func TestExampleSchemas(t *testing.T) {
+	desired, diags, err := Desired(context.Background(), config.Default(), "prod", []string{filepath.Join("..", "..", "schemas")})
+	require.NoError(t, err)
+	require.Empty(t, diags.Errors(), diags.Error())
+	require.NotEmpty(t, desired)
+	for _, d := range desired {
+		t.Logf("%s (%s:%d)", d.Name, d.Source.File, d.Source.Line)
+		assert.Contains(t, d.Query, "esm.events.received{event_type:")
+	}
+}
