@@ -168,7 +168,7 @@ func (l *loader) finish(res *Result) (*Result, error) {
 // importFile reads the file an import statement names, relative to dir
 // and then to each import path, and parses it into the shared state.
 // protocol is the importing file's protocol, nil in schema mode.
-func (l *loader) importFile(kind keyword, name string, dir string, at diag.Range, res *Result, protocol *Protocol) {
+func (l *loader) importFile(kind keyword, name string, dir string, at diag.Range, protocol *Protocol) {
 	var candidates []string
 	if filepath.IsAbs(name) {
 		candidates = []string{name}

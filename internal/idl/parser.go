@@ -393,11 +393,7 @@ func (p *parser) parseImport() {
 	if !ok {
 		return
 	}
-	var pr *Protocol
-	if p.protocol != nil {
-		pr = p.protocol
-	}
-	p.l.importFile(kind, name, p.dir, at, p.res, pr)
+	p.l.importFile(kind, name, p.dir, at, p.protocol)
 }
 
 // ---------------------------------------------------------------------------
@@ -409,7 +405,6 @@ func (p *parser) parseProps() []Prop {
 	for p.tok == tAt {
 		start := p.start
 		p.next()
-		nameStart := p.start
 		name, ok := p.parseIdentifier()
 		if !ok {
 			p.skipAnnotationArgs()
@@ -434,7 +429,6 @@ func (p *parser) parseProps() []Prop {
 				dup = true
 			}
 		}
-		_ = nameStart
 		if !dup {
 			props = append(props, Prop{Name: name, Value: v, Range: p.rng(start, p.prevEnd)})
 		}
@@ -493,8 +487,8 @@ func (p *parser) checkReserved(props []Prop, reserved []string, what string) []P
 }
 
 // namedProps takes @namespace (and, when withAliases, @aliases) out of the
-// annotations of a named type or protocol. nsSet reports an explicit
-// @namespace; ns is then its value.
+// annotations of a named type or protocol. ns is the explicit @namespace,
+// or the current namespace.
 func (p *parser) namedProps(props []Prop, withAliases bool) (ns string, aliases []string, rest []Prop) {
 	ns = p.currentNamespace()
 	rest = props[:0]
