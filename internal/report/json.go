@@ -1,0 +1,121 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/esm-dev/esm/internal/monitor"
+)
+
+// The JSON form of a plan; the package documentation describes it.
+type (
+	planJSON struct {
+		Env     string          `json:"env"`
+		Tag     string          `json:"tag"`
+		Changes []changeJSON    `json:"changes"`
+		Notes   []string        `json:"notes,omitempty"`
+		Summary monitor.Summary `json:"summary"`
+	}
+	changeJSON struct {
+		Action monitor.Action `json:"action"`
+		Name   string         `json:"name"`
+		ID     *int64         `json:"id"`
+		Record string         `json:"record"`
+		File   string         `json:"file"`
+		Line   int            `json:"line,omitempty"`
+		Column int            `json:"column,omitempty"`
+		Reason string         `json:"reason,omitempty"`
+		Diff   diffJSON       `json:"diff"`
+	}
+	// diffJSON marshals as an object whose keys keep the order of
+	// monitor.FieldNames.
+	diffJSON  []monitor.FieldDiff
+	sidesJSON struct {
+		Before any `json:"before"`
+		After  any `json:"after"`
+	}
+)
+
+// JSON writes the plan as one indented JSON object followed by a newline.
+func JSON(w io.Writer, p *monitor.Plan) error {
+	out := planJSON{Env: p.Env, Tag: p.Tag, Changes: make([]changeJSON, 0, len(p.Changes)), Notes: p.Notes, Summary: p.Summary()}
+	for _, c := range p.Changes {
+		cj := changeJSON{
+			Action: c.Action, Name: c.Name, Record: c.Record, File: c.File,
+			Line: c.Line, Column: c.Column, Reason: c.Reason, Diff: c.Diff,
+		}
+		if c.Action != monitor.Create {
+			id := c.ID
+			cj.ID = &id
+		}
+		out.Changes = append(out.Changes, cj)
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // queries hold ">=", messages "<" and "&"
+	if err := enc.Encode(&out); err != nil {
+		return fmt.Errorf("encode plan: %w", err)
+	}
+	if _, err := w.Write(buf.Bytes()); err != nil {
+		return fmt.Errorf("write plan: %w", err)
+	}
+	return nil
+}
+
+// MarshalJSON writes the diff as an object keyed by field name, in the
+// order of the fields.
+func (d diffJSON) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, f := range d {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		if err := marshalTo(&b, f.Field); err != nil {
+			return nil, err
+		}
+		b.WriteByte(':')
+		if err := marshalTo(&b, sidesJSON{Before: typedValue(f.Field, f.Old), After: typedValue(f.Field, f.New)}); err != nil {
+			return nil, err
+		}
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+// marshalTo appends the JSON of v to b without escaping HTML characters,
+// which the encoder that calls MarshalJSON would not undo.
+func marshalTo(b *bytes.Buffer, v any) error {
+	enc := json.NewEncoder(b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	b.Truncate(b.Len() - 1) // Encode ends with a newline
+	return nil
+}
+
+// typedValue returns a field's value as the JSON type of its kind, nil
+// when the value is absent.
+func typedValue(field, v string) any {
+	if v == "" {
+		return nil
+	}
+	switch fieldKind(field) {
+	case listKind:
+		return listItems(v)
+	case numberKind:
+		if _, err := strconv.ParseFloat(v, 64); err == nil {
+			return json.Number(v)
+		}
+	case boolKind:
+		if b, err := strconv.ParseBool(v); err == nil {
+			return b
+		}
+	}
+	return v
+}

@@ -1,0 +1,105 @@
+// Package report renders a monitor plan and the outcome of applying it:
+// Text for people (like "terraform plan"), JSON for programs, Results for
+// the outcome of "esm apply".
+//
+// # JSON
+//
+// JSON writes one object:
+//
+//	{
+//	  "env": "prod",
+//	  "tag": "esm-prod",
+//	  "changes": [
+//	    {
+//	      "action": "create",            // create, update, delete or unchanged
+//	      "name": "Traffic Anomaly with AddToCartEvent",
+//	      "id": null,                    // the store's monitor ID; null for a create
+//	      "record": "com.example.shop.AddToCartEvent",
+//	      "file": "schemas/cart.avdl",
+//	      "line": 19,                    // the annotation's line and column, when known
+//	      "column": 3,
+//	      "reason": "duplicate of monitor 5", // when the change needs explaining
+//	      "diff": {
+//	        "query": {"before": null, "after": "avg(last_4h):anomalies(...) >= 1"},
+//	        "tags": {"before": null, "after": ["esm-prod", "esm_record:com.example.shop.addtocartevent"]},
+//	        "options.thresholds.critical": {"before": null, "after": 1}
+//	      }
+//	    }
+//	  ],
+//	  "notes": ["monitor 9 \"X\" duplicates monitor 5: keeping the older one, deleting this one"],
+//	  "summary": {"create": 1, "update": 0, "delete": 0, "unchanged": 0}
+//	}
+//
+// Every change is listed, unchanged ones too, sorted by name then ID.
+// "diff" holds only the fields that differ, keyed by the owned field names
+// of monitor.FieldNames and in that order; it is {} for an unchanged
+// monitor. A side that is absent (the monitor does not exist, or the
+// field is unset) is null. Values are typed: "tags" is an array of
+// strings, thresholds, priority and durations are numbers, flags are
+// booleans and the rest are strings. "line", "column", "reason" and
+// "notes" are left out when empty.
+package report
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/esm-dev/esm/internal/monitor"
+)
+
+// kind is how the value of an owned field is shown.
+type kind int
+
+const (
+	stringKind kind = iota
+	listKind        // "a, b" in monitor.Fields, one item a line here
+	numberKind
+	boolKind
+)
+
+// fieldKinds gives the kind of every owned field that is not a string.
+var fieldKinds = map[string]kind{
+	"tags":                                 listKind,
+	"priority":                             numberKind,
+	"options.thresholds.critical":          numberKind,
+	"options.thresholds.critical_recovery": numberKind,
+	"options.thresholds.warning":           numberKind,
+	"options.thresholds.warning_recovery":  numberKind,
+	"options.notify_no_data":               boolKind,
+	"options.no_data_timeframe":            numberKind,
+	"options.renotify_interval":            numberKind,
+	"options.evaluation_delay":             numberKind,
+	"options.new_group_delay":              numberKind,
+	"options.include_tags":                 boolKind,
+	"options.require_full_window":          boolKind,
+	"options.notify_audit":                 boolKind,
+	"options.timeout_h":                    numberKind,
+}
+
+// fieldKind returns the kind of an owned field; string unless listed.
+func fieldKind(field string) kind { return fieldKinds[field] }
+
+// listItems splits a list field's value as monitor.Fields joins it.
+func listItems(v string) []string {
+	if v == "" {
+		return nil
+	}
+	return strings.Split(v, ", ")
+}
+
+// source renders where a change comes from: "com.example.Ping at
+// schemas/x.avdl:7", either part alone, or "" when neither is known.
+func source(c *monitor.Change) string {
+	loc := c.File
+	if loc != "" && c.Line > 0 {
+		loc += ":" + strconv.Itoa(c.Line)
+	}
+	switch {
+	case c.Record != "" && loc != "":
+		return c.Record + " at " + loc
+	case c.Record != "":
+		return c.Record
+	default:
+		return loc
+	}
+}
