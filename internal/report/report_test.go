@@ -42,7 +42,7 @@ func anomaly(record string, deviations string) annotations.Monitor {
 		Query: "avg(last_4h):anomalies(sum:esm.events.received{event_type:" + name + ",env:prod}.as_count(), 'agile', " +
 			deviations + ", direction='both', alert_window='last_15m', interval=60, count_default_zero='true', seasonality='weekly') >= 1",
 		Message: "{{#is_alert}}Traffic of " + name + " is unusual.{{/is_alert}}\n" +
-			"A shopper added a product to a cart.\n" +
+			"\nA shopper added a product to a cart.\n\n" +
 			"Schema: schemas/cart.avdl\n" +
 			"@slack-team-cart",
 		Tags: []string{"esm-prod", "esm_file:schemas/cart.avdl", "esm_record:" + strings.ToLower(record)},

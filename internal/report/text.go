@@ -75,8 +75,10 @@ func (t *textWriter) marker(op byte) string {
 	return " "
 }
 
+// line writes one line, without trailing blanks (an empty line of a
+// message would otherwise end in its indentation).
 func (t *textWriter) line(format string, args ...any) {
-	fmt.Fprintf(&t.b, format, args...)
+	t.b.WriteString(strings.TrimRight(fmt.Sprintf(format, args...), " "))
 	t.b.WriteByte('\n')
 }
 
