@@ -68,7 +68,10 @@ func (a *app) run(args []string) int {
 	}
 	var usage *usageError
 	var list diag.List
+	var status exitStatus
 	switch {
+	case errors.As(err, &status): // the command has printed everything
+		return int(status)
 	case errors.As(err, &usage):
 		fmt.Fprintf(a.stderr, "esm: %s\n", usage.msg)
 		fmt.Fprintf(a.stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
@@ -135,6 +138,8 @@ read or written, 2 on a usage error.`,
 		a.idlCmd(),
 		a.idl2schemataCmd(),
 		a.validateCmd(),
+		a.planCmd(),
+		a.applyCmd(),
 	)
 	return root
 }

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/esm-dev/esm/internal/config"
+	"github.com/esm-dev/esm/internal/monitor"
+	"github.com/esm-dev/esm/internal/reconcile"
+	"github.com/esm-dev/esm/internal/report"
+)
+
+// exitChanges is the status of "esm plan --detailed-exitcode" when the
+// plan has changes.
+const exitChanges = 2
+
+// defaultStateDir is where the local store keeps its state files.
+const defaultStateDir = ".esm/state"
+
+// exitStatus is an error that only sets the exit status: the command has
+// printed everything already.
+type exitStatus int
+
+func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// planFlags are the flags "esm plan" and "esm apply" share.
+type planFlags struct {
+	env      string
+	config   string
+	stateDir string
+}
+
+// add registers the shared flags on cmd.
+func (f *planFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.env, "env", "", "the `ENV`ironment whose monitors to manage, such as prod (required)")
+	cmd.Flags().StringVar(&f.config, "config", "", "read settings from `FILE` (default: esm.yaml when it exists, else built-in defaults)")
+	cmd.Flags().StringVar(&f.stateDir, "state-dir", defaultStateDir, "`DIR` of the local state files, used when DD_API_KEY and DD_APP_KEY are not set")
+}
+
+// planned is a computed plan with what applying it needs.
+type planned struct {
+	plan  *monitor.Plan
+	store monitor.Store
+	// storeDesc says which store the plan was made against.
+	storeDesc string
+	cfg       *config.Config
+}
+
+// makePlan loads the configuration and the schemas under paths, opens the
+// store and plans. Schema problems are printed to stderr as
+// file:line:col: message; when there is an error among them, makePlan
+// returns errReported without touching the store. In text mode the store
+// in use is said on stderr.
+func (a *app) makePlan(ctx context.Context, f *planFlags, paths []string, text bool) (*planned, error) {
+	if f.env == "" {
+		return nil, usagef("--env is required: the environment whose monitors to plan, such as prod")
+	}
+	if len(paths) == 0 {
+		paths = []string{defaultValidatePath}
+	}
+	cfg, err := reconcile.LoadConfig(f.config)
+	if err != nil {
+		msg := strings.TrimSpace(err.Error())
+		if !strings.Contains(msg, "\n") {
+			return nil, err
+		}
+		// Every problem of the file, one a line, each naming its file
+		// and line.
+		fmt.Fprintln(a.stderr, msg)
+		return nil, errReported
+	}
+	if _, err := cfg.Env(f.env); err != nil {
+		return nil, err
+	}
+	desired, diags, err := reconcile.Desired(ctx, cfg, f.env, paths)
+	if err != nil {
+		return nil, fmt.Errorf("read schemas: %w", err)
+	}
+	printDiagnostics(a.stderr, diags)
+	if diags.HasErrors() {
+		fmt.Fprintf(a.stderr, "esm: %s in the schemas; nothing was planned\n", plural(len(diags.Errors()), "error"))
+		return nil, errReported
+	}
+	store, desc, err := openStore(f.env, f.stateDir, os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	if text {
+		fmt.Fprintf(a.stderr, "using %s\n", desc)
+	}
+	p, err := reconcile.Plan(ctx, store, f.env, desired)
+	if err != nil {
+		return nil, fmt.Errorf("plan against %s: %w", desc, err)
+	}
+	return &planned{plan: p, store: store, storeDesc: desc, cfg: cfg}, nil
+}
+
+// planCmd is "esm plan".
+func (a *app) planCmd() *cobra.Command {
+	var f planFlags
+	var output string
+	var detailed bool
+	cmd := &cobra.Command{
+		DisableFlagsInUseLine: true,
+		Use:                   "plan --env ENV [--config FILE] [--output text|json] [--detailed-exitcode] [--state-dir DIR] [PATH...]",
+		Short:                 "Show what apply would change in the monitors of an environment",
+		Long: `Read the annotated schemas under each PATH (default: schemas), compute the
+monitors they ask for in the environment, and compare them with the
+monitors the store holds with the environment's tag (esm-ENV). Nothing is
+changed.
+
+The store is Datadog when DD_API_KEY and DD_APP_KEY are set (DD_SITE
+selects the site, ESM_DATADOG_URL a full base URL), otherwise the local
+state file DIR/ENV.json.
+
+The plan is printed like "terraform plan": "+" create, "~" update with the
+changed fields, "-" delete, then a summary line. --output json prints it as
+JSON instead, and nothing else on standard output.
+
+Exit status: 0 on success, 1 on an error (every schema problem is printed
+as file:line:col: message), 2 on a usage error. With --detailed-exitcode,
+2 also means success with changes to apply.`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "text" && output != "json" {
+				return usagef("--output must be text or json, not %q", output)
+			}
+			ctx := cmd.Context()
+			pl, err := a.makePlan(ctx, &f, args, output == "text")
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				err = report.JSON(a.stdout, pl.plan)
+			} else {
+				err = report.Text(a.stdout, pl.plan, report.TextOptions{Color: isColorTerminal(a.stdout)})
+			}
+			if err != nil {
+				return err
+			}
+			if detailed && pl.plan.HasChanges() {
+				return exitStatus(exitChanges)
+			}
+			return nil
+		},
+	}
+	f.add(cmd)
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "print the plan as `FORMAT`: text or json")
+	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit with status 2 when the plan has changes (0 when it has none, 1 on error)")
+	return cmd
+}
+
+// isColorTerminal reports whether w is a terminal that takes colours:
+// not when NO_COLOR is set or TERM is dumb.
+func isColorTerminal(w io.Writer) bool {
+	if os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb" {
+		return false
+	}
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
