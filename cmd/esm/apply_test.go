@@ -2,11 +2,14 @@ package main
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/esm-dev/esm/internal/datadog/ddtest"
 )
 
 // onTerminal makes "esm apply" believe standard input is a terminal on
@@ -101,4 +104,68 @@ func TestApplyMassDeleteGuardFromConfig(t *testing.T) {
 	r := w.esm("apply", "--config", cfgPath)
 	assert.Equal(t, exitFailure, r.code)
 	assert.Contains(t, r.stderr, "2 deletions, more than the limit of 1")
+}
+
+// A failed change is reported with the others, which are applied, and
+// fails the run.
+func TestApplyReportsFailures(t *testing.T) {
+	w := newWorkspace(t, annotatedIDL([]string{"Ping", "Pong"}, all("Ping", "Pong")))
+	dd := useDatadog(t)
+	// Datadog refuses one create; 400s are not retried.
+	dd.FailNextOn(http.MethodPost, "/api/v1/monitor", 1, http.StatusBadRequest, nil)
+
+	r := w.esm("apply")
+	assert.Equal(t, exitFailure, r.code)
+	assert.Regexp(t, `(?m)^failed to create monitor "Traffic Anomaly with P[io]ng": .*400`, r.stdout)
+	assert.Regexp(t, `(?m)^created monitor \d+ "Traffic Anomaly with P[io]ng"$`, r.stdout)
+	assert.Contains(t, r.stdout, "Apply complete: 1 created, 0 updated, 0 deleted, 1 failed.\n")
+	assert.Len(t, dd.Monitors(), 1)
+
+	r = w.esm("apply")
+	assert.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
+	assert.Contains(t, r.stdout, "Apply complete: 1 created, 0 updated, 0 deleted, 0 failed.\n", "the next run completes the work")
+}
+
+// useDatadog starts a fake Datadog and points esm at it through
+// DD_API_KEY, DD_APP_KEY and ESM_DATADOG_URL.
+func useDatadog(t *testing.T, opts ...ddtest.Option) *ddtest.Server {
+	t.Helper()
+	dd := ddtest.NewServer(t, append([]ddtest.Option{ddtest.WithKeys("api-key", "app-key")}, opts...)...)
+	t.Setenv(envAPIKey, "api-key")
+	t.Setenv(envAppKey, "app-key")
+	t.Setenv(envDatadogURL, dd.URL)
+	return dd
+}
+
+// With both Datadog keys set, plan and apply go to Datadog
+// (ESM_DATADOG_URL), and the monitors there come back unchanged.
+func TestApplyToDatadog(t *testing.T) {
+	w := newWorkspace(t, annotatedIDL([]string{"Ping", "Pong"}, all("Ping", "Pong")))
+	dd := useDatadog(t)
+	unmanaged := dd.Seed(ddtest.Monitor{Name: "Traffic Anomaly with Ping", Type: "query alert", Query: "avg(last_5m):sum:x{*} > 1"})
+
+	r := w.esm("apply")
+	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
+	assert.Equal(t, "using Datadog at "+dd.URL+"\n", r.stderr)
+	assert.Contains(t, r.stdout, "Apply complete: 2 created, 0 updated, 0 deleted, 0 failed.\n")
+	assert.NoDirExists(t, w.stateDir, "the local store is not used")
+
+	var names []string
+	for _, m := range dd.Monitors() {
+		names = append(names, m.Name)
+		if m.ID != unmanaged[0] {
+			assert.Contains(t, m.Tags, "esm-prod")
+		}
+	}
+	assert.ElementsMatch(t, []string{"Traffic Anomaly with Ping", "Traffic Anomaly with Ping", "Traffic Anomaly with Pong"}, names,
+		"the unmanaged monitor of the same name is left alone")
+
+	r = w.esm("plan", "--detailed-exitcode")
+	assert.Equal(t, exitOK, r.code, "what Datadog stored plans no change: %s%s", r.stdout, r.stderr)
+	assert.Equal(t, "No changes. Monitors match the schemas.\n", r.stdout)
+
+	// A rate-limited list is retried, as the store does.
+	dd.FailNextOn(http.MethodGet, "/api/v1/monitor", 1, http.StatusTooManyRequests, ddtest.RateLimit{Limit: 10, Period: 10, Remaining: 0, Reset: 0}.Header())
+	r = w.esm("plan", "--detailed-exitcode")
+	assert.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
 }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/esm-dev/esm/internal/datadog"
 	"github.com/esm-dev/esm/internal/localstore"
 	"github.com/esm-dev/esm/internal/monitor"
 )
@@ -18,18 +19,26 @@ const (
 )
 
 // openStore returns the monitor store of env and a description of it for
-// people: the local state file <stateDir>/<env>.json. Datadog, when
-// DD_API_KEY and DD_APP_KEY are both set, is still to come. Only one of the two keys set is an
+// people: Datadog when DD_API_KEY and DD_APP_KEY are both set (DD_SITE
+// names the site, ESM_DATADOG_URL a full base URL), otherwise the local
+// state file <stateDir>/<env>.json. Only one of the two keys set is an
 // error naming the missing one. getenv is os.Getenv, or a fake in tests.
 func openStore(env, stateDir string, getenv func(string) string) (monitor.Store, string, error) {
 	apiKey := strings.TrimSpace(getenv(envAPIKey))
 	appKey := strings.TrimSpace(getenv(envAppKey))
 	switch {
 	case apiKey != "" && appKey != "":
-		// TODO(datadog): open the Datadog store here with datadog.New once
-		// internal/datadog lands; until then both keys set is an error
-		// rather than a silent fall-back to the local store.
-		return nil, "", fmt.Errorf("%s and %s are set, but this esm cannot use Datadog yet: unset them to use the local state store", envAPIKey, envAppKey)
+		cfg := datadog.Config{
+			APIKey: apiKey,
+			AppKey: appKey,
+			Site:   strings.TrimSpace(getenv(envSite)),
+			URL:    strings.TrimSpace(getenv(envDatadogURL)),
+		}
+		s, err := datadog.New(cfg)
+		if err != nil {
+			return nil, "", fmt.Errorf("open the Datadog store: %w", err)
+		}
+		return s, "Datadog at " + datadogEndpoint(cfg), nil
 	case apiKey != "":
 		return nil, "", fmt.Errorf("%s is set but %s is not: set both to use Datadog, or neither to use the local state store", envAPIKey, envAppKey)
 	case appKey != "":
@@ -45,4 +54,16 @@ func openStore(env, stateDir string, getenv func(string) string) (monitor.Store,
 		return nil, "", err
 	}
 	return s, fmt.Sprintf("the local state store %s (set %s and %s to use Datadog)", path, envAPIKey, envAppKey), nil
+}
+
+// datadogEndpoint names where the Datadog store sends its requests.
+func datadogEndpoint(cfg datadog.Config) string {
+	switch {
+	case cfg.URL != "":
+		return cfg.URL
+	case cfg.Site != "":
+		return cfg.Site
+	default:
+		return "datadoghq.com"
+	}
 }

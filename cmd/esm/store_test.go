@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/esm-dev/esm/internal/datadog"
 	"github.com/esm-dev/esm/internal/localstore"
 )
 
@@ -23,6 +24,12 @@ func TestOpenStore(t *testing.T) {
 	}{
 		{name: "no keys: local", env: "prod", wantDesc: localDesc, wantType: &localstore.Store{}},
 		{name: "blank keys: local", env: "prod", vars: map[string]string{envAPIKey: " ", envAppKey: ""}, wantDesc: localDesc, wantType: &localstore.Store{}},
+		{name: "both keys: Datadog", env: "prod", vars: map[string]string{envAPIKey: "k", envAppKey: "a"},
+			wantDesc: "Datadog at datadoghq.com", wantType: &datadog.Store{}},
+		{name: "site", env: "prod", vars: map[string]string{envAPIKey: "k", envAppKey: "a", envSite: "datadoghq.eu"},
+			wantDesc: "Datadog at datadoghq.eu", wantType: &datadog.Store{}},
+		{name: "URL wins over site", env: "prod", vars: map[string]string{envAPIKey: "k", envAppKey: "a", envSite: "datadoghq.eu", envDatadogURL: "http://127.0.0.1:8126"},
+			wantDesc: "Datadog at http://127.0.0.1:8126", wantType: &datadog.Store{}},
 		{name: "API key only", env: "prod", vars: map[string]string{envAPIKey: "k"},
 			wantErr: "DD_API_KEY is set but DD_APP_KEY is not: set both to use Datadog, or neither to use the local state store"},
 		{name: "app key only", env: "prod", vars: map[string]string{envAppKey: "a"},
