@@ -105,24 +105,16 @@ func Apply(ctx context.Context, w Writer, p *Plan, opts ApplyOptions) ([]Result,
 	return results, nil
 }
 
+// applyOne carries out one change. Its error is the store's, which names
+// the operation; the Result carries the change.
 func applyOne(ctx context.Context, w Writer, c *Change) (int64, error) {
 	switch c.Action {
 	case Create:
-		id, err := w.Create(ctx, &Monitor{Monitor: c.Desired.Monitor})
-		if err != nil {
-			return 0, fmt.Errorf("create monitor %q: %w", c.Name, err)
-		}
-		return id, nil
+		return w.Create(ctx, &Monitor{Monitor: c.Desired.Monitor})
 	case Update:
-		if err := w.Update(ctx, c.ID, &Monitor{ID: c.ID, Monitor: c.Desired.Monitor}); err != nil {
-			return c.ID, fmt.Errorf("update monitor %d %q: %w", c.ID, c.Name, err)
-		}
-		return c.ID, nil
+		return c.ID, w.Update(ctx, c.ID, &Monitor{ID: c.ID, Monitor: c.Desired.Monitor})
 	case Delete:
-		if err := w.Delete(ctx, c.ID); err != nil {
-			return c.ID, fmt.Errorf("delete monitor %d %q: %w", c.ID, c.Name, err)
-		}
-		return c.ID, nil
+		return c.ID, w.Delete(ctx, c.ID)
 	}
 	return c.ID, nil
 }

@@ -50,12 +50,15 @@ func Results(w io.Writer, results []monitor.Result) error {
 	return nil
 }
 
-// trimOperation drops from msg the operation monitor.Apply wraps its
-// errors in ("update monitor 12 \"X\": "), which the line already says.
+// trimOperation drops from msg the operation a store wraps its errors in
+// ("update monitor 12: ", "create monitor \"X\": "), which the line
+// already says.
 func trimOperation(msg, verb string, c *monitor.Change) string {
 	for _, op := range []string{
 		fmt.Sprintf("%s monitor %d %q: ", verb, c.ID, c.Name),
 		fmt.Sprintf("%s monitor %q: ", verb, c.Name),
+		fmt.Sprintf("%s monitor %d: ", verb, c.ID),
+		fmt.Sprintf("%s monitor: ", verb),
 	} {
 		if rest, ok := strings.CutPrefix(msg, op); ok {
 			return rest
