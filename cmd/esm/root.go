@@ -138,6 +138,7 @@ read or written, 2 on a usage error.`,
 		a.idlCmd(),
 		a.idl2schemataCmd(),
 		a.validateCmd(),
+		a.serveCmd(),
 		a.planCmd(),
 		a.applyCmd(),
 	)
