@@ -79,9 +79,6 @@ change's outcome is printed), 2 on a usage error.`,
 					return errReported
 				}
 			}
-			if _, ok := pl.store.(*localstore.Store); ok {
-				opts.Concurrency = localstore.ApplyConcurrency
-			}
 			results, err := monitor.Apply(ctx, pl.store, pl.plan, opts)
 			if err != nil {
 				return err

@@ -61,10 +61,8 @@ func BenchmarkNoopPlan(b *testing.B) {
 }
 
 // BenchmarkApplyCreates applies 2,000 creates against a Datadog that
-// answers in 50 ms, 32 at a time: at best 2,000 / 32 * 50 ms = 3.1 s.
-//
-// Same command: 3.28-3.32 seconds/op (one run at 5.8 s while the machine
-// was busy).
+// answers in 50 ms, ApplyConcurrency (16) at a time, as esm apply does: at
+// best 2,000 / 16 * 50 ms = 6.25 s. Figures are in BENCHMARKS.md.
 func BenchmarkApplyCreates(b *testing.B) {
 	ctx := context.Background()
 	desired := benchDesired()
@@ -77,7 +75,7 @@ func BenchmarkApplyCreates(b *testing.B) {
 		b.StartTimer()
 
 		start := time.Now()
-		results, err := monitor.Apply(ctx, st, p, monitor.ApplyOptions{Concurrency: 32})
+		results, err := monitor.Apply(ctx, st, p, monitor.ApplyOptions{})
 		total += time.Since(start)
 		if err != nil {
 			b.Fatal(err)

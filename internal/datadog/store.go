@@ -35,6 +35,11 @@ const (
 	DefaultRetryWait = 500 * time.Millisecond
 	// DefaultMaxRetryWait caps every wait before a retry.
 	DefaultMaxRetryWait = 30 * time.Second
+	// ApplyConcurrency is how many monitor writes monitor.Apply runs at
+	// once against Datadog: enough that 2,000 creates take seconds, few
+	// enough to stay clear of the monitor API's rate limit (429s are
+	// retried as the rate-limit headers say anyway).
+	ApplyConcurrency = 16
 	// MaxPageSize is the largest page Datadog's ListMonitors serves.
 	MaxPageSize = 1000
 )
@@ -311,3 +316,6 @@ func (s *Store) Delete(ctx context.Context, id int64) error {
 	}
 	return nil
 }
+
+// ApplyConcurrency tells monitor.Apply how many changes to run at once.
+func (s *Store) ApplyConcurrency() int { return ApplyConcurrency }

@@ -29,7 +29,7 @@ func BenchmarkApply2000Creates(b *testing.B) {
 		}
 		plan := monitor.Diff("prod", desired, nil, monitor.Scope{})
 		b.StartTimer()
-		results, err := monitor.Apply(ctx, s, plan, monitor.ApplyOptions{Concurrency: ApplyConcurrency})
+		results, err := monitor.Apply(ctx, s, plan, monitor.ApplyOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}

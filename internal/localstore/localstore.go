@@ -49,6 +49,9 @@ import (
 // a second where 8 takes most of a minute on a disk that syncs slowly.
 const ApplyConcurrency = 64
 
+// ApplyConcurrency tells monitor.Apply how many changes to run at once.
+func (s *Store) ApplyConcurrency() int { return ApplyConcurrency }
+
 // ErrNotFound is returned, wrapped, by Update when no monitor has the ID.
 var ErrNotFound = errors.New("no such monitor")
 

@@ -30,7 +30,8 @@ type Store interface {
 
 // ApplyOptions bound what Apply may do.
 type ApplyOptions struct {
-	// Concurrency is the number of changes applied at once (default 8).
+	// Concurrency is the number of changes applied at once. Zero takes the
+	// writer's ApplyConcurrency when it has one, else 8.
 	Concurrency int
 	// MaxDeletes is the largest number of deletions applied without
 	// AllowMassDelete (default 10).
@@ -76,6 +77,9 @@ func Apply(ctx context.Context, w Writer, p *Plan, opts ApplyOptions) ([]Result,
 		return nil, err
 	}
 	n := opts.Concurrency
+	if h, ok := w.(interface{ ApplyConcurrency() int }); ok && n <= 0 {
+		n = h.ApplyConcurrency()
+	}
 	if n <= 0 {
 		n = 8
 	}
