@@ -1,0 +1,915 @@
+package reconcile
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/esm-dev/esm/internal/config"
+	"github.com/esm-dev/esm/internal/diag"
+	"github.com/esm-dev/esm/internal/idl"
+	"github.com/esm-dev/esm/internal/monitor"
+	"github.com/esm-dev/esm/internal/report"
+)
+
+// Repo names a GitHub repository and, for a GitHub App, the installation
+// that received the event (0 with a token).
+type Repo struct {
+	Owner, Name  string
+	Installation int64
+}
+
+// String returns owner/name.
+func (r Repo) String() string { return r.Owner + "/" + r.Name }
+
+// PullRequest is what a run needs of a pull request.
+type PullRequest struct {
+	Number  int
+	HeadSHA string
+	BaseSHA string
+	State   string // open or closed
+	Draft   bool
+	Author  string
+}
+
+// File statuses of a pull request's changed files, as GitHub names them.
+const (
+	FileAdded    = "added"
+	FileModified = "modified"
+	FileRemoved  = "removed"
+	FileRenamed  = "renamed"
+	FileCopied   = "copied"
+	FileChanged  = "changed"
+)
+
+// ChangedFile is a file a pull request changes.
+type ChangedFile struct {
+	Path string
+	// PreviousPath is the path at the base of a renamed file.
+	PreviousPath string
+	// Status is one of the File* constants.
+	Status string
+}
+
+// Comment is an issue comment of a pull request.
+type Comment struct {
+	ID     int64
+	Body   string
+	Author string
+	// AuthorType is "User", "Bot" or "Organization".
+	AuthorType string
+}
+
+// Review is a pull request review.
+type Review struct {
+	Author string
+	// State is APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED or PENDING.
+	State string
+}
+
+// Reactions the bot puts on a command.
+const (
+	ReactionEyes     = "eyes"     // 👀 the command is being run
+	ReactionRocket   = "rocket"   // 🚀 it succeeded
+	ReactionConfused = "confused" // 😕 it failed
+)
+
+// Commit status states.
+const (
+	StatusPending = "pending"
+	StatusSuccess = "success"
+	StatusFailure = "failure"
+	StatusError   = "error"
+)
+
+// CommitStatus is a commit status on a SHA.
+type CommitStatus struct {
+	Context     string // esm/<env>
+	State       string // one of the Status* constants
+	Description string
+}
+
+// PullRequests reads pull requests.
+type PullRequests interface {
+	PullRequest(ctx context.Context, repo Repo, number int) (*PullRequest, error)
+	// ListPullRequestFiles returns every changed file (all pages).
+	ListPullRequestFiles(ctx context.Context, repo Repo, number int) ([]ChangedFile, error)
+	// ListReviews returns every review (all pages), oldest first.
+	ListReviews(ctx context.Context, repo Repo, number int) ([]Review, error)
+}
+
+// Contents reads files of a repository.
+type Contents interface {
+	// FileContents returns a file at ref; an error wrapping fs.ErrNotExist
+	// when there is no such file.
+	FileContents(ctx context.Context, repo Repo, path, ref string) ([]byte, error)
+}
+
+// Comments reads and writes the comments of a pull request.
+type Comments interface {
+	// ListIssueComments returns every comment (all pages), oldest first.
+	ListIssueComments(ctx context.Context, repo Repo, number int) ([]Comment, error)
+	CreateIssueComment(ctx context.Context, repo Repo, number int, body string) (int64, error)
+	EditIssueComment(ctx context.Context, repo Repo, id int64, body string) error
+	CreateCommentReaction(ctx context.Context, repo Repo, commentID int64, reaction string) error
+}
+
+// Statuses sets commit statuses.
+type Statuses interface {
+	CreateStatus(ctx context.Context, repo Repo, sha string, s CommitStatus) error
+}
+
+// Permissions reads who may do what.
+type Permissions interface {
+	// PermissionLevel returns a user's permission on a repository: admin,
+	// write, read or none.
+	PermissionLevel(ctx context.Context, repo Repo, user string) (string, error)
+	// Login returns the login the bot comments as, such as "esm[bot]".
+	Login(ctx context.Context) (string, error)
+}
+
+// GitHub is everything a run does on GitHub; internal/github implements it.
+type GitHub interface {
+	PullRequests
+	Contents
+	Comments
+	Statuses
+	Permissions
+}
+
+// CommentEvent is a comment created on a pull request.
+type CommentEvent struct {
+	Delivery   string // X-GitHub-Delivery
+	Repo       Repo
+	RepoURL    string // https://github.com/owner/name, for links
+	Number     int
+	CommentID  int64
+	Body       string
+	Author     string
+	AuthorType string // "Bot" for apps
+}
+
+// PullRequestEvent is a pull request opened, synchronized or reopened.
+type PullRequestEvent struct {
+	Delivery string
+	Repo     Repo
+	RepoURL  string
+	Number   int
+	Action   string
+}
+
+// AllowList is the repositories the bot answers (ESM_ALLOWED_REPOS).
+type AllowList struct {
+	repos  map[string]bool // owner/name, lowercase
+	owners map[string]bool // owner of owner/*, lowercase
+}
+
+var repoPartRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+
+// ParseAllowList parses a comma-separated list of owner/name and owner/*
+// entries. An empty list is an error: the bot must answer no one by
+// accident.
+func ParseAllowList(s string) (AllowList, error) {
+	a := AllowList{repos: map[string]bool{}, owners: map[string]bool{}}
+	var errs []error
+	for _, e := range strings.Split(s, ",") {
+		e = strings.TrimSpace(e)
+		if e == "" {
+			continue
+		}
+		owner, name, ok := strings.Cut(e, "/")
+		if !ok || !repoPartRE.MatchString(owner) || (name != "*" && !repoPartRE.MatchString(name)) {
+			errs = append(errs, fmt.Errorf("allowed repository %q is not owner/name or owner/*", e))
+			continue
+		}
+		if name == "*" {
+			a.owners[strings.ToLower(owner)] = true
+		} else {
+			a.repos[strings.ToLower(e)] = true
+		}
+	}
+	if len(errs) == 0 && len(a.repos)+len(a.owners) == 0 {
+		errs = append(errs, errors.New("the list of allowed repositories is empty"))
+	}
+	return a, errors.Join(errs...)
+}
+
+// Allows reports whether the list holds repo.
+func (a AllowList) Allows(repo Repo) bool {
+	return a.owners[strings.ToLower(repo.Owner)] || a.repos[strings.ToLower(repo.String())]
+}
+
+// Command kinds.
+const (
+	CommandPlan     = "plan"
+	CommandRegister = "register"
+	CommandHelp     = "help"
+)
+
+// Command is a parsed "esm ..." comment.
+type Command struct {
+	Kind string // CommandPlan, CommandRegister or CommandHelp
+	Env  string
+	// AllowMassDelete lifts the mass-delete guard of register.
+	AllowMassDelete bool
+}
+
+// ParseCommand reads the first line of a comment. addressed is false when
+// the line does not start with the word "esm": the comment is not for the
+// bot. problem is set when it is for the bot but not a valid command;
+// the bot answers it with the usage.
+func ParseCommand(body string, envs []string) (cmd Command, addressed bool, problem string) {
+	line, _, _ := strings.Cut(body, "\n")
+	f := strings.Fields(line)
+	if len(f) == 0 || f[0] != "esm" {
+		return Command{}, false, ""
+	}
+	f = f[1:]
+	switch {
+	case len(f) == 0:
+		return Command{}, true, "missing command"
+	case f[0] == CommandHelp || f[0] == "--help" || f[0] == "-h":
+		return Command{Kind: CommandHelp}, true, ""
+	case f[0] == CommandPlan || f[0] == CommandRegister:
+		return Command{}, true, fmt.Sprintf("missing environment: write `esm <env> %s`", f[0])
+	}
+	env := f[0]
+	known := false
+	for _, e := range envs {
+		known = known || e == env
+	}
+	if !known {
+		return Command{}, true, fmt.Sprintf("unknown environment %q", env)
+	}
+	if len(f) < 2 {
+		return Command{}, true, fmt.Sprintf("missing command after `esm %s`", env)
+	}
+	cmd = Command{Kind: f[1], Env: env}
+	if cmd.Kind != CommandPlan && cmd.Kind != CommandRegister {
+		return Command{}, true, fmt.Sprintf("unknown command %q", f[1])
+	}
+	for _, flag := range f[2:] {
+		if flag == "--allow-mass-delete" && cmd.Kind == CommandRegister {
+			cmd.AllowMassDelete = true
+			continue
+		}
+		return Command{}, true, fmt.Sprintf("unknown argument %q", flag)
+	}
+	return cmd, true, ""
+}
+
+// Runner runs the bot's commands: one run is a trigger (a comment or an
+// automatic plan), the schemas of the pull request at its head, the plan
+// against the environment's store, for register its application, and the
+// result comment, commit status and reactions. It is safe for concurrent
+// use; runs on one repository and environment take turns.
+type Runner struct {
+	// GitHub is the GitHub API.
+	GitHub GitHub
+	// Stores returns the monitor store of an environment.
+	Stores func(env string) (monitor.Store, error)
+	// Config holds the environments and the defaults of the monitors.
+	Config *config.Config
+	// Allowed is the allow-list of repositories.
+	Allowed AllowList
+	// RequireApproval makes register wait for an approving review.
+	RequireApproval bool
+	// AutoPlan lists the environments planned when a pull request that
+	// touches schemas is opened, synchronized or reopened.
+	AutoPlan []string
+	// Logger receives the run's lines; nil discards them.
+	Logger *slog.Logger
+	// CommentLimit is the largest comment posted (default
+	// report.MaxCommentLength).
+	CommentLimit int
+	// ApplyConcurrency bounds the store calls of an apply (default 8).
+	ApplyConcurrency int
+
+	mu    sync.Mutex
+	locks map[string]chan struct{}
+	login string
+}
+
+// run is one command being carried out.
+type run struct {
+	r         *Runner
+	log       *slog.Logger
+	repo      Repo
+	repoURL   string
+	number    int
+	commentID int64 // 0 for an automatic plan
+	cmd       Command
+	auto      bool
+}
+
+// HandleComment answers a comment created on a pull request. It returns
+// when the run, if any, is over.
+func (r *Runner) HandleComment(ctx context.Context, ev CommentEvent) {
+	cmd, addressed, problem := ParseCommand(ev.Body, r.Config.EnvNames())
+	if !addressed {
+		return
+	}
+	line, _, _ := strings.Cut(ev.Body, "\n")
+	ctx, log := r.runLogger(ctx, ev.Delivery, ev.Repo, ev.Number, strings.TrimSpace(line))
+	if ev.AuthorType == "Bot" || r.isSelf(ctx, ev.Author) {
+		log.Info("comment ignored: written by a bot", "author", ev.Author)
+		return
+	}
+	ru := &run{r: r, log: log, repo: ev.Repo, repoURL: ev.RepoURL, number: ev.Number, commentID: ev.CommentID, cmd: cmd}
+	if !r.Allowed.Allows(ev.Repo) {
+		log.Warn("command denied: repository not allowed", "author", ev.Author)
+		ru.reply(ctx, report.Denied(fmt.Sprintf("the repository %s is not in esm's list of allowed repositories (ESM_ALLOWED_REPOS)", ev.Repo)))
+		return
+	}
+	if problem != "" || cmd.Kind == CommandHelp {
+		log.Info("usage answered", "problem", problem)
+		ru.reply(ctx, report.Usage(r.Config.EnvNames(), problem))
+		return
+	}
+	if cmd.Kind == CommandRegister {
+		if why, err := r.authorise(ctx, ev); err != nil || why != "" {
+			if err != nil {
+				log.Error("authorisation failed", "error", err)
+				why = "esm could not check the permission: " + err.Error()
+			}
+			log.Warn("command denied", "author", ev.Author, "reason", why)
+			ru.reply(ctx, report.Denied(why))
+			return
+		}
+	}
+	ru.react(ctx, ReactionEyes)
+	ru.execute(ctx)
+}
+
+// authorise returns why ev's author may not register, or "".
+func (r *Runner) authorise(ctx context.Context, ev CommentEvent) (string, error) {
+	perm, err := r.GitHub.PermissionLevel(ctx, ev.Repo, ev.Author)
+	if err != nil {
+		return "", fmt.Errorf("get permission of %s: %w", ev.Author, err)
+	}
+	if perm != "write" && perm != "admin" {
+		return fmt.Sprintf("@%s has %s permission on %s; `register` needs write or admin", ev.Author, perm, ev.Repo), nil
+	}
+	if r.RequireApproval {
+		reviews, err := r.GitHub.ListReviews(ctx, ev.Repo, ev.Number)
+		if err != nil {
+			return "", fmt.Errorf("list reviews: %w", err)
+		}
+		if !Approved(reviews) {
+			return "this pull request must be approved before `register`", nil
+		}
+	}
+	return "", nil
+}
+
+// Approved reports whether reviews approve a pull request: some reviewer's
+// latest decisive review approves it and none's requests changes.
+func Approved(reviews []Review) bool {
+	latest := map[string]string{}
+	for _, rv := range reviews {
+		switch rv.State {
+		case "APPROVED", "CHANGES_REQUESTED", "DISMISSED":
+			latest[strings.ToLower(rv.Author)] = rv.State
+		}
+	}
+	approved := false
+	for _, s := range latest {
+		if s == "CHANGES_REQUESTED" {
+			return false
+		}
+		approved = approved || s == "APPROVED"
+	}
+	return approved
+}
+
+// HandlePullRequest plans the environments of AutoPlan when the pull
+// request changes schema files.
+func (r *Runner) HandlePullRequest(ctx context.Context, ev PullRequestEvent) {
+	if len(r.AutoPlan) == 0 {
+		return
+	}
+	ctx, log := r.runLogger(ctx, ev.Delivery, ev.Repo, ev.Number, "autoplan on "+ev.Action)
+	if !r.Allowed.Allows(ev.Repo) {
+		log.Info("autoplan skipped: repository not allowed")
+		return
+	}
+	files, err := r.GitHub.ListPullRequestFiles(ctx, ev.Repo, ev.Number)
+	if err != nil {
+		log.Error("autoplan failed", "error", fmt.Errorf("list pull request files: %w", err))
+		return
+	}
+	if len(schemaFiles(files)) == 0 {
+		log.Info("autoplan skipped: no schema file changed")
+		return
+	}
+	for _, env := range r.AutoPlan {
+		ru := &run{r: r, log: log.With("env", env), repo: ev.Repo, repoURL: ev.RepoURL, number: ev.Number, cmd: Command{Kind: CommandPlan, Env: env}, auto: true}
+		ru.execute(ctx)
+	}
+}
+
+// runLogger returns a logger and a context that carry the run's
+// attributes: delivery, repo, pr, command and a new run id.
+func (r *Runner) runLogger(ctx context.Context, delivery string, repo Repo, number int, command string) (context.Context, *slog.Logger) {
+	var id [6]byte
+	_, _ = rand.Read(id[:])
+	attrs := []slog.Attr{
+		slog.String("delivery", delivery), slog.String("repo", repo.String()),
+		slog.Int("pr", number), slog.String("command", command), slog.String("run", hex.EncodeToString(id[:])),
+	}
+	ctx = context.WithValue(ctx, logAttrsKey{}, attrs)
+	log := r.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	args := make([]any, len(attrs))
+	for i, a := range attrs {
+		args[i] = a
+	}
+	return ctx, log.With(args...)
+}
+
+type logAttrsKey struct{}
+
+// LogHandler wraps h so that a record logged with the context of a run
+// (by the GitHub adapter or a store, say) carries the run's attributes:
+// delivery, repo, pr, command and run. Records of the Runner's own
+// logger carry them already and are passed through unchanged.
+func LogHandler(h slog.Handler) slog.Handler { return &logHandler{h: h} }
+
+type logHandler struct {
+	h      slog.Handler
+	hasRun bool // the logger was made with the attributes already
+}
+
+func (l *logHandler) Enabled(ctx context.Context, lv slog.Level) bool { return l.h.Enabled(ctx, lv) }
+
+func (l *logHandler) Handle(ctx context.Context, rec slog.Record) error {
+	if attrs, ok := ctx.Value(logAttrsKey{}).([]slog.Attr); ok && !l.hasRun {
+		rec = rec.Clone()
+		rec.AddAttrs(attrs...)
+	}
+	return l.h.Handle(ctx, rec)
+}
+
+func (l *logHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	has := l.hasRun
+	for _, a := range attrs {
+		has = has || a.Key == "run"
+	}
+	return &logHandler{h: l.h.WithAttrs(attrs), hasRun: has}
+}
+
+func (l *logHandler) WithGroup(name string) slog.Handler {
+	return &logHandler{h: l.h.WithGroup(name), hasRun: l.hasRun}
+}
+
+// isSelf reports whether login is the bot's own.
+func (r *Runner) isSelf(ctx context.Context, login string) bool {
+	self := r.selfLogin(ctx)
+	return self != "" && strings.EqualFold(self, login)
+}
+
+// selfLogin returns the bot's login, asked of GitHub once.
+func (r *Runner) selfLogin(ctx context.Context) string {
+	r.mu.Lock()
+	login := r.login
+	r.mu.Unlock()
+	if login != "" {
+		return login
+	}
+	login, err := r.GitHub.Login(ctx)
+	if err != nil {
+		return ""
+	}
+	r.mu.Lock()
+	r.login = login
+	r.mu.Unlock()
+	return login
+}
+
+// lock waits for the turn of repo and env. It calls busy, once, when
+// another run holds it. The returned function releases it.
+func (r *Runner) lock(ctx context.Context, repo Repo, env string, busy func()) (func(), error) {
+	key := strings.ToLower(repo.String()) + "\x00" + env
+	r.mu.Lock()
+	if r.locks == nil {
+		r.locks = map[string]chan struct{}{}
+	}
+	l, ok := r.locks[key]
+	if !ok {
+		l = make(chan struct{}, 1)
+		r.locks[key] = l
+	}
+	r.mu.Unlock()
+	unlock := func() { <-l }
+	select {
+	case l <- struct{}{}:
+		return unlock, nil
+	default:
+	}
+	busy()
+	select {
+	case l <- struct{}{}:
+		return unlock, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("wait for the run in progress: %w", ctx.Err())
+	}
+}
+
+// reply posts a new comment; a failure is logged.
+func (ru *run) reply(ctx context.Context, body string) {
+	if _, err := ru.r.GitHub.CreateIssueComment(ctx, ru.repo, ru.number, body); err != nil {
+		ru.log.Error("reply failed", "error", fmt.Errorf("create issue comment: %w", err))
+	}
+}
+
+// react puts a reaction on the command's comment; a failure is logged.
+func (ru *run) react(ctx context.Context, reaction string) {
+	if ru.commentID == 0 {
+		return
+	}
+	if err := ru.r.GitHub.CreateCommentReaction(ctx, ru.repo, ru.commentID, reaction); err != nil {
+		ru.log.Error("reaction failed", "reaction", reaction, "error", fmt.Errorf("create reaction: %w", err))
+	}
+}
+
+// status sets the commit status esm/<env>; a failure is logged.
+func (ru *run) status(ctx context.Context, sha, state, desc string) {
+	if len(desc) > 140 {
+		desc = desc[:137] + "..."
+	}
+	s := CommitStatus{Context: "esm/" + ru.cmd.Env, State: state, Description: desc}
+	if err := ru.r.GitHub.CreateStatus(ctx, ru.repo, sha, s); err != nil {
+		ru.log.Error("commit status failed", "state", state, "error", fmt.Errorf("create status: %w", err))
+	}
+}
+
+// execute waits for the turn of the repository and environment, runs the
+// command, and reports its outcome.
+func (ru *run) execute(ctx context.Context) {
+	unlock, err := ru.r.lock(ctx, ru.repo, ru.cmd.Env, func() {
+		ru.log.Info("waiting for the run in progress")
+		if !ru.auto {
+			ru.reply(ctx, report.Waiting(ru.cmd.Env))
+		}
+	})
+	if err != nil {
+		ru.log.Error("run abandoned", "error", err)
+		ru.react(ctx, ReactionConfused)
+		return
+	}
+	defer unlock()
+	ru.log.Info("run started", "env", ru.cmd.Env, "kind", ru.cmd.Kind)
+	res, sha := ru.carryOut(ctx)
+	bodies := report.Comment(res, ru.r.limit())
+	if err := ru.postResult(ctx, bodies); err != nil {
+		ru.log.Error("result comment failed", "error", err)
+		res.Failure = err.Error()
+	}
+	state, desc := report.StatusOf(res)
+	if sha != "" {
+		ru.status(ctx, sha, state, desc)
+	}
+	if state == StatusSuccess {
+		ru.react(ctx, ReactionRocket)
+	} else {
+		ru.react(ctx, ReactionConfused)
+	}
+	ru.log.Info("run finished", "state", state, "description", desc)
+}
+
+func (r *Runner) limit() int {
+	if r.CommentLimit > 0 {
+		return r.CommentLimit
+	}
+	return report.MaxCommentLength
+}
+
+// carryOut does the run and returns what its comment shows and the head
+// SHA of the commit status ("" when the pull request could not be read).
+func (ru *run) carryOut(ctx context.Context) (*report.CommentInput, string) {
+	res := &report.CommentInput{Env: ru.cmd.Env, Command: ru.cmd.Kind, RepoURL: ru.repoURL, Auto: ru.auto}
+	fail := func(format string, args ...any) (*report.CommentInput, string) {
+		err := fmt.Errorf(format, args...)
+		ru.log.Error("run failed", "error", err)
+		res.Failure = err.Error()
+		return res, res.SHA
+	}
+	pr, err := ru.r.GitHub.PullRequest(ctx, ru.repo, ru.number)
+	if err != nil {
+		return fail("get pull request: %w", err)
+	}
+	if pr.State != "open" {
+		return fail("pull request #%d is %s: esm runs only on open pull requests", ru.number, pr.State)
+	}
+	res.SHA = pr.HeadSHA
+	ru.status(ctx, pr.HeadSHA, StatusPending, "esm "+ru.cmd.Kind+" is running")
+
+	files, err := ru.r.GitHub.ListPullRequestFiles(ctx, ru.repo, ru.number)
+	if err != nil {
+		return fail("list pull request files: %w", err)
+	}
+	changes := schemaFiles(files)
+	ch, err := ru.load(ctx, pr, changes)
+	if err != nil {
+		return fail("%w", err)
+	}
+	res.Files = ch.files
+	res.Diags = ch.diags
+	if ch.diags.HasErrors() {
+		ru.log.Warn("schema errors: nothing planned", "errors", len(ch.diags.Errors()))
+		return res, pr.HeadSHA
+	}
+	store, err := ru.r.Stores(ru.cmd.Env)
+	if err != nil {
+		return fail("open the store of %s: %w", ru.cmd.Env, err)
+	}
+	current, err := store.List(ctx, monitor.EnvTag(ru.cmd.Env))
+	if err != nil {
+		return fail("list monitors: %w", err)
+	}
+	plan := monitor.Diff(ru.cmd.Env, ch.desired, current, monitor.Scope{Records: ch.scope})
+	res.Plan = plan
+	s := plan.Summary()
+	ru.log.Info("planned", "create", s.Create, "update", s.Update, "delete", s.Delete, "unchanged", s.Unchanged)
+	if ru.cmd.Kind != CommandRegister || !plan.HasChanges() {
+		return res, pr.HeadSHA
+	}
+
+	// Register: apply only what was planned on the head that was read.
+	again, err := ru.r.GitHub.PullRequest(ctx, ru.repo, ru.number)
+	if err != nil {
+		return fail("get pull request: %w", err)
+	}
+	if again.HeadSHA != pr.HeadSHA {
+		return fail("the head of the pull request moved from %s to %s during the run; nothing was applied, comment again to register %s", short(pr.HeadSHA), short(again.HeadSHA), short(again.HeadSHA))
+	}
+	opts := monitor.ApplyOptions{
+		Concurrency:     ru.r.ApplyConcurrency,
+		MaxDeletes:      ru.r.Config.MaxDeletes(ru.cmd.Env),
+		AllowMassDelete: ru.cmd.AllowMassDelete,
+	}
+	if err := monitor.CheckGuard(plan, opts); err != nil {
+		return fail("%s; nothing was applied, comment `esm %s register --allow-mass-delete` to go ahead", strings.TrimSuffix(err.Error(), "; check the plan and rerun with --allow-mass-delete"), ru.cmd.Env)
+	}
+	results, err := monitor.Apply(ctx, store, plan, opts)
+	if err != nil {
+		return fail("apply: %w", err)
+	}
+	res.Applied = true
+	res.Results = results
+	for _, x := range results {
+		if x.Err != nil {
+			ru.log.Error("change failed", "monitor", x.Change.Name, "action", string(x.Change.Action), "error", x.Err)
+		}
+	}
+	return res, pr.HeadSHA
+}
+
+func short(sha string) string {
+	if len(sha) > 7 {
+		return sha[:7]
+	}
+	return sha
+}
+
+// postResult writes the result comments: the comments of an earlier run
+// of the same command and environment are edited in place, parts added
+// or emptied as the length asks.
+func (ru *run) postResult(ctx context.Context, bodies []string) error {
+	gh := ru.r.GitHub
+	comments, err := gh.ListIssueComments(ctx, ru.repo, ru.number)
+	if err != nil {
+		return fmt.Errorf("list issue comments: %w", err)
+	}
+	self := ru.r.selfLogin(ctx)
+	parts := map[int]int64{} // part number → comment id
+	for _, c := range comments {
+		env, kind, part, ok := report.ParseMarker(c.Body)
+		if !ok || env != ru.cmd.Env || kind != ru.cmd.Kind {
+			continue
+		}
+		if self != "" && !strings.EqualFold(c.Author, self) || self == "" && c.AuthorType != "Bot" {
+			continue // not the bot's: never edit someone else's comment
+		}
+		if _, seen := parts[part]; !seen {
+			parts[part] = c.ID
+		}
+	}
+	for i, body := range bodies {
+		if id, ok := parts[i+1]; ok {
+			if err := gh.EditIssueComment(ctx, ru.repo, id, body); err != nil {
+				return fmt.Errorf("edit issue comment %d: %w", id, err)
+			}
+			delete(parts, i+1)
+			continue
+		}
+		if _, err := gh.CreateIssueComment(ctx, ru.repo, ru.number, body); err != nil {
+			return fmt.Errorf("create issue comment: %w", err)
+		}
+	}
+	for part, id := range parts {
+		if err := gh.EditIssueComment(ctx, ru.repo, id, report.Unused(ru.cmd.Env, ru.cmd.Kind, part)); err != nil {
+			return fmt.Errorf("edit issue comment %d: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// fileChange is a changed schema file: where it is at the head and at the
+// base ("" where it does not exist).
+type fileChange struct {
+	head, base string
+}
+
+// schemaFiles returns the changed .avdl, .avsc and .avpr files.
+func schemaFiles(files []ChangedFile) []fileChange {
+	var out []fileChange
+	for _, f := range files {
+		var c fileChange
+		switch f.Status {
+		case FileRemoved:
+			c.base = f.Path
+		case FileAdded, FileCopied:
+			c.head = f.Path
+		case FileRenamed:
+			c.head, c.base = f.Path, f.PreviousPath
+		default: // modified, changed
+			c.head, c.base = f.Path, f.Path
+		}
+		if !idl.IsSchemaFile(c.head) {
+			c.head = ""
+		}
+		if !idl.IsSchemaFile(c.base) {
+			c.base = ""
+		}
+		if c.head != "" || c.base != "" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// changeSet is what the changed schema files ask for.
+type changeSet struct {
+	files   []string // the changed schema files at the head
+	desired []monitor.Desired
+	diags   diag.List
+	scope   map[string]bool // lowercase full names declared before or after
+}
+
+// load parses the changed schema files at the head and at the base, with
+// their imports, and computes the desired monitors and the scope. The
+// error is for files that cannot be fetched; problems in the schemas are
+// in diags.
+func (ru *run) load(ctx context.Context, pr *PullRequest, changes []fileChange) (*changeSet, error) {
+	var head, base []string
+	for _, c := range changes {
+		if c.head != "" {
+			head = append(head, c.head)
+		}
+		if c.base != "" {
+			base = append(base, c.base)
+		}
+	}
+	sort.Strings(head)
+	sort.Strings(base)
+	cs := &changeSet{files: head, scope: map[string]bool{}}
+
+	headTypes, headDiags, err := ru.parseAt(ctx, pr.HeadSHA, head)
+	if err != nil {
+		return nil, err
+	}
+	baseTypes, baseDiags, err := ru.parseAt(ctx, pr.BaseSHA, base)
+	if err != nil {
+		return nil, err
+	}
+	if baseDiags.HasErrors() {
+		// The base is what was merged before: its problems are not this
+		// pull request's, but they may hide records from the scope.
+		ru.log.Warn("the base schemas have errors; records they fail to declare are out of scope", "errors", len(baseDiags.Errors()))
+	}
+	for _, s := range append(headTypes, baseTypes...) {
+		cs.scope[strings.ToLower(s.FullName())] = true
+	}
+	desired, diags := DesiredFromTypes(ru.r.Config, ru.cmd.Env, headTypes)
+	cs.desired = desired
+	cs.diags = append(append(diag.List{}, headDiags...), diags...)
+	cs.diags.Sort()
+	return cs, nil
+}
+
+// parseAt loads files at sha and returns the named types declared in them
+// (not in their imports) and the problems.
+func (ru *run) parseAt(ctx context.Context, sha string, files []string) ([]*idl.Schema, diag.List, error) {
+	if len(files) == 0 {
+		return nil, nil, nil
+	}
+	f := &fetcher{ctx: ctx, gh: ru.r.GitHub, repo: ru.repo, sha: sha, cache: map[string][]byte{}}
+	f.prefetch(files)
+	tree := idl.LoadFiles(files, idl.Options{ReadFile: f.readFile})
+	if err := f.failure(); err != nil {
+		return nil, nil, err
+	}
+	declared := map[string]bool{}
+	for _, p := range files {
+		declared[path.Clean(p)] = true
+	}
+	var types []*idl.Schema
+	for _, s := range tree.Types {
+		if declared[path.Clean(s.Filename())] {
+			types = append(types, s)
+		}
+	}
+	return types, tree.Diags, nil
+}
+
+// fetcher reads the files of a repository at one SHA for the parser,
+// each once.
+type fetcher struct {
+	ctx  context.Context
+	gh   Contents
+	repo Repo
+	sha  string
+
+	mu    sync.Mutex
+	cache map[string][]byte
+	errs  []error // failures other than "not found"
+}
+
+// prefetchConcurrency bounds the files fetched at once.
+const prefetchConcurrency = 8
+
+// prefetch fetches files concurrently into the cache.
+func (f *fetcher) prefetch(files []string) {
+	sem := make(chan struct{}, prefetchConcurrency)
+	var wg sync.WaitGroup
+	for _, name := range files {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			_, _ = f.readFile(name)
+		}()
+	}
+	wg.Wait()
+}
+
+// readFile is idl.Options.ReadFile: name is a path inside the repository,
+// as the parser joins it; a path that leaves the repository is not found.
+func (f *fetcher) readFile(name string) ([]byte, error) {
+	p := path.Clean(strings.ReplaceAll(name, "\\", "/"))
+	if p == ".." || strings.HasPrefix(p, "../") || path.IsAbs(p) {
+		return nil, fmt.Errorf("%s: outside the repository: %w", name, fs.ErrNotExist)
+	}
+	f.mu.Lock()
+	b, ok := f.cache[p]
+	f.mu.Unlock()
+	if ok {
+		if b == nil {
+			return nil, fmt.Errorf("%s at %s: %w", p, short(f.sha), fs.ErrNotExist)
+		}
+		return b, nil
+	}
+	b, err := f.gh.FileContents(f.ctx, f.repo, p, f.sha)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		f.mu.Lock()
+		f.cache[p] = nil
+		f.mu.Unlock()
+		return nil, err
+	case err != nil:
+		f.mu.Lock()
+		f.errs = append(f.errs, fmt.Errorf("get %s at %s: %w", p, short(f.sha), err))
+		f.mu.Unlock()
+		return nil, err
+	}
+	if b == nil {
+		b = []byte{}
+	}
+	f.mu.Lock()
+	f.cache[p] = b
+	f.mu.Unlock()
+	return b, nil
+}
+
+// failure returns the first failure to fetch a file, other than "not
+// found".
+func (f *fetcher) failure() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.errs) == 0 {
+		return nil
+	}
+	return f.errs[0]
+}
