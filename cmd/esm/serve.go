@@ -96,9 +96,9 @@ set (DD_SITE, ESM_DATADOG_URL).`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.role, "role", "all", "what to run: `collector`, bot or all (ESM_ROLE)")
+	fl.StringVar(&f.role, "role", "all", "what to run: collector, bot or all (ESM_ROLE)")
 	fl.StringVar(&f.listen, "listen", ":8080", "listen on `ADDR` (ESM_LISTEN)")
-	fl.StringVar(&f.env, "env", "prod", "environment: the value of the env label and tag (ESM_ENV)")
+	fl.StringVar(&f.env, "env", "prod", "environment `NAME`: the value of the env label and tag (ESM_ENV)")
 	fl.StringVar(&f.configFile, "config", "", "read settings from `FILE` (ESM_CONFIG; default esm.yaml when present)")
 	fl.StringVar(&f.schemas, "schemas", "schemas", "load the record schemas under `DIR` (ESM_SCHEMAS)")
 	fl.StringVar(&f.maxBody, "max-body", "1MiB", "largest request body, in bytes or with KiB/MiB (ESM_MAX_BODY)")

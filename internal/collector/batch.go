@@ -51,7 +51,7 @@ func (c *Collector) batch(w http.ResponseWriter, r *http.Request) {
 		c.writeJSON(w, http.StatusBadRequest, &Response{Accepted: accepted, Rejected: st.rej, RejectedCount: st.nrej})
 		return
 	}
-	st.out = append(append(st.out[:0], `{"accepted":`...), strconv.Itoa(accepted)...)
+	st.out = strconv.AppendInt(append(st.out[:0], `{"accepted":`...), int64(accepted), 10)
 	st.out = append(st.out, '}')
 	w.Header()["Content-Type"] = jsonContentType
 	w.WriteHeader(http.StatusAccepted)

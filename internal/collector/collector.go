@@ -49,7 +49,9 @@
 //     scale digits after the point and precision-scale before it.
 //
 // Avro binary events are decoded with hamba/avro against the same schema
-// and must use every byte of the body.
+// and must use every byte of the body. hamba/avro checks their structure
+// (union and enum indexes, lengths, fixed sizes); the ranges of logical
+// types and the uuid form above are checked for JSON events only.
 package collector
 
 import (
