@@ -291,7 +291,8 @@ type Runner struct {
 	// CommentLimit is the largest comment posted (default
 	// report.MaxCommentLength).
 	CommentLimit int
-	// ApplyConcurrency bounds the store calls of an apply (default 8).
+	// ApplyConcurrency bounds the store calls of an apply (default: what
+	// the store advertises with an ApplyConcurrency method, else 8).
 	ApplyConcurrency int
 
 	mu    sync.Mutex
@@ -654,8 +655,12 @@ func (ru *run) carryOut(ctx context.Context) (*report.CommentInput, string) {
 	if again.HeadSHA != pr.HeadSHA {
 		return fail("the head of the pull request moved from %s to %s during the run; nothing was applied, comment again to register %s", short(pr.HeadSHA), short(again.HeadSHA), short(again.HeadSHA))
 	}
+	concurrency := ru.r.ApplyConcurrency
+	if c, ok := store.(interface{ ApplyConcurrency() int }); ok && concurrency == 0 {
+		concurrency = c.ApplyConcurrency()
+	}
 	opts := monitor.ApplyOptions{
-		Concurrency:     ru.r.ApplyConcurrency,
+		Concurrency:     concurrency,
 		MaxDeletes:      ru.r.Config.MaxDeletes(ru.cmd.Env),
 		AllowMassDelete: ru.cmd.AllowMassDelete,
 	}
