@@ -44,6 +44,9 @@ type serveConfig struct {
 	burstWindow  time.Duration
 	shutdownWait time.Duration
 
+	// bot is the GitHub bot's configuration; nil when the bot is off.
+	bot *botConfig
+
 	log *slog.Logger
 }
 
@@ -52,6 +55,7 @@ type serveFlags struct {
 	role, listen, env, configFile, schemas, maxBody, statsd string
 	debounce, burstWindow                                   time.Duration
 	burstCount                                              int
+	bot                                                     botFlags // bot: see serve_bot.go
 }
 
 // serveCmd returns the serve command.
@@ -59,7 +63,7 @@ func (a *app) serveCmd() *cobra.Command {
 	var f serveFlags
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run the event collector (and later the bot) as an HTTP server",
+		Short: "Run the event collector and the GitHub bot as an HTTP server",
 		Long: `serve runs esm's HTTP server. The collector (--role collector) takes events
 on POST /v1/events/{type} (one JSON or Avro binary event) and POST /v1/events
 (NDJSON, one {"type": ..., "event": ...} envelope per line), checks each one
@@ -74,7 +78,16 @@ Every flag can also be set in the environment: ESM_ROLE, ESM_LISTEN, ESM_ENV,
 ESM_CONFIG, ESM_SCHEMAS, ESM_MAX_BODY, ESM_STATSD_ADDR (default
 $DD_AGENT_HOST:$DD_DOGSTATSD_PORT, 127.0.0.1:8125; "off" disables DogStatsD).
 Bursts of rejected events are posted as Datadog events when DD_API_KEY is
-set (DD_SITE, ESM_DATADOG_URL).`,
+set (DD_SITE, ESM_DATADOG_URL).
+
+The GitHub bot (--role bot, or --role all when any of its settings is set)
+answers "esm <env> plan" and "esm <env> register" comments on pull requests
+through POST /webhook. It needs ESM_WEBHOOK_SECRET, ESM_ALLOWED_REPOS
+(owner/name or owner/*, comma-separated) and GITHUB_TOKEN or a GitHub App
+(ESM_GITHUB_APP_ID with ESM_GITHUB_APP_PRIVATE_KEY or
+ESM_GITHUB_APP_PRIVATE_KEY_PATH); ESM_GITHUB_URL names GitHub Enterprise.
+Its monitors go to Datadog when DD_API_KEY and DD_APP_KEY are set (DD_SITE,
+ESM_DATADOG_URL), else to the local state files under --state-dir.`,
 		Args: rangeArgs(0, 0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := a.serveConfig(cmd, &f)
@@ -106,6 +119,7 @@ set (DD_SITE, ESM_DATADOG_URL).`,
 	fl.DurationVar(&f.debounce, "reload-debounce", 500*time.Millisecond, "wait this long after the last schema file change before reloading")
 	fl.IntVar(&f.burstCount, "rejection-burst", 100, "rejections of one type within one window that make a Datadog event (ESM_REJECTION_BURST)")
 	fl.DurationVar(&f.burstWindow, "rejection-window", time.Minute, "window in which rejections are counted for a Datadog event")
+	f.bot.register(fl) // bot: --state-dir, --autoplan, --require-approval
 	return cmd
 }
 
@@ -129,9 +143,6 @@ func (a *app) serveConfig(cmd *cobra.Command, f *serveFlags) (serveConfig, error
 	burst := strconv.Itoa(f.burstCount)
 	fromEnv("rejection-burst", "ESM_REJECTION_BURST", &burst)
 
-	if f.role == "bot" {
-		return serveConfig{}, usagef("serve: the bot is not built yet; run --role collector or --role all")
-	}
 	cfg := serveConfig{
 		role: f.role, listen: f.listen, env: f.env, configFile: f.configFile, schemas: f.schemas,
 		debounce: f.debounce, burstWindow: f.burstWindow, shutdownWait: 30 * time.Second,
@@ -139,7 +150,14 @@ func (a *app) serveConfig(cmd *cobra.Command, f *serveFlags) (serveConfig, error
 		log: slog.New(slog.NewJSONHandler(a.stderr, nil)),
 	}
 	var errs []error
-	if f.role != "collector" && f.role != "all" {
+	// bot: --role bot needs the bot's settings; --role all runs the bot
+	// when any of them is set.
+	if f.role == "bot" || f.role == "all" && botConfigured(os.Getenv) {
+		bc, err := f.bot.config(cmd, os.Getenv, f.configFile)
+		errs = append(errs, err)
+		cfg.bot = bc
+	}
+	if f.role != "collector" && f.role != "all" && f.role != "bot" {
 		errs = append(errs, fmt.Errorf("--role %q: want collector, bot or all", f.role))
 	}
 	if _, _, err := net.SplitHostPort(f.listen); err != nil {
@@ -200,8 +218,9 @@ type server struct {
 	http.Handler
 	cfg      serveConfig
 	metrics  *metrics.Metrics
-	registry *collector.Registry
+	registry *collector.Registry      // nil for --role bot
 	bursts   *collector.BurstReporter // nil without Datadog events
+	bot      *bot                     // nil when the bot is off
 	log      *slog.Logger
 }
 
@@ -235,7 +254,7 @@ func newServer(cfg serveConfig) (*server, error) {
 		errs = append(errs, err)
 	}
 	var reg *collector.Registry
-	if m != nil {
+	if m != nil && cfg.role != "bot" { // bot: the bot alone needs no schemas
 		if reg, err = collector.NewRegistry(cfg.schemas, meter{m}, cfg.log); err != nil {
 			errs = append(errs, fmt.Errorf("--schemas: %w", err))
 		}
@@ -260,7 +279,16 @@ func newServer(cfg serveConfig) (*server, error) {
 		_, _ = io.WriteString(w, "ok\n")
 	})
 	r.Method(http.MethodGet, "/metrics", m.Handler())
-	collector.New(reg, opts).Routes(r)
+	if reg != nil {
+		collector.New(reg, opts).Routes(r)
+	}
+	if cfg.bot != nil { // bot: POST /webhook
+		if s.bot, err = newBot(cfg.bot, cfg.log); err != nil {
+			_ = m.Close()
+			return nil, fmt.Errorf("serve: configuration:\n%w", err)
+		}
+		s.bot.routes(r)
+	}
 	s.Handler = r
 	return s, nil
 }
@@ -278,13 +306,15 @@ func (s *server) serve(ctx context.Context, ln net.Listener) error {
 	}
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := s.registry.Watch(bg, s.cfg.debounce); err != nil {
-			s.log.Error("schema watcher stopped", "error", err.Error())
-		}
-	})
 	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
+	if s.registry != nil { // bot: --role bot has no collector
+		wg.Go(func() {
+			if err := s.registry.Watch(bg, s.cfg.debounce); err != nil {
+				s.log.Error("schema watcher stopped", "error", err.Error())
+			}
+		})
+		signal.Notify(hup, syscall.SIGHUP)
+	}
 	wg.Go(func() {
 		for {
 			select {
@@ -302,8 +332,12 @@ func (s *server) serve(ctx context.Context, ln net.Listener) error {
 
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
-	s.log.Info("esm serve listening", "addr", ln.Addr().String(), "role", s.cfg.role, "env", s.cfg.env,
-		"schemas", s.registry.Dir(), "types", len(s.registry.Types()), "statsd", s.cfg.statsdAddr)
+	if s.registry != nil {
+		s.log.Info("esm serve listening", "addr", ln.Addr().String(), "role", s.cfg.role, "env", s.cfg.env,
+			"schemas", s.registry.Dir(), "types", len(s.registry.Types()), "statsd", s.cfg.statsdAddr, "bot", s.bot != nil)
+	} else {
+		s.log.Info("esm serve listening", "addr", ln.Addr().String(), "role", s.cfg.role, "bot", true)
+	}
 
 	var err error
 	select {
@@ -314,6 +348,11 @@ func (s *server) serve(ctx context.Context, ln net.Listener) error {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.shutdownWait)
 		if serr := hs.Shutdown(sctx); serr != nil {
 			err = fmt.Errorf("serve: shutdown: %w", serr)
+		}
+		if s.bot != nil { // bot: let the runs in progress finish
+			if berr := s.bot.shutdown(sctx); berr != nil && err == nil {
+				err = fmt.Errorf("serve: shutdown: %w", berr)
+			}
 		}
 		cancel()
 		<-served

@@ -177,6 +177,7 @@ func autoPlanEnvs(s string, conf *config.Config) ([]string, error) {
 
 // bot is the GitHub bot: the webhook receiver and the runner behind it.
 type bot struct {
+	config   *botConfig
 	receiver *webhook.Receiver
 	runner   *reconcile.Runner
 }
@@ -192,7 +193,7 @@ func newBot(bc *botConfig, log *slog.Logger) (*bot, error) {
 		return nil, err
 	}
 	stores := &storeCache{stateDir: bc.stateDir, getenv: bc.getenv, stores: map[string]monitor.Store{}}
-	b := &bot{runner: &reconcile.Runner{
+	b := &bot{config: bc, runner: &reconcile.Runner{
 		GitHub:          client,
 		Stores:          stores.open,
 		Config:          bc.conf,
@@ -265,4 +266,15 @@ func (e botEvents) PullRequest(ctx context.Context, d webhook.Delivery, ev *gh.P
 		Delivery: d.ID, Repo: repoOf(ev.GetRepo(), ev.GetInstallation()), RepoURL: ev.GetRepo().GetHTMLURL(),
 		Number: ev.GetNumber(), Action: ev.GetAction(),
 	})
+}
+
+// botConfigured reports whether any of the bot's own settings is set, so
+// that "esm serve --role all" runs the bot only for those who asked.
+func botConfigured(getenv func(string) string) bool {
+	for _, k := range []string{envWebhookSecret, envAllowedRepos, envAppID} {
+		if getenv(k) != "" {
+			return true
+		}
+	}
+	return false
 }

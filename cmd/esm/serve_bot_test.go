@@ -369,3 +369,27 @@ func BenchmarkBotWebhookToComment(b *testing.B) {
 		}
 	})
 }
+
+func TestServeRoleBotMountsTheWebhook(t *testing.T) {
+	for _, role := range []string{"bot", "all"} {
+		t.Run(role, func(t *testing.T) {
+			w := newBotWorld(t, nil)
+			w.gh.SetPermission(e2eRepo, "alice", "write")
+			w.push(nil, exampleSchemas(t))
+			cfg := testServeConfig("")
+			cfg.role = role
+			cfg.bot = w.bot.config
+			base, stop := startServer(t, cfg)
+			w.srv.URL = base // deliver to esm serve instead
+
+			resp, err := http.Get(base + "/healthz")
+			require.NoError(t, err)
+			resp.Body.Close()
+			assert.Equal(t, http.StatusOK, resp.StatusCode)
+			id := w.command("alice", "esm prod register")
+			require.Equal(t, "rocket", w.waitReaction(id))
+			assert.Len(t, w.dd.Monitors(), 4)
+			require.NoError(t, stop())
+		})
+	}
+}

@@ -185,9 +185,11 @@ func TestServeConfigurationErrors(t *testing.T) {
 		assert.Contains(t, r.stderr, want)
 	}
 
+	// bot: the bot's settings are required with --role bot, all reported.
 	r = runESM(t, "serve", "--role", "bot")
-	assert.Equal(t, exitUsage, r.code)
-	assert.Contains(t, r.stderr, "the bot is not built yet")
+	assert.Equal(t, exitFailure, r.code)
+	assert.Contains(t, r.stderr, "ESM_WEBHOOK_SECRET is required")
+	assert.Contains(t, r.stderr, "ESM_ALLOWED_REPOS")
 
 	// Problems found while building the server come in one error too.
 	cfg := testServeConfig("")
