@@ -534,3 +534,26 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// FuzzParseCommand checks that any comment parses without panicking into
+// either no command, a problem, or a valid command.
+func FuzzParseCommand(f *testing.F) {
+	for _, s := range []string{"esm prod plan", "esm help", "esm staging register --allow-mass-delete", "esm", "esm \x00 plan\n", "esm prod\tregister"} {
+		f.Add(s)
+	}
+	envs := []string{"prod", "staging"}
+	f.Fuzz(func(t *testing.T, body string) {
+		cmd, addressed, problem := reconcile.ParseCommand(body, envs)
+		if !addressed || problem != "" {
+			assert.Equal(t, reconcile.Command{}, cmd)
+			return
+		}
+		switch cmd.Kind {
+		case reconcile.CommandHelp:
+		case reconcile.CommandPlan, reconcile.CommandRegister:
+			assert.Contains(t, envs, cmd.Env)
+		default:
+			t.Fatalf("kind %q", cmd.Kind)
+		}
+	})
+}

@@ -253,3 +253,19 @@ func TestReplies(t *testing.T) {
 func desired1(record string, line int) monitor.Desired {
 	return desired(record, line, anomaly(record, "2"))
 }
+
+// FuzzParseMarker checks that a marker read from any comment renders back
+// to the comment's first line.
+func FuzzParseMarker(f *testing.F) {
+	for _, s := range []string{Marker("prod", "plan", 1), Marker("prod", "register", 3) + "\nbody", "<!-- esm:a:b:c -->", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		env, cmd, part, ok := ParseMarker(body)
+		if !ok {
+			return
+		}
+		line, _, _ := strings.Cut(body, "\n")
+		assert.Equal(t, strings.TrimSpace(line), Marker(env, cmd, part))
+	})
+}
