@@ -154,6 +154,10 @@ func New(cfg Config) (*Receiver, error) {
 	return r, nil
 }
 
+// Deliveries returns the handler of POST /webhook alone, for a server
+// that mounts it on its own router.
+func (r *Receiver) Deliveries() http.Handler { return http.HandlerFunc(r.serveWebhook) }
+
 // ServeHTTP routes the request.
 func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.router.ServeHTTP(w, req)

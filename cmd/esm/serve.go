@@ -273,17 +273,20 @@ func newServer(cfg serveConfig) (*server, error) {
 		})
 		opts.Rejections = s.bursts
 	}
+	obs := metrics.NewObserver(m.Registry())
 	r := chi.NewRouter()
+	r.Use(obs.Middleware)
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")
 	})
+	r.Get("/readyz", s.readyz)
 	r.Method(http.MethodGet, "/metrics", m.Handler())
 	if reg != nil {
 		collector.New(reg, opts).Routes(r)
 	}
 	if cfg.bot != nil { // bot: POST /webhook
-		if s.bot, err = newBot(cfg.bot, cfg.log); err != nil {
+		if s.bot, err = newBot(cfg.bot, cfg.log, obs); err != nil {
 			_ = m.Close()
 			return nil, fmt.Errorf("serve: configuration:\n%w", err)
 		}
@@ -291,6 +294,34 @@ func newServer(cfg serveConfig) (*server, error) {
 	}
 	s.Handler = r
 	return s, nil
+}
+
+// readyz answers whether the server can do its work: the schemas are
+// loaded (the collector keeps the last good set when a reload fails), the
+// configuration was valid (checked at start), and every environment's
+// monitor store answers (the bot; the local state store counts, so esm is
+// ready without Datadog credentials). Store checks are cached briefly.
+func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
+	var lines []string
+	ok := true
+	if s.registry != nil {
+		lines = append(lines, "schemas: loaded from "+s.registry.Dir())
+	}
+	if s.bot != nil {
+		for _, p := range s.bot.ready(r.Context()) {
+			if p.err != nil {
+				ok = false
+				lines = append(lines, "store "+p.env+": "+p.err.Error())
+			} else {
+				lines = append(lines, "store "+p.env+": ok")
+			}
+		}
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if !ok {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	_, _ = io.WriteString(w, strings.Join(append(lines, ""), "\n"))
 }
 
 // serve answers requests on ln until ctx is done, then shuts down: the

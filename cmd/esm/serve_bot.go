@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	gh "github.com/google/go-github/v60/github"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/esm-dev/esm/internal/config"
 	"github.com/esm-dev/esm/internal/github"
+	"github.com/esm-dev/esm/internal/metrics"
 	"github.com/esm-dev/esm/internal/monitor"
 	"github.com/esm-dev/esm/internal/reconcile"
 	"github.com/esm-dev/esm/webhook"
@@ -180,19 +182,34 @@ type bot struct {
 	config   *botConfig
 	receiver *webhook.Receiver
 	runner   *reconcile.Runner
+	stores   *storeCache
+
+	readyMu   sync.Mutex
+	readyAt   time.Time
+	readyLast []storeProbe
 }
 
 // newBot builds the bot from bc. Its lines go to log, each line of a run
 // with the run's delivery, repo, pr, command and run id.
-func newBot(bc *botConfig, log *slog.Logger) (*bot, error) {
+// obs, when not nil, counts the bot's runs and its calls to GitHub and
+// Datadog.
+func newBot(bc *botConfig, log *slog.Logger, obs *metrics.Observer) (*bot, error) {
 	log = slog.New(reconcile.LogHandler(log.Handler())).With("component", "bot")
 	ghc := bc.github
 	ghc.Logger = log
+	stores := &storeCache{stateDir: bc.stateDir, getenv: bc.getenv, stores: map[string]monitor.Store{}}
+	if obs != nil {
+		var base http.RoundTripper
+		if ghc.HTTPClient != nil {
+			base = ghc.HTTPClient.Transport
+		}
+		ghc.HTTPClient = &http.Client{Transport: obs.Transport("github", base), Timeout: 30 * time.Second}
+		stores.opts = append(stores.opts, withTransport(obs.Transport("datadog", nil)))
+	}
 	client, err := github.New(ghc)
 	if err != nil {
 		return nil, err
 	}
-	stores := &storeCache{stateDir: bc.stateDir, getenv: bc.getenv, stores: map[string]monitor.Store{}}
 	b := &bot{config: bc, runner: &reconcile.Runner{
 		GitHub:          client,
 		Stores:          stores.open,
@@ -202,6 +219,10 @@ func newBot(bc *botConfig, log *slog.Logger) (*bot, error) {
 		AutoPlan:        bc.autoPlan,
 		Logger:          log,
 	}}
+	if obs != nil {
+		b.runner.OnRun = obs.BotRun
+	}
+	b.stores = stores
 	b.receiver, err = webhook.New(webhook.Config{Secret: bc.secret, Handler: botEvents{b.runner}, Logger: log})
 	if err != nil {
 		return nil, err
@@ -211,7 +232,7 @@ func newBot(bc *botConfig, log *slog.Logger) (*bot, error) {
 
 // routes mounts the bot's endpoint, POST /webhook, on r.
 func (b *bot) routes(r chi.Router) {
-	r.Method(http.MethodPost, "/webhook", b.receiver)
+	r.Method(http.MethodPost, "/webhook", b.receiver.Deliveries())
 }
 
 // handler returns the bot alone as an http.Handler: POST /webhook and
@@ -225,6 +246,7 @@ func (b *bot) shutdown(ctx context.Context) error { return b.receiver.Shutdown(c
 type storeCache struct {
 	stateDir string
 	getenv   func(string) string
+	opts     []storeOption
 	mu       sync.Mutex
 	stores   map[string]monitor.Store
 }
@@ -235,7 +257,7 @@ func (c *storeCache) open(env string) (monitor.Store, error) {
 	if s, ok := c.stores[env]; ok {
 		return s, nil
 	}
-	s, _, err := openStore(env, c.stateDir, c.getenv)
+	s, _, err := openStore(env, c.stateDir, c.getenv, c.opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -277,4 +299,39 @@ func botConfigured(getenv func(string) string) bool {
 		}
 	}
 	return false
+}
+
+// storeProbe is the readiness of one environment's store.
+type storeProbe struct {
+	env string
+	err error
+}
+
+// readyCacheTTL is how long a store check answers /readyz.
+const readyCacheTTL = 15 * time.Second
+
+// ready checks every environment's store: Ping when the store has it
+// (Datadog), a List otherwise (the local state file is read and parsed).
+func (b *bot) ready(ctx context.Context) []storeProbe {
+	b.readyMu.Lock()
+	defer b.readyMu.Unlock()
+	if time.Since(b.readyAt) < readyCacheTTL && b.readyLast != nil {
+		return b.readyLast
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var out []storeProbe
+	for _, env := range b.config.conf.EnvNames() {
+		s, err := b.stores.open(env)
+		if err == nil {
+			if p, ok := s.(interface{ Ping(context.Context) error }); ok {
+				err = p.Ping(ctx)
+			} else {
+				_, err = s.List(ctx, monitor.EnvTag(env))
+			}
+		}
+		out = append(out, storeProbe{env: env, err: err})
+	}
+	b.readyLast, b.readyAt = out, time.Now()
+	return out
 }

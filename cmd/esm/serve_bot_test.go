@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -61,7 +62,7 @@ func newBotWorld(t testing.TB, env map[string]string) *botWorld {
 	f := botFlags{stateDir: t.TempDir(), requireApproval: "false"}
 	bc, err := f.config(nil, func(k string) string { return vars[k] }, "")
 	require.NoError(t, err)
-	w.bot, err = newBot(bc, slog.New(slog.DiscardHandler))
+	w.bot, err = newBot(bc, slog.New(slog.DiscardHandler), nil)
 	require.NoError(t, err)
 	r := chi.NewRouter()
 	w.bot.routes(r)
@@ -389,7 +390,59 @@ func TestServeRoleBotMountsTheWebhook(t *testing.T) {
 			id := w.command("alice", "esm prod register")
 			require.Equal(t, "rocket", w.waitReaction(id))
 			assert.Len(t, w.dd.Monitors(), 4)
+
+			// Readiness: every environment's store answers.
+			code, body := httpGet(t, base+"/readyz")
+			assert.Equal(t, http.StatusOK, code, body)
+			assert.Contains(t, body, "store prod: ok")
+			assert.Contains(t, body, "store staging: ok")
+
+			// esm's own metrics: the request, the run, the API calls.
+			_, metricsText := httpGet(t, base+"/metrics")
+			for _, want := range []string{
+				`esm_http_requests_total{code="202",method="POST",route="/webhook"} 1`,
+				`esm_http_requests_total{code="200",method="GET",route="/readyz"} 1`,
+				`esm_bot_runs_total{command="register",env="prod",outcome="success"} 1`,
+				`esm_bot_run_duration_seconds_count{command="register",env="prod"} 1`,
+				`esm_api_calls_total{code="200",operation="GET /repos/{owner}/{repo}/pulls/{id}/files",service="github"}`,
+				`esm_api_calls_total{code="200",operation="POST /api/v1/monitor",service="datadog"} 4`,
+				`esm_api_calls_total{code="200",operation="GET /api/v1/validate",service="datadog"}`,
+			} {
+				assert.Contains(t, metricsText, want)
+			}
 			require.NoError(t, stop())
 		})
 	}
+}
+
+func httpGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(b)
+}
+
+// TestReadyzReportsABrokenStore: the local state store counts as a store,
+// so esm is ready without Datadog credentials, and a corrupt state file
+// makes it unready, naming the environment.
+func TestReadyzReportsABrokenStore(t *testing.T) {
+	w := newBotWorld(t, map[string]string{envAPIKey: "", envAppKey: ""})
+	cfg := testServeConfig("")
+	cfg.role = "bot"
+	cfg.bot = w.bot.config
+	base, stop := startServer(t, cfg)
+	code, body := httpGet(t, base+"/readyz")
+	assert.Equal(t, http.StatusOK, code, body)
+	require.NoError(t, stop())
+
+	require.NoError(t, os.WriteFile(filepath.Join(w.bot.config.stateDir, "prod.json"), []byte("{not json"), 0o644))
+	base, stop = startServer(t, cfg)
+	code, body = httpGet(t, base+"/readyz")
+	assert.Equal(t, http.StatusServiceUnavailable, code)
+	assert.Contains(t, body, "store prod: ")
+	assert.Contains(t, body, "store staging: ok")
+	require.NoError(t, stop())
 }

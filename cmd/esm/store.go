@@ -2,8 +2,10 @@ package main
 
 import (
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/esm-dev/esm/internal/datadog"
 	"github.com/esm-dev/esm/internal/localstore"
@@ -18,12 +20,21 @@ const (
 	envDatadogURL = "ESM_DATADOG_URL"
 )
 
+// storeOption adjusts how openStore builds a store.
+type storeOption func(*datadog.Config)
+
+// withTransport sends the Datadog store's calls through rt (esm serve
+// counts them per operation and status).
+func withTransport(rt http.RoundTripper) storeOption {
+	return func(c *datadog.Config) { c.HTTPClient = &http.Client{Transport: rt, Timeout: time.Minute} }
+}
+
 // openStore returns the monitor store of env and a description of it for
 // people: Datadog when DD_API_KEY and DD_APP_KEY are both set (DD_SITE
 // names the site, ESM_DATADOG_URL a full base URL), otherwise the local
 // state file <stateDir>/<env>.json. Only one of the two keys set is an
 // error naming the missing one. getenv is os.Getenv, or a fake in tests.
-func openStore(env, stateDir string, getenv func(string) string) (monitor.Store, string, error) {
+func openStore(env, stateDir string, getenv func(string) string, opts ...storeOption) (monitor.Store, string, error) {
 	apiKey := strings.TrimSpace(getenv(envAPIKey))
 	appKey := strings.TrimSpace(getenv(envAppKey))
 	switch {
@@ -33,6 +44,9 @@ func openStore(env, stateDir string, getenv func(string) string) (monitor.Store,
 			AppKey: appKey,
 			Site:   strings.TrimSpace(getenv(envSite)),
 			URL:    strings.TrimSpace(getenv(envDatadogURL)),
+		}
+		for _, o := range opts {
+			o(&cfg)
 		}
 		s, err := datadog.New(cfg)
 		if err != nil {

@@ -79,6 +79,7 @@ type Config struct {
 // Store is the Datadog monitor store. It is safe for concurrent use.
 type Store struct {
 	api          *datadogV1.MonitorsApi
+	auth         *datadogV1.AuthenticationApi
 	keys         map[string]datadog.APIKey
 	serverVars   map[string]string // the site, when no URL is given
 	pageSize     int
@@ -130,7 +131,19 @@ func New(cfg Config) (*Store, error) {
 		return nil, err
 	}
 	s.api, s.serverVars = datadogV1.NewMonitorsApi(client), vars
+	s.auth = datadogV1.NewAuthenticationApi(client)
 	return s, nil
+}
+
+// Ping checks that Datadog answers and accepts the API key: GET
+// /api/v1/validate (AuthenticationApi.Validate). esm serve's /readyz
+// calls it.
+func (s *Store) Ping(ctx context.Context) error {
+	_, resp, err := s.auth.Validate(s.context(ctx))
+	if err != nil {
+		return fmt.Errorf("validate API key: %w", apiError(resp, err))
+	}
+	return nil
 }
 
 func defaultHTTPClient() *http.Client {

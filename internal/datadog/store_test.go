@@ -637,3 +637,13 @@ func TestServerSelection(t *testing.T) {
 		})
 	}
 }
+
+func TestPing(t *testing.T) {
+	srv := ddtest.NewServer(t, ddtest.WithKeys("api", "app"))
+	s, err := New(Config{APIKey: "api", AppKey: "app", URL: srv.URL})
+	require.NoError(t, err)
+	require.NoError(t, s.Ping(context.Background()))
+	bad, err := New(Config{APIKey: "wrong", AppKey: "app", URL: srv.URL, MaxRetries: -1})
+	require.NoError(t, err)
+	assert.ErrorContains(t, bad.Ping(context.Background()), "validate API key")
+}

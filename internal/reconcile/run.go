@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/esm-dev/esm/internal/config"
 	"github.com/esm-dev/esm/internal/diag"
@@ -294,6 +295,10 @@ type Runner struct {
 	// ApplyConcurrency bounds the store calls of an apply (default: what
 	// the store advertises with an ApplyConcurrency method, else 8).
 	ApplyConcurrency int
+	// OnRun, when set, is told the command, environment, outcome
+	// ("success", "failure", "denied" or "error") and duration of every
+	// run, for metrics.
+	OnRun func(command, env, outcome string, d time.Duration)
 
 	mu    sync.Mutex
 	locks map[string]chan struct{}
@@ -329,6 +334,7 @@ func (r *Runner) HandleComment(ctx context.Context, ev CommentEvent) {
 	if !r.Allowed.Allows(ev.Repo) {
 		log.Warn("command denied: repository not allowed", "author", ev.Author)
 		ru.reply(ctx, report.Denied(fmt.Sprintf("the repository %s is not in esm's list of allowed repositories (ESM_ALLOWED_REPOS)", ev.Repo)))
+		r.observe(cmd, "denied", 0)
 		return
 	}
 	if problem != "" || cmd.Kind == CommandHelp {
@@ -344,6 +350,7 @@ func (r *Runner) HandleComment(ctx context.Context, ev CommentEvent) {
 			}
 			log.Warn("command denied", "author", ev.Author, "reason", why)
 			ru.reply(ctx, report.Denied(why))
+			r.observe(cmd, "denied", 0)
 			return
 		}
 	}
@@ -567,9 +574,11 @@ func (ru *run) execute(ctx context.Context) {
 	if err != nil {
 		ru.log.Error("run abandoned", "error", err)
 		ru.react(ctx, ReactionConfused)
+		ru.r.observe(ru.cmd, "error", 0)
 		return
 	}
 	defer unlock()
+	start := time.Now()
 	ru.log.Info("run started", "env", ru.cmd.Env, "kind", ru.cmd.Kind)
 	res, sha := ru.carryOut(ctx)
 	bodies := report.Comment(res, ru.r.limit())
@@ -587,6 +596,18 @@ func (ru *run) execute(ctx context.Context) {
 		ru.react(ctx, ReactionConfused)
 	}
 	ru.log.Info("run finished", "state", state, "description", desc)
+	outcome := "failure"
+	if state == StatusSuccess {
+		outcome = "success"
+	}
+	ru.r.observe(ru.cmd, outcome, time.Since(start))
+}
+
+// observe reports a run to OnRun.
+func (r *Runner) observe(cmd Command, outcome string, d time.Duration) {
+	if r.OnRun != nil {
+		r.OnRun(cmd.Kind, cmd.Env, outcome, d)
+	}
 }
 
 func (r *Runner) limit() int {
