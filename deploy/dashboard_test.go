@@ -15,9 +15,10 @@ type dashboard struct {
 	SchemaVersion int    `json:"schemaVersion"`
 	Templating    struct {
 		List []struct {
-			Name  string `json:"name"`
-			Type  string `json:"type"`
-			Query any    `json:"query"`
+			Name       string         `json:"name"`
+			Type       string         `json:"type"`
+			Query      any            `json:"query"`
+			Datasource *datasourceRef `json:"datasource"`
 		} `json:"list"`
 	} `json:"templating"`
 	Panels []panel `json:"panels"`
@@ -61,6 +62,9 @@ func TestDashboard(t *testing.T) {
 			hasDS = true
 		}
 		if v.Type == "query" {
+			if v.Datasource == nil || v.Datasource.UID != "${datasource}" {
+				t.Errorf("%s: variable %s: datasource is not ${datasource}", dashboardFile, v.Name)
+			}
 			q := v.Query
 			if m, ok := q.(map[string]any); ok {
 				q = m["query"]
