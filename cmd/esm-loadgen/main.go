@@ -244,6 +244,7 @@ func collectorHandler(schemas string) (http.Handler, func(), float64, error) {
 		return nil, nil, 0, err
 	}
 	r := chi.NewRouter()
+	r.Use(metrics.NewObserver(m.Registry()).Middleware) // esm serve counts and times every request
 	r.Method(http.MethodGet, "/metrics", m.Handler())
 	collector.New(reg, collector.Options{}).Routes(r)
 
