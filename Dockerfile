@@ -20,7 +20,8 @@ COPY schemas /schemas
 USER nonroot:nonroot
 EXPOSE 8080
 ENTRYPOINT ["/esm"]
-# "serve" (the GitHub webhook bot and the event collector, on port 8080) is
-# not implemented yet: until it is, give the image a command, such as
-# "validate /schemas".
+# esm serve: the GitHub webhook bot and the event collector on port 8080.
+# Mount your schemas over /schemas and esm.yaml anywhere (--config), and a
+# writable volume at ESM_STATE_DIR when the bot runs without Datadog keys.
+ENV ESM_SCHEMAS=/schemas ESM_STATE_DIR=/home/nonroot/.esm/state
 CMD ["serve"]

@@ -68,7 +68,9 @@ func (a *app) serveCmd() *cobra.Command {
 on POST /v1/events/{type} (one JSON or Avro binary event) and POST /v1/events
 (NDJSON, one {"type": ..., "event": ...} envelope per line), checks each one
 against the record schemas under --schemas, and counts it per event type in
-Prometheus (GET /metrics) and DogStatsD. GET /healthz answers 200.
+Prometheus (GET /metrics) and DogStatsD. GET /healthz answers 200 while the
+process lives; GET /readyz answers 200 when the schemas are loaded and every
+environment's monitor store answers (503 naming the failing check otherwise).
 
 The schemas are reloaded on SIGHUP and when a file under --schemas changes;
 a broken reload keeps the last good schemas. SIGINT and SIGTERM stop the
