@@ -1,0 +1,112 @@
+package archtest
+
+import (
+	"go/build"
+	"io/fs"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/esm-dev/esm/"
+
+// allowed lists, for each package, the module packages it may import.
+// Packages not listed (cmd/..., test helpers) may import anything.
+var allowed = map[string][]string{
+	"annotations":         {},
+	"webhook":             {},
+	"internal/diag":       {},
+	"internal/idl":        {"internal/diag"},
+	"internal/config":     {"annotations"},
+	"internal/monitor":    {"annotations", "internal/diag"},
+	"internal/report":     {"internal/monitor", "internal/diag", "annotations"},
+	"internal/reconcile":  {"internal/idl", "annotations", "internal/monitor", "internal/report", "internal/config", "internal/diag"},
+	"internal/datadog":    {"internal/monitor", "annotations"},
+	"internal/localstore": {"internal/monitor", "annotations"},
+	// The GitHub adapter implements the ports reconcile declares, as the
+	// Datadog adapter implements monitor's.
+	"internal/github":    {"internal/reconcile"},
+	"internal/collector": {"internal/idl", "internal/diag"},
+	"internal/metrics":   {},
+}
+
+// forbidden lists third-party imports a package must not have: the use
+// case and the domain never talk to an SDK, and the public vocabulary
+// stays on the standard library.
+var forbidden = map[string][]string{
+	"annotations":        {"github.com/", "gopkg.in/"},
+	"internal/monitor":   {"github.com/DataDog/", "github.com/google/go-github", "github.com/prometheus/", "github.com/go-chi/"},
+	"internal/reconcile": {"github.com/DataDog/", "github.com/google/go-github", "github.com/prometheus/", "github.com/go-chi/", "net/http"},
+	"internal/idl":       {"github.com/"},
+	"internal/diag":      {"github.com/"},
+}
+
+func TestImportsFollowTheLayout(t *testing.T) {
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() {
+			return nil
+		}
+		name := d.Name()
+		if path != root && (strings.HasPrefix(name, ".") || name == "testdata") {
+			return filepath.SkipDir
+		}
+		pkg, err := build.ImportDir(path, 0)
+		if err != nil {
+			return nil // no Go files
+		}
+		rel, _ := filepath.Rel(root, path)
+		rel = filepath.ToSlash(rel)
+		seen[rel] = true
+		checkPackage(t, rel, pkg.Imports)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var missing []string
+	for p := range allowed {
+		if !seen[p] {
+			missing = append(missing, p)
+		}
+	}
+	sort.Strings(missing)
+	if len(missing) > 0 {
+		t.Errorf("packages of the layout table not found: %v", missing)
+	}
+}
+
+func checkPackage(t *testing.T, pkg string, imports []string) {
+	t.Helper()
+	ok, listed := allowed[pkg]
+	for _, imp := range imports {
+		if listed && strings.HasPrefix(imp, module) {
+			target := strings.TrimPrefix(imp, module)
+			if !contains(ok, target) {
+				t.Errorf("%s imports %s; the layout allows only %v", pkg, target, ok)
+			}
+		}
+		for _, bad := range forbidden[pkg] {
+			if strings.HasPrefix(imp, bad) && !strings.HasPrefix(imp, module) {
+				t.Errorf("%s imports %s, which it must not (%s...)", pkg, imp, bad)
+			}
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
