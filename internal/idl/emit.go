@@ -148,14 +148,7 @@ func (e *emitter) schema(s *Schema) {
 			e.fields(s.Fields)
 		case Enum:
 			e.key("symbols")
-			e.b = append(e.b, '[')
-			for i, sym := range s.Symbols {
-				if i > 0 {
-					e.b = append(e.b, ',')
-				}
-				e.b = appendString(e.b, sym)
-			}
-			e.b = append(e.b, ']')
+			e.strings(s.Symbols, "")
 			if s.Default != "" {
 				e.str("default", s.Default)
 			}
@@ -166,14 +159,7 @@ func (e *emitter) schema(s *Schema) {
 		e.props(s.Props)
 		if len(s.Aliases) > 0 {
 			e.key("aliases")
-			e.b = append(e.b, '[')
-			for i, a := range s.Aliases {
-				if i > 0 {
-					e.b = append(e.b, ',')
-				}
-				e.b = appendString(e.b, qualified(a, s.Namespace))
-			}
-			e.b = append(e.b, ']')
+			e.strings(s.Aliases, s.Namespace)
 		}
 		e.b = append(e.b, '}')
 		e.space = saved
@@ -216,6 +202,22 @@ func (e *emitter) schema(s *Schema) {
 	}
 }
 
+// strings writes a JSON array of strings; with a namespace, each is a
+// full name written relative to it.
+func (e *emitter) strings(list []string, namespace string) {
+	e.b = append(e.b, '[')
+	for i, v := range list {
+		if i > 0 {
+			e.b = append(e.b, ',')
+		}
+		if namespace != "" {
+			v = qualified(v, namespace)
+		}
+		e.b = appendString(e.b, v)
+	}
+	e.b = append(e.b, ']')
+}
+
 func appendInt(b []byte, n int) []byte {
 	return appendValue(b, &Value{Kind: IntValue, Int: int64(n)})
 }
@@ -242,14 +244,7 @@ func (e *emitter) fields(fields []*Field) {
 		}
 		if len(f.Aliases) > 0 {
 			e.key("aliases")
-			e.b = append(e.b, '[')
-			for i, a := range f.Aliases {
-				if i > 0 {
-					e.b = append(e.b, ',')
-				}
-				e.b = appendString(e.b, a)
-			}
-			e.b = append(e.b, ']')
+			e.strings(f.Aliases, "")
 		}
 		e.props(f.Props)
 		e.b = append(e.b, '}')

@@ -1057,45 +1057,6 @@ func (p *parser) parsePlainType() (t *Schema, optional, ok bool) {
 		}
 		u.Range = p.rng(start, p.prevEnd)
 		t = u
-	case kwBoolean:
-		t = primitives[Boolean]
-		p.next()
-	case kwInt:
-		t = primitives[Int]
-		p.next()
-	case kwLong:
-		t = primitives[Long]
-		p.next()
-	case kwFloat:
-		t = primitives[Float]
-		p.next()
-	case kwDouble:
-		t = primitives[Double]
-		p.next()
-	case kwBytes:
-		t = primitives[Bytes]
-		p.next()
-	case kwString:
-		t = primitives[String]
-		p.next()
-	case kwNull:
-		t = primitives[Null]
-		p.next()
-	case kwDate:
-		t = logicalDate
-		p.next()
-	case kwTimeMs:
-		t = logicalTimeMillis
-		p.next()
-	case kwTimestampMs:
-		t = logicalTimestampMillis
-		p.next()
-	case kwLocalTimestampMs:
-		t = logicalLocalTimestampMillis
-		p.next()
-	case kwUUID:
-		t = logicalUUID
-		p.next()
 	case kwDecimal:
 		p.next()
 		t, ok = p.parseDecimal(start)
@@ -1103,6 +1064,11 @@ func (p *parser) parsePlainType() (t *Schema, optional, ok bool) {
 			return nil, false, false
 		}
 	default:
+		if kt := keywordTypes[p.kw]; kt != nil {
+			t = kt
+			p.next()
+			break
+		}
 		id := p.text()
 		if strings.IndexByte(id, '`') >= 0 {
 			id = strings.ReplaceAll(id, "`", "")
@@ -1126,6 +1092,17 @@ var (
 	logicalLocalTimestampMillis = logical(Long, "local-timestamp-millis")
 	logicalUUID                 = logical(String, "uuid")
 )
+
+// keywordTypes are the schemas of the primitive and logical-type
+// keywords; decimal, which takes arguments, is parsed apart.
+var keywordTypes = [...]*Schema{
+	kwBoolean: primitives[Boolean], kwInt: primitives[Int], kwLong: primitives[Long],
+	kwFloat: primitives[Float], kwDouble: primitives[Double], kwBytes: primitives[Bytes],
+	kwString: primitives[String], kwNull: primitives[Null],
+	kwDate: logicalDate, kwTimeMs: logicalTimeMillis, kwTimestampMs: logicalTimestampMillis,
+	kwLocalTimestampMs: logicalLocalTimestampMillis, kwUUID: logicalUUID,
+	kwThrows: nil, // sizes the table to every keyword
+}
 
 func logical(k Kind, name string) *Schema {
 	return &Schema{Kind: k, shared: true, Props: []Prop{{Name: "logicalType", Value: &Value{Kind: StringValue, Str: name}}}}

@@ -185,13 +185,12 @@ func splitName(full string) (ns, name string) {
 }
 
 // primitive schemas without properties are shared.
-var primitives = [String + 1]*Schema{}
-
-func init() {
+var primitives = func() (p [String + 1]*Schema) {
 	for k := Null; k <= String; k++ {
-		primitives[k] = &Schema{Kind: k, shared: true}
+		p[k] = &Schema{Kind: k, shared: true}
 	}
-}
+	return p
+}()
 
 // Primitive returns the shared schema of a primitive kind. It must not be
 // modified.
