@@ -7,6 +7,8 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -39,7 +41,7 @@ func Desired(ctx context.Context, cfg *config.Config, env string, paths []string
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
-	desired, diags := DesiredFromTypes(cfg, env, tree.Types)
+	desired, diags := desiredFromTypes(cfg, env, tree.Types, repoRelative(paths))
 	all := append(append(diag.List{}, tree.Diags...), diags...)
 	all.Sort()
 	return desired, all, nil
@@ -48,6 +50,44 @@ func Desired(ctx context.Context, cfg *config.Config, env string, paths []string
 // DesiredFromTypes returns the monitors the annotations of the given named
 // types ask for in env, sorted by name, and every problem with them.
 func DesiredFromTypes(cfg *config.Config, env string, types []*idl.Schema) ([]monitor.Desired, diag.List) {
+	return desiredFromTypes(cfg, env, types, func(p string) string { return p })
+}
+
+// repoRelative returns a function that names a schema file relative to
+// the root of the repository holding paths (the nearest directory with a
+// .git above the first path), or to the working directory outside one,
+// in slash form. Monitors then name their schema file as the GitHub bot
+// does ("schemas/cart.avdl"), wherever esm plan runs from, so the CLI and
+// the bot never fight over a monitor's message or tags.
+func repoRelative(paths []string) func(string) string {
+	root, _ := os.Getwd()
+	if len(paths) > 0 {
+		if dir, err := filepath.Abs(paths[0]); err == nil {
+			for d := dir; ; d = filepath.Dir(d) {
+				if _, err := os.Stat(filepath.Join(d, ".git")); err == nil {
+					root = d
+					break
+				}
+				if filepath.Dir(d) == d {
+					break
+				}
+			}
+		}
+	}
+	return func(p string) string {
+		abs, err := filepath.Abs(p)
+		if err != nil || root == "" {
+			return p
+		}
+		rel, err := filepath.Rel(root, abs)
+		if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return p
+		}
+		return filepath.ToSlash(rel)
+	}
+}
+
+func desiredFromTypes(cfg *config.Config, env string, types []*idl.Schema, file func(string) string) ([]monitor.Desired, diag.List) {
 	var diags diag.List
 	e, err := cfg.Env(env)
 	if err != nil {
@@ -57,7 +97,7 @@ func DesiredFromTypes(cfg *config.Config, env string, types []*idl.Schema) ([]mo
 	var out []monitor.Desired
 	byName := map[string]*monitor.Desired{}
 	for _, s := range types {
-		for _, d := range monitorsOf(s, cfg, e, &diags) {
+		for _, d := range monitorsOf(s, cfg, e, file(s.Filename()), &diags) {
 			if prev, dup := byName[d.Name]; dup {
 				pos := diag.Position{Filename: d.Source.File, Line: d.Source.Line, Column: d.Source.Column}
 				diags.Add(diag.Error, pos, pos, "monitor %q of %s has the same name as the monitor of %s (%s:%d); records with one simple name in two namespaces cannot both have it",
@@ -123,7 +163,8 @@ func kindList() string {
 }
 
 // monitorsOf returns the monitors a named type's annotations ask for.
-func monitorsOf(s *idl.Schema, cfg *config.Config, e *config.Environment, diags *diag.List) []monitor.Desired {
+// file is the schema file as monitors name it.
+func monitorsOf(s *idl.Schema, cfg *config.Config, e *config.Environment, file string, diags *diag.List) []monitor.Desired {
 	if s.Kind != idl.Record {
 		for _, p := range s.Props {
 			if isMonitorName(p.Name) {
@@ -199,7 +240,7 @@ func monitorsOf(s *idl.Schema, cfg *config.Config, e *config.Environment, diags 
 		pos := position(p.Range)
 		layers = append(layers, annotations.Layer{Source: "@" + p.Name, Params: raw, Pos: pos})
 		t := annotations.Target{
-			Record: s.Name, FullName: s.FullName(), Doc: s.Doc, File: s.Filename(), Line: pos.Line,
+			Record: s.Name, FullName: s.FullName(), Doc: s.Doc, File: file, Line: pos.Line,
 			Env: e.Annotations(), Channels: channels,
 		}
 		m, err := kind.Build(t, layers)
@@ -207,7 +248,7 @@ func monitorsOf(s *idl.Schema, cfg *config.Config, e *config.Environment, diags 
 			addErr(diags, err, pos)
 			continue
 		}
-		src := monitor.Source{Record: s.FullName(), File: s.Filename(), Line: pos.Line, Column: pos.Column, Kind: p.Name}
+		src := monitor.Source{Record: s.FullName(), File: file, Line: pos.Line, Column: pos.Column, Kind: p.Name}
 		m.Tags = annotations.NormalizeTags(append(append(m.Tags, monitor.EnvTag(e.Name())), monitor.SourceTags(src)...))
 		out = append(out, monitor.Desired{Monitor: m, Source: src})
 	}

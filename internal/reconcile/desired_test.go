@@ -230,3 +230,20 @@ func TestExampleSchemas(t *testing.T) {
 		assert.Contains(t, d.Query, "esm.events.received{event_type:")
 	}
 }
+
+// TestDesiredNamesFilesFromTheRepositoryRoot: however esm plan is pointed
+// at the schemas, monitors name their file as the bot does, relative to
+// the repository, so the two never disagree about a monitor.
+func TestDesiredNamesFilesFromTheRepositoryRoot(t *testing.T) {
+	repo := writeSchemas(t, map[string]string{"schemas/cart.avdl": cart})
+	require.NoError(t, os.Mkdir(filepath.Join(repo, ".git"), 0o755))
+	for _, p := range []string{filepath.Join(repo, "schemas"), filepath.Join(repo, "schemas", "cart.avdl")} {
+		desired, diags, err := Desired(context.Background(), config.Default(), "prod", []string{p})
+		require.NoError(t, err)
+		require.Empty(t, diags)
+		require.NotEmpty(t, desired)
+		assert.Equal(t, "schemas/cart.avdl", desired[0].Source.File)
+		assert.Contains(t, desired[0].Tags, "esm_file:schemas/cart.avdl")
+		assert.Contains(t, desired[0].Message, "in schemas/cart.avdl")
+	}
+}
