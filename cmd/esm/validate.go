@@ -134,31 +134,16 @@ func (v *validation) collect(paths []string) []string {
 }
 
 // check loads every .avdl file, then every .avsc and .avpr file that no
-// successful .avdl load read.
+// .avdl load read (idl.Visit), and reports what each load found.
 func (v *validation) check(files []string, load loadFunc, opts idl.Options) {
-	imported := map[string]bool{}
-	loadOne := func(path string) {
-		res, err := load(path, opts)
+	idl.Visit(files, opts, load, func(path string, res *idl.Result, err error) {
 		if res != nil {
-			for _, f := range res.Files {
-				imported[absPath(f)] = true
-			}
 			v.diagnostics(path, res.Warnings)
 		}
 		if err != nil {
 			v.loadError(path, err)
 		}
-	}
-	for _, f := range files {
-		if filepath.Ext(f) == ".avdl" {
-			loadOne(f)
-		}
-	}
-	for _, f := range files {
-		if filepath.Ext(f) != ".avdl" && !imported[absPath(f)] {
-			loadOne(f)
-		}
-	}
+	})
 }
 
 // loadError reports the error of loading path: each diagnostic of a

@@ -83,15 +83,11 @@ func LoadTree(paths []string, opts Options) (*Tree, error) {
 // is only meaningful as an import is not checked out of context.
 func LoadFiles(files []string, opts Options) *Tree {
 	t := &Tree{}
-	imported := map[string]bool{}
 	seenDiag := map[string]bool{}
 	seenType := map[string]bool{}
-	add := func(res *Result, err error) {
+	Visit(files, opts, LoadFile, func(path string, res *Result, err error) {
 		if res != nil {
 			t.Results = append(t.Results, res)
-			for _, f := range res.Files[1:] {
-				imported[absPath(f)] = true
-			}
 			for _, s := range res.Types {
 				key := s.FullName() + "\x00" + absPath(s.Filename())
 				if !seenType[key] {
@@ -104,21 +100,38 @@ func LoadFiles(files []string, opts Options) *Tree {
 		if list, ok := err.(diag.List); ok {
 			t.addDiags(list, seenDiag)
 		} else if err != nil {
-			t.Diags = append(t.Diags, &diag.Diagnostic{Severity: diag.Error, Message: err.Error()})
+			pos := diag.Position{Filename: path}
+			t.Diags = append(t.Diags, &diag.Diagnostic{Severity: diag.Error, Pos: pos, End: pos, Message: err.Error()})
 		}
+	})
+	t.Diags.Sort()
+	return t
+}
+
+// Visit loads, with load (LoadFile, or a stand-in in tests), every .avdl
+// file of files, then every .avsc and .avpr file that no load has read,
+// and calls each with every outcome, in that order.
+func Visit(files []string, opts Options, load func(string, Options) (*Result, error), each func(path string, res *Result, err error)) {
+	imported := map[string]bool{}
+	one := func(path string) {
+		res, err := load(path, opts)
+		if res != nil {
+			for _, f := range res.Files {
+				imported[absPath(f)] = true
+			}
+		}
+		each(path, res, err)
 	}
 	for _, f := range files {
 		if filepath.Ext(f) == ".avdl" {
-			add(LoadFile(f, opts))
+			one(f)
 		}
 	}
 	for _, f := range files {
 		if filepath.Ext(f) != ".avdl" && !imported[absPath(f)] {
-			add(LoadFile(f, opts))
+			one(f)
 		}
 	}
-	t.Diags.Sort()
-	return t
 }
 
 func (t *Tree) addDiags(list diag.List, seen map[string]bool) {
