@@ -590,17 +590,19 @@ func (ru *run) execute(ctx context.Context) {
 	if sha != "" {
 		ru.status(ctx, sha, state, desc)
 	}
+	// The run is counted before the final reaction, which is what callers
+	// (and tests) wait for.
+	outcome := "failure"
+	if state == StatusSuccess {
+		outcome = "success"
+	}
+	ru.r.observe(ru.cmd, outcome, time.Since(start))
 	if state == StatusSuccess {
 		ru.react(ctx, ReactionRocket)
 	} else {
 		ru.react(ctx, ReactionConfused)
 	}
 	ru.log.Info("run finished", "state", state, "description", desc)
-	outcome := "failure"
-	if state == StatusSuccess {
-		outcome = "success"
-	}
-	ru.r.observe(ru.cmd, outcome, time.Since(start))
 }
 
 // observe reports a run to OnRun.
