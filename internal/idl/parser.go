@@ -629,18 +629,28 @@ func (p *parser) parseNamedDecl(props []Prop, startIdx, start int) {
 	}
 }
 
-func (p *parser) parseRecord(props []Prop, startIdx, start int) {
-	isError := p.kw == kwError
-	p.next()
+// declHead parses the keyword and name of a named type declaration and
+// applies its annotations (@namespace, @aliases, the others as
+// properties). ok is false when the name is missing: the type is then
+// parsed but not defined.
+func (p *parser) declHead(kind Kind, props []Prop, start int, what string) (s *Schema, ok bool) {
+	p.next() // record, error, enum or fixed
 	nameStart, nameEnd := p.start, p.end
 	id, ok := p.parseIdentifier()
 	ns, aliases, rest := p.namedProps(props, true)
-	s := p.l.mem.newSchema(Schema{Kind: Record, IsError: isError, Range: p.rng(start, start), NameRange: p.rng(nameStart, nameEnd)})
+	s = p.l.mem.newSchema(Schema{Kind: kind, Range: p.rng(start, start), NameRange: p.rng(nameStart, nameEnd)})
 	if ok {
 		s.Name, s.Namespace = p.declName(id, ns, nameStart)
 	}
 	s.Aliases = aliasNames(aliases, s.Namespace)
-	s.Props = p.checkReserved(rest, schemaReserved, "a record")
+	s.Props = p.checkReserved(rest, schemaReserved, what)
+	return s, ok
+}
+
+func (p *parser) parseRecord(props []Prop, startIdx, start int) {
+	isError := p.kw == kwError
+	s, ok := p.declHead(Record, props, start, "a record")
+	s.IsError = isError
 	s.Doc = p.docFor(startIdx)
 	if !p.expect(tLBrace) {
 		p.syncDecl()
@@ -760,16 +770,7 @@ func (p *parser) parseVariable(typ *Schema, optional bool, defaultDoc string) *F
 }
 
 func (p *parser) parseEnum(props []Prop, startIdx, start int) {
-	p.next() // enum
-	nameStart, nameEnd := p.start, p.end
-	id, ok := p.parseIdentifier()
-	ns, aliases, rest := p.namedProps(props, true)
-	s := p.l.mem.newSchema(Schema{Kind: Enum, Range: p.rng(start, start), NameRange: p.rng(nameStart, nameEnd)})
-	if ok {
-		s.Name, s.Namespace = p.declName(id, ns, nameStart)
-	}
-	s.Aliases = aliasNames(aliases, s.Namespace)
-	s.Props = p.checkReserved(rest, schemaReserved, "an enum")
+	s, ok := p.declHead(Enum, props, start, "an enum")
 	if !p.expect(tLBrace) {
 		p.syncDecl()
 		return
@@ -826,16 +827,7 @@ func (p *parser) parseEnum(props []Prop, startIdx, start int) {
 }
 
 func (p *parser) parseFixed(props []Prop, startIdx, start int) {
-	p.next() // fixed
-	nameStart, nameEnd := p.start, p.end
-	id, ok := p.parseIdentifier()
-	ns, aliases, rest := p.namedProps(props, true)
-	s := p.l.mem.newSchema(Schema{Kind: Fixed, Range: p.rng(start, start), NameRange: p.rng(nameStart, nameEnd)})
-	if ok {
-		s.Name, s.Namespace = p.declName(id, ns, nameStart)
-	}
-	s.Aliases = aliasNames(aliases, s.Namespace)
-	s.Props = p.checkReserved(rest, schemaReserved, "a fixed type")
+	s, ok := p.declHead(Fixed, props, start, "a fixed type")
 	if !p.expect(tLParen) {
 		p.syncDecl()
 		return
