@@ -8,8 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,32 +16,15 @@ import (
 	"github.com/google/go-github/v60/github"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/esm-dev/esm/internal/github/ghtest"
 )
 
 var secret = []byte("It's a Secret to Everybody")
 
-// fixture reads a recorded GitHub payload from ../shared/fixtures/github,
-// looked up from the package directory upwards.
-func fixture(t testing.TB, name string) []byte {
-	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		p := filepath.Join(dir, "shared", "fixtures", "github", name)
-		if b, err := os.ReadFile(p); err == nil {
-			return b
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatalf("fixture %s not found in shared/fixtures/github above the package", name)
-		}
-		dir = parent
-	}
-}
-
-// prComment is the recorded comment on a pull request.
+// prComment is a comment on a pull request, in the shape GitHub sends.
 func prComment(t testing.TB) []byte {
-	return fixture(t, "webhooks/atlantis-testdata/githubIssueCommentEvent.json")
+	return ghtest.Payload(t, "issue_comment.pull_request.created.json")
 }
 
 // recorder is a Handler that records what it is handed.
@@ -215,15 +196,15 @@ func TestIgnoredEvents(t *testing.T) {
 		body   []byte
 		status int
 	}{
-		{"ping", "ping", fixture(t, "webhooks/ping/payload.json"), http.StatusOK},
-		{"app ping", "ping", fixture(t, "webhooks/ping/with-app_id.payload.json"), http.StatusOK},
-		{"unknown event", "installation", fixture(t, "webhooks/installation/created.payload.json"), http.StatusOK},
+		{"ping", "ping", ghtest.Payload(t, "ping.json"), http.StatusOK},
+		{"app ping", "ping", ghtest.Payload(t, "ping.app.json"), http.StatusOK},
+		{"unknown event", "installation", ghtest.Payload(t, "installation.created.json"), http.StatusOK},
 		{"event not decoded", "star", []byte(`{"action":"created"}`), http.StatusOK},
-		{"comment on an issue", "issue_comment", fixture(t, "webhooks/issue_comment/created.payload.json"), http.StatusOK},
-		{"edited comment", "issue_comment", fixture(t, "webhooks/issue_comment/edited.payload.json"), http.StatusOK},
-		{"deleted comment", "issue_comment", fixture(t, "webhooks/issue_comment/deleted.payload.json"), http.StatusOK},
-		{"closed pull request", "pull_request", fixture(t, "webhooks/pull_request/closed.payload.json"), http.StatusOK},
-		{"ready for review", "pull_request", fixture(t, "webhooks/pull_request/ready_for_review.with-installation.payload.json"), http.StatusOK},
+		{"comment on an issue", "issue_comment", ghtest.Payload(t, "issue_comment.issue.created.json"), http.StatusOK},
+		{"edited comment", "issue_comment", ghtest.Payload(t, "issue_comment.issue.edited.json"), http.StatusOK},
+		{"deleted comment", "issue_comment", ghtest.Payload(t, "issue_comment.issue.deleted.json"), http.StatusOK},
+		{"closed pull request", "pull_request", ghtest.Payload(t, "pull_request.closed.json"), http.StatusOK},
+		{"ready for review", "pull_request", ghtest.Payload(t, "pull_request.ready_for_review.json"), http.StatusOK},
 		{"bad JSON", "issue_comment", []byte(`{`), http.StatusOK},
 		{"edited comment on a pull request", "issue_comment", setJSON(t, comment, "action", "edited"), http.StatusOK},
 	}
@@ -243,17 +224,16 @@ func TestHandedOffEvents(t *testing.T) {
 	tests := []struct {
 		event, file string
 	}{
-		{"issue_comment", "webhooks/atlantis-testdata/githubIssueCommentEvent.json"},
-		{"pull_request", "webhooks/pull_request/opened.payload.json"},
-		{"pull_request", "webhooks/pull_request/synchronize.payload.json"},
-		{"pull_request", "webhooks/pull_request/reopened.payload.json"},
-		{"pull_request", "webhooks/atlantis-testdata/githubPullRequestOpenedEvent.json"},
+		{"issue_comment", "issue_comment.pull_request.created.json"},
+		{"pull_request", "pull_request.opened.json"},
+		{"pull_request", "pull_request.synchronize.json"},
+		{"pull_request", "pull_request.reopened.json"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
 			h := newRecorder()
 			r := newReceiver(t, h, nil)
-			body := fixture(t, tt.file)
+			body := ghtest.Payload(t, tt.file)
 			w := deliver(t, r, tt.event, "d", body, Sign(secret, body))
 			assert.Equal(t, http.StatusAccepted, w.Code, w.Body.String())
 			h.waitCalls(t, 1)
@@ -261,7 +241,7 @@ func TestHandedOffEvents(t *testing.T) {
 			defer h.mu.Unlock()
 			if tt.event == "issue_comment" {
 				require.Len(t, h.comments, 1)
-				assert.Equal(t, "runatlantis/atlantis-tests", h.comments[0].GetRepo().GetFullName())
+				assert.Equal(t, "esm-dev/schemas", h.comments[0].GetRepo().GetFullName())
 			} else {
 				require.Len(t, h.prs, 1)
 				assert.NotEmpty(t, h.prs[0].GetPullRequest().GetHead().GetSHA())

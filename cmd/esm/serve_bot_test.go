@@ -29,8 +29,8 @@ import (
 
 // The repository and pull request of the recorded issue_comment payload.
 const (
-	e2eRepo   = "runatlantis/atlantis-tests"
-	e2eNumber = 1
+	e2eRepo   = "esm-dev/schemas"
+	e2eNumber = 7
 	e2eSecret = "It's a Secret to Everybody"
 )
 
@@ -50,7 +50,7 @@ func newBotWorld(t testing.TB, env map[string]string) *botWorld {
 	w := &botWorld{t: t, gh: ghtest.NewServer(t), dd: ddtest.NewServer(t)}
 	vars := map[string]string{
 		envWebhookSecret: e2eSecret,
-		envAllowedRepos:  "runatlantis/*",
+		envAllowedRepos:  "esm-dev/*",
 		envGitHubToken:   "ghp_test",
 		envGitHubURL:     w.gh.URL,
 		envAPIKey:        "dd-api", envAppKey: "dd-app",
@@ -76,24 +76,6 @@ func newBotWorld(t testing.TB, env map[string]string) *botWorld {
 	return w
 }
 
-// fixture reads a recorded payload from ../shared/fixtures/github, looked
-// up from the package directory upwards.
-func fixture(t testing.TB, name string) []byte {
-	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if b, err := os.ReadFile(filepath.Join(dir, "shared", "fixtures", "github", name)); err == nil {
-			return b
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatalf("fixture %s not found in shared/fixtures/github above the package", name)
-		}
-		dir = parent
-	}
-}
-
 // exampleSchemas returns the repository's example schemas by path.
 func exampleSchemas(t testing.TB) map[string]string {
 	t.Helper()
@@ -116,11 +98,12 @@ func (w *botWorld) push(base, head map[string]string) string {
 	return sha
 }
 
-// commentPayload is the recorded issue_comment payload on a pull request,
+// commentPayload is an issue_comment payload on a pull request (the
+// repository's own, shaped as GitHub sends it),
 // with the comment's id, author and body replaced.
 func commentPayload(t testing.TB, id int64, user, body string) []byte {
 	var p map[string]any
-	require.NoError(t, json.Unmarshal(fixture(t, "webhooks/atlantis-testdata/githubIssueCommentEvent.json"), &p))
+	require.NoError(t, json.Unmarshal(ghtest.Payload(t, "issue_comment.pull_request.created.json"), &p))
 	c := p["comment"].(map[string]any)
 	c["id"], c["body"] = id, body
 	c["user"].(map[string]any)["login"] = user
@@ -291,7 +274,7 @@ func TestBotIgnoresEditedCommentsAndAutoPlans(t *testing.T) {
 	assert.Equal(t, http.StatusOK, w.deliver("issue_comment", edited, e2eSecret))
 
 	var pr map[string]any
-	require.NoError(t, json.Unmarshal(fixture(t, "webhooks/pull_request/synchronize.payload.json"), &pr))
+	require.NoError(t, json.Unmarshal(ghtest.Payload(t, "pull_request.synchronize.json"), &pr))
 	pr["number"] = e2eNumber
 	pr["repository"] = p["repository"]
 	body, _ := json.Marshal(pr)
