@@ -422,15 +422,20 @@ func (p *parser) parseProps() []Prop {
 		if v == nil {
 			continue
 		}
+		// The same annotation twice: the last value wins, in the place of
+		// the first, as the reference's IdlReader keeps properties.
+		prop := Prop{Name: name, Value: v, Range: p.rng(start, p.prevEnd)}
 		dup := false
 		for i := range props {
 			if props[i].Name == name {
-				p.semErr(start, p.prevEnd, "annotation @%s is already set at %s", name, props[i].Range.Pos())
+				prop.Overrides = props[i].Range
+				props[i] = prop
 				dup = true
+				break
 			}
 		}
 		if !dup {
-			props = append(props, Prop{Name: name, Value: v, Range: p.rng(start, p.prevEnd)})
+			props = append(props, prop)
 		}
 	}
 	return props
@@ -1009,6 +1014,7 @@ func (p *parser) parsePlainType() (t *Schema, optional, ok bool) {
 		p.errorExpected("a type")
 		return nil, false, false
 	}
+	nullable := false // `?` applies to primitive and named types only
 	switch p.kw {
 	case kwArray, kwMap:
 		kind := Array
@@ -1055,7 +1061,9 @@ func (p *parser) parsePlainType() (t *Schema, optional, ok bool) {
 		if !ok {
 			return nil, false, false
 		}
+		nullable = true
 	default:
+		nullable = true
 		if kt := keywordTypes[p.kw]; kt != nil {
 			t = kt
 			p.next()
@@ -1070,6 +1078,17 @@ func (p *parser) parsePlainType() (t *Schema, optional, ok bool) {
 		t = p.l.lookup(fullName(p.currentNamespace(), id), "", r)
 	}
 	if p.tok == tQuestion {
+		if !nullable {
+			fix := "add null to the union's branches instead"
+			if t.Kind == Array {
+				fix = "write union { null, array<...> } instead"
+			} else if t.Kind == Map {
+				fix = "write union { null, map<...> } instead"
+			}
+			p.errorAt(p.start, p.end, "`?` applies to primitive and named types only: "+fix)
+			p.next()
+			return t, false, true
+		}
 		p.next()
 		return p.l.mem.newSchema(Schema{Kind: Union, Types: []*Schema{primitives[Null], t}, Range: p.rng(start, p.prevEnd)}), true, true
 	}

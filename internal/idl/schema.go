@@ -139,6 +139,10 @@ type Prop struct {
 	Value *Value
 	// Range covers the whole annotation, from '@' to ')'.
 	Range diag.Range
+	// Overrides is the range of an earlier annotation of the same name on
+	// the same declaration, whose value this one replaced (the last value
+	// wins, as in the reference); zero when there was none.
+	Overrides diag.Range
 }
 
 func findProp(props []Prop, name string) *Value {
