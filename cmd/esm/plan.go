@@ -17,7 +17,7 @@ import (
 )
 
 // exitChanges is the status of "esm plan --detailed-exitcode" when the
-// plan has changes.
+// plan has changes; no error exits with it.
 const exitChanges = 2
 
 // defaultStateDir is where the local store keeps its state files.
@@ -123,9 +123,10 @@ The plan is printed like "terraform plan": "+" create, "~" update with the
 changed fields, "-" delete, then a summary line. --output json prints it as
 JSON instead, and nothing else on standard output.
 
-Exit status: 0 on success, 1 on an error (every schema problem is printed
-as file:line:col: message), 2 on a usage error. With --detailed-exitcode,
-2 also means success with changes to apply.`,
+Exit status: 0 on success, 1 on any error, a usage error included (every
+schema problem is printed as file:line:col: message). With
+--detailed-exitcode, 2 means success with changes to apply, and nothing
+else: 0 then means no changes.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if output != "text" && output != "json" {
