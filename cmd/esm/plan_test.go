@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -287,4 +288,103 @@ func TestPlanDefaults(t *testing.T) {
 	assert.Equal(t, "using the local state store .esm/state/prod.json (set DD_API_KEY and DD_APP_KEY to use Datadog)\n", r.stderr)
 	assert.FileExists(t, filepath.Join(dir, ".esm", "state", "prod.json"))
 	assert.NoFileExists(t, filepath.Join(dir, ".esm", "state", "staging.json"))
+}
+
+// Every PATH of plan and apply, or the default schemas, must exist and
+// hold a schema file, as for validate: a path without one would plan the
+// deletion of every monitor of the environment. The error names the
+// path, exits 1 and leaves the store as it was.
+func TestPlanAndApplyRefuseSchemaPathsWithoutSchemas(t *testing.T) {
+	w := newWorkspace(t, annotatedIDL([]string{"Ping", "Pong"}, all("Ping", "Pong")))
+	require.Equal(t, exitOK, w.esm("apply").code)
+	before := w.state()
+	require.Contains(t, before, "Traffic Anomaly with Ping")
+
+	root := filepath.Dir(w.schemas)
+	writeFiles(t, root, map[string]string{
+		"empty/README.md":            "no schemas here",
+		"empty/.hidden/skipped.avdl": annotatedIDL([]string{"Ping"}, all("Ping")),
+		"notes.txt":                  "",
+	})
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "bare"), 0o755))
+	in := func(name string) string { return filepath.Join(root, name) }
+	tests := []struct {
+		name    string
+		paths   []string
+		message string // the line of standard error
+	}{
+		{"empty directory", []string{in("bare")}, in("bare") + ": no .avdl, .avsc or .avpr file in this directory"},
+		{"directory with other files only", []string{in("empty")}, in("empty") + ": no .avdl, .avsc or .avpr file in this directory"},
+		{"missing path", []string{in("nope")}, in("nope") + ": no such file or directory"},
+		{"not a schema file", []string{in("notes.txt")}, in("notes.txt") + ": not an Avro schema file (want .avdl, .avsc or .avpr)"},
+		{"a good path and an empty one", []string{w.schemas, in("bare")}, in("bare") + ": no .avdl, .avsc or .avpr file in this directory"},
+	}
+	for _, tt := range tests {
+		for _, command := range [][]string{{"plan"}, {"plan", "--detailed-exitcode"}, {"apply", "--yes"}} {
+			t.Run(strings.Join(command, " ")+": "+tt.name, func(t *testing.T) {
+				// Each case starts from the first apply's state.
+				require.NoError(t, os.WriteFile(w.statePath(), []byte(before), 0o644))
+				args := append(append(slices.Clone(command), "--env", "prod", "--state-dir", w.stateDir), tt.paths...)
+				r := runESM(t, args...)
+				assert.Equal(t, exitFailure, r.code, "stderr: %s", r.stderr)
+				assert.Equal(t, "esm: "+tt.message+"\n", r.stderr, "one line naming the path; the store is not even opened")
+				assert.Empty(t, r.stdout)
+				assert.Equal(t, before, w.state(), "every monitor is still there")
+			})
+		}
+	}
+}
+
+// Without PATH, plan and apply read ./schemas, which must exist and hold a
+// schema file too.
+func TestPlanAndApplyRefuseMissingDefaultSchemas(t *testing.T) {
+	useLocalStore(t)
+	dir := writeFiles(t, t.TempDir(), map[string]string{"schemas/shop.avdl": annotatedIDL([]string{"Ping"}, all("Ping"))})
+	t.Chdir(dir)
+	require.Equal(t, exitOK, runESM(t, "apply", "--env", "prod").code)
+	statePath := filepath.Join(dir, ".esm", "state", "prod.json")
+	before, err := os.ReadFile(statePath)
+	require.NoError(t, err)
+
+	for _, setup := range []struct {
+		name    string
+		prepare func(t *testing.T)
+		message string
+	}{
+		{"empty", func(t *testing.T) { require.NoError(t, os.Remove(filepath.Join(dir, "schemas", "shop.avdl"))) },
+			"esm: schemas: no .avdl, .avsc or .avpr file in this directory\n"},
+		{"missing", func(t *testing.T) { require.NoError(t, os.RemoveAll(filepath.Join(dir, "schemas"))) },
+			"esm: schemas: no such file or directory\n"},
+	} {
+		t.Run(setup.name, func(t *testing.T) {
+			setup.prepare(t)
+			for _, command := range [][]string{{"plan", "--env", "prod"}, {"apply", "--env", "prod", "--yes"}} {
+				r := runESM(t, command...)
+				assert.Equal(t, exitFailure, r.code, "%s: stderr: %s", command, r.stderr)
+				assert.Equal(t, setup.message, r.stderr, command)
+				after, err := os.ReadFile(statePath)
+				require.NoError(t, err)
+				assert.Equal(t, string(before), string(after), "%s: every monitor is still there", command)
+			}
+		})
+	}
+}
+
+// A schema directory reached through a symbolic link is read like the
+// directory itself: its monitors are created and kept, not taken for
+// "no schemas".
+func TestPlanAndApplyFollowSymlinkedSchemaDirectory(t *testing.T) {
+	w := newWorkspace(t, annotatedIDL([]string{"Ping"}, all("Ping")))
+	link := filepath.Join(t.TempDir(), "schemas-link")
+	require.NoError(t, os.Symlink(w.schemas, link))
+
+	r := runESM(t, "apply", "--env", "prod", "--state-dir", w.stateDir, link)
+	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
+	assert.Contains(t, r.stdout, "Apply complete: 1 created, 0 updated, 0 deleted, 0 failed.\n")
+	assert.Contains(t, r.stdout, "# from com.example.test.Ping at "+filepath.Join(link, "shop.avdl")+":5\n", "the file as the user named it")
+	assert.Contains(t, w.state(), `"name": "Traffic Anomaly with Ping"`)
+
+	r = runESM(t, "plan", "--env", "prod", "--state-dir", w.stateDir, "--detailed-exitcode", link)
+	assert.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
+	assert.Equal(t, "No changes. Monitors match the schemas.\n", r.stdout)
 }
