@@ -388,3 +388,63 @@ func TestPlanAndApplyFollowSymlinkedSchemaDirectory(t *testing.T) {
 	assert.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
 	assert.Equal(t, "No changes. Monitors match the schemas.\n", r.stdout)
 }
+
+// A local state file that is a symbolic link to a shared file is written
+// through: after apply the link is still a link, the target holds the
+// monitors and a plan finds nothing to do. A link to a device is refused,
+// and stays.
+func TestApplyThroughSymlinkedStateFile(t *testing.T) {
+	w := newWorkspace(t, annotatedIDL([]string{"Ping", "Pong"}, all("Ping", "Pong")))
+	shared := filepath.Join(t.TempDir(), "shared", "prod.json")
+	require.NoError(t, os.MkdirAll(filepath.Dir(shared), 0o755))
+	require.NoError(t, os.MkdirAll(w.stateDir, 0o755))
+	if err := os.Symlink(shared, w.statePath()); err != nil {
+		t.Skipf("symbolic links are not available: %v", err)
+	}
+
+	for _, step := range []string{"first apply", "apply of a change"} {
+		if step == "apply of a change" {
+			w.write(annotatedIDL([]string{"Ping", "Pong"}, all("Ping")))
+		}
+		r := w.esm("apply")
+		require.Equal(t, exitOK, r.code, "%s: stderr: %s", step, r.stderr)
+		info, err := os.Lstat(w.statePath())
+		require.NoError(t, err)
+		require.NotZero(t, info.Mode()&os.ModeSymlink, "%s: the state file is still a link", step)
+		target, err := os.Readlink(w.statePath())
+		require.NoError(t, err)
+		assert.Equal(t, shared, target)
+		data, err := os.ReadFile(shared)
+		require.NoError(t, err)
+		assert.Contains(t, string(data), `"name": "Traffic Anomaly with Ping"`, step)
+		assert.Equal(t, step == "first apply", strings.Contains(string(data), "Pong"), "%s: the target holds what was applied", step)
+
+		r = w.esm("plan", "--detailed-exitcode")
+		assert.Equal(t, exitOK, r.code, "%s: stderr: %s", step, r.stderr)
+		assert.Equal(t, "No changes. Monitors match the schemas.\n", r.stdout, step)
+	}
+}
+
+// A state file that links to a device is refused at once, by plan and
+// apply, and left as it is.
+func TestStateFileLinkedToDeviceIsRefused(t *testing.T) {
+	if _, err := os.Stat(os.DevNull); err != nil || os.DevNull != "/dev/null" {
+		t.Skip("no /dev/null here")
+	}
+	w := newWorkspace(t, annotatedIDL([]string{"Ping"}, all("Ping")))
+	require.NoError(t, os.MkdirAll(w.stateDir, 0o755))
+	if err := os.Symlink(os.DevNull, w.statePath()); err != nil {
+		t.Skipf("symbolic links are not available: %v", err)
+	}
+	for _, command := range [][]string{{"plan"}, {"apply", "--yes"}} {
+		t.Run(command[0], func(t *testing.T) {
+			r := w.esm(command[0], command[1:]...)
+			assert.Equal(t, exitFailure, r.code, "stderr: %s", r.stderr)
+			assert.Contains(t, r.stderr, "esm: state file "+w.statePath()+" is a symbolic link to /dev/null, a character device, not a regular file\n")
+			assert.Empty(t, r.stdout)
+			target, err := os.Readlink(w.statePath())
+			require.NoError(t, err, "still a link")
+			assert.Equal(t, os.DevNull, target)
+		})
+	}
+}
