@@ -103,6 +103,7 @@ func TestExitStatus(t *testing.T) {
 		{"apply: missing --env", append([]string{"apply", "--yes", w.schemas}, state...)},
 		{"plan: --env without a value", []string{"plan", "--env"}},
 		{"plan: bad --output", append([]string{"plan", "--env", "prod", "--output", "yaml", w.schemas}, state...)},
+		{"plan: bad --detailed-exitcode value", append([]string{"plan", "--env", "prod", "--detailed-exitcode=maybe", w.schemas}, state...)},
 		{"version: extra argument", []string{"version", "extra"}},
 		{"serve: extra argument", []string{"serve", "extra"}},
 		{"root: unknown command", []string{"bogus"}},
