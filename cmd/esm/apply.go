@@ -48,8 +48,8 @@ deletes more monitors than the environment's max_deletes (default 10) is
 refused unless --allow-mass-delete is given.
 
 Exit status: 0 when every change was applied (or there was nothing to do),
-1 on an error, a refused or declined plan, or when any change failed (each
-change's outcome is printed), 2 on a usage error.`,
+1 on any error (a usage error too), a refused or declined plan, or when
+any change failed (each change's outcome is printed).`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)

@@ -2,8 +2,9 @@
 // annotations, such as @alert_channel and @traffic_anomaly_monitor.
 //
 // Run "esm --help" for the list of commands. The exit status is 0 on
-// success, 1 when a schema is invalid or a file cannot be read or written,
-// and 2 on a usage error.
+// success and 1 on any error (an invalid schema, a file that cannot be read
+// or written, a usage error); 2 only from "esm plan --detailed-exitcode"
+// when the plan has changes.
 package main
 
 import "os"

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,7 +18,7 @@ import (
 )
 
 // exitChanges is the status of "esm plan --detailed-exitcode" when the
-// plan has changes.
+// plan has changes; no error exits with it.
 const exitChanges = 2
 
 // defaultStateDir is where the local store keeps its state files.
@@ -53,7 +54,9 @@ type planned struct {
 }
 
 // makePlan loads the configuration and the schemas under paths, opens the
-// store and plans. Schema problems are printed to stderr as
+// store and plans. Every path (default: schemas) must exist and hold a
+// schema file (findSchemaFiles); otherwise makePlan returns an error naming
+// it, before the store is opened. Schema problems are printed to stderr as
 // file:line:col: message; when there is an error among them, makePlan
 // returns errReported without touching the store. In text mode the store
 // in use is said on stderr.
@@ -78,7 +81,13 @@ func (a *app) makePlan(ctx context.Context, f *planFlags, paths []string, text b
 	if _, err := cfg.Env(f.env); err != nil {
 		return nil, err
 	}
-	desired, diags, err := reconcile.Desired(ctx, cfg, f.env, paths)
+	files, problems := findSchemaFiles(paths)
+	if len(problems) > 0 {
+		// Without its schemas a path would plan the deletion of their
+		// monitors.
+		return nil, errors.Join(problems...)
+	}
+	desired, diags, err := reconcile.Desired(ctx, cfg, f.env, files)
 	if err != nil {
 		return nil, fmt.Errorf("read schemas: %w", err)
 	}
@@ -113,7 +122,9 @@ func (a *app) planCmd() *cobra.Command {
 		Long: `Read the annotated schemas under each PATH (default: schemas), compute the
 monitors they ask for in the environment, and compare them with the
 monitors the store holds with the environment's tag (esm-ENV). Nothing is
-changed.
+changed. Every PATH must exist and hold a schema file (.avdl, .avsc or
+.avpr), as for "esm validate": a PATH without one is an error, never a
+plan to delete every monitor.
 
 The store is Datadog when DD_API_KEY and DD_APP_KEY are set (DD_SITE
 selects the site, ESM_DATADOG_URL a full base URL), otherwise the local
@@ -123,9 +134,10 @@ The plan is printed like "terraform plan": "+" create, "~" update with the
 changed fields, "-" delete, then a summary line. --output json prints it as
 JSON instead, and nothing else on standard output.
 
-Exit status: 0 on success, 1 on an error (every schema problem is printed
-as file:line:col: message), 2 on a usage error. With --detailed-exitcode,
-2 also means success with changes to apply.`,
+Exit status: 0 on success, 1 on any error, a usage error included (every
+schema problem is printed as file:line:col: message). With
+--detailed-exitcode, 2 means success with changes to apply, and nothing
+else: 0 then means no changes.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if output != "text" && output != "json" {

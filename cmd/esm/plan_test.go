@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -233,8 +234,8 @@ func TestPlanErrors(t *testing.T) {
 		code     int
 		stderrRE string
 	}{
-		{"no env", []string{"plan", w.schemas}, nil, exitUsage, `(?m)^esm: --env is required`},
-		{"bad output", []string{"plan", "--env", "prod", "--output", "yaml", w.schemas}, nil, exitUsage, `--output must be text or json, not "yaml"`},
+		{"no env", []string{"plan", w.schemas}, nil, exitFailure, `(?m)^esm: --env is required`},
+		{"bad output", []string{"plan", "--env", "prod", "--output", "yaml", w.schemas}, nil, exitFailure, `--output must be text or json, not "yaml"`},
 		{"unknown env", []string{"plan", "--env", "qa", "--state-dir", w.stateDir, w.schemas}, nil, exitFailure,
 			`(?m)^esm: unknown environment "qa": configured environments are prod, staging$`},
 		{"missing path", []string{"plan", "--env", "prod", "--state-dir", w.stateDir, filepath.Join(w.schemas, "nope")}, nil, exitFailure, `nope`},
@@ -287,4 +288,163 @@ func TestPlanDefaults(t *testing.T) {
 	assert.Equal(t, "using the local state store .esm/state/prod.json (set DD_API_KEY and DD_APP_KEY to use Datadog)\n", r.stderr)
 	assert.FileExists(t, filepath.Join(dir, ".esm", "state", "prod.json"))
 	assert.NoFileExists(t, filepath.Join(dir, ".esm", "state", "staging.json"))
+}
+
+// Every PATH of plan and apply, or the default schemas, must exist and
+// hold a schema file, as for validate: a path without one would plan the
+// deletion of every monitor of the environment. The error names the
+// path, exits 1 and leaves the store as it was.
+func TestPlanAndApplyRefuseSchemaPathsWithoutSchemas(t *testing.T) {
+	w := newWorkspace(t, annotatedIDL([]string{"Ping", "Pong"}, all("Ping", "Pong")))
+	require.Equal(t, exitOK, w.esm("apply").code)
+	before := w.state()
+	require.Contains(t, before, "Traffic Anomaly with Ping")
+
+	root := filepath.Dir(w.schemas)
+	writeFiles(t, root, map[string]string{
+		"empty/README.md":            "no schemas here",
+		"empty/.hidden/skipped.avdl": annotatedIDL([]string{"Ping"}, all("Ping")),
+		"notes.txt":                  "",
+	})
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "bare"), 0o755))
+	in := func(name string) string { return filepath.Join(root, name) }
+	tests := []struct {
+		name    string
+		paths   []string
+		message string // the line of standard error
+	}{
+		{"empty directory", []string{in("bare")}, in("bare") + ": no .avdl, .avsc or .avpr file in this directory"},
+		{"directory with other files only", []string{in("empty")}, in("empty") + ": no .avdl, .avsc or .avpr file in this directory"},
+		{"missing path", []string{in("nope")}, in("nope") + ": no such file or directory"},
+		{"not a schema file", []string{in("notes.txt")}, in("notes.txt") + ": not an Avro schema file (want .avdl, .avsc or .avpr)"},
+		{"a good path and an empty one", []string{w.schemas, in("bare")}, in("bare") + ": no .avdl, .avsc or .avpr file in this directory"},
+	}
+	for _, tt := range tests {
+		for _, command := range [][]string{{"plan"}, {"plan", "--detailed-exitcode"}, {"apply", "--yes"}} {
+			t.Run(strings.Join(command, " ")+": "+tt.name, func(t *testing.T) {
+				// Each case starts from the first apply's state.
+				require.NoError(t, os.WriteFile(w.statePath(), []byte(before), 0o644))
+				args := append(append(slices.Clone(command), "--env", "prod", "--state-dir", w.stateDir), tt.paths...)
+				r := runESM(t, args...)
+				assert.Equal(t, exitFailure, r.code, "stderr: %s", r.stderr)
+				assert.Equal(t, "esm: "+tt.message+"\n", r.stderr, "one line naming the path; the store is not even opened")
+				assert.Empty(t, r.stdout)
+				assert.Equal(t, before, w.state(), "every monitor is still there")
+			})
+		}
+	}
+}
+
+// Without PATH, plan and apply read ./schemas, which must exist and hold a
+// schema file too.
+func TestPlanAndApplyRefuseMissingDefaultSchemas(t *testing.T) {
+	useLocalStore(t)
+	dir := writeFiles(t, t.TempDir(), map[string]string{"schemas/shop.avdl": annotatedIDL([]string{"Ping"}, all("Ping"))})
+	t.Chdir(dir)
+	require.Equal(t, exitOK, runESM(t, "apply", "--env", "prod").code)
+	statePath := filepath.Join(dir, ".esm", "state", "prod.json")
+	before, err := os.ReadFile(statePath)
+	require.NoError(t, err)
+
+	for _, setup := range []struct {
+		name    string
+		prepare func(t *testing.T)
+		message string
+	}{
+		{"empty", func(t *testing.T) { require.NoError(t, os.Remove(filepath.Join(dir, "schemas", "shop.avdl"))) },
+			"esm: schemas: no .avdl, .avsc or .avpr file in this directory\n"},
+		{"missing", func(t *testing.T) { require.NoError(t, os.RemoveAll(filepath.Join(dir, "schemas"))) },
+			"esm: schemas: no such file or directory\n"},
+	} {
+		t.Run(setup.name, func(t *testing.T) {
+			setup.prepare(t)
+			for _, command := range [][]string{{"plan", "--env", "prod"}, {"apply", "--env", "prod", "--yes"}} {
+				r := runESM(t, command...)
+				assert.Equal(t, exitFailure, r.code, "%s: stderr: %s", command, r.stderr)
+				assert.Equal(t, setup.message, r.stderr, command)
+				after, err := os.ReadFile(statePath)
+				require.NoError(t, err)
+				assert.Equal(t, string(before), string(after), "%s: every monitor is still there", command)
+			}
+		})
+	}
+}
+
+// A schema directory reached through a symbolic link is read like the
+// directory itself: its monitors are created and kept, not taken for
+// "no schemas".
+func TestPlanAndApplyFollowSymlinkedSchemaDirectory(t *testing.T) {
+	w := newWorkspace(t, annotatedIDL([]string{"Ping"}, all("Ping")))
+	link := filepath.Join(t.TempDir(), "schemas-link")
+	require.NoError(t, os.Symlink(w.schemas, link))
+
+	r := runESM(t, "apply", "--env", "prod", "--state-dir", w.stateDir, link)
+	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
+	assert.Contains(t, r.stdout, "Apply complete: 1 created, 0 updated, 0 deleted, 0 failed.\n")
+	assert.Contains(t, r.stdout, "# from com.example.test.Ping at "+filepath.Join(link, "shop.avdl")+":5\n", "the file as the user named it")
+	assert.Contains(t, w.state(), `"name": "Traffic Anomaly with Ping"`)
+
+	r = runESM(t, "plan", "--env", "prod", "--state-dir", w.stateDir, "--detailed-exitcode", link)
+	assert.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
+	assert.Equal(t, "No changes. Monitors match the schemas.\n", r.stdout)
+}
+
+// A local state file that is a symbolic link to a shared file is written
+// through: after apply the link is still a link, the target holds the
+// monitors and a plan finds nothing to do. A link to a device is refused,
+// and stays.
+func TestApplyThroughSymlinkedStateFile(t *testing.T) {
+	w := newWorkspace(t, annotatedIDL([]string{"Ping", "Pong"}, all("Ping", "Pong")))
+	shared := filepath.Join(t.TempDir(), "shared", "prod.json")
+	require.NoError(t, os.MkdirAll(filepath.Dir(shared), 0o755))
+	require.NoError(t, os.MkdirAll(w.stateDir, 0o755))
+	if err := os.Symlink(shared, w.statePath()); err != nil {
+		t.Skipf("symbolic links are not available: %v", err)
+	}
+
+	for _, step := range []string{"first apply", "apply of a change"} {
+		if step == "apply of a change" {
+			w.write(annotatedIDL([]string{"Ping", "Pong"}, all("Ping")))
+		}
+		r := w.esm("apply")
+		require.Equal(t, exitOK, r.code, "%s: stderr: %s", step, r.stderr)
+		info, err := os.Lstat(w.statePath())
+		require.NoError(t, err)
+		require.NotZero(t, info.Mode()&os.ModeSymlink, "%s: the state file is still a link", step)
+		target, err := os.Readlink(w.statePath())
+		require.NoError(t, err)
+		assert.Equal(t, shared, target)
+		data, err := os.ReadFile(shared)
+		require.NoError(t, err)
+		assert.Contains(t, string(data), `"name": "Traffic Anomaly with Ping"`, step)
+		assert.Equal(t, step == "first apply", strings.Contains(string(data), "Pong"), "%s: the target holds what was applied", step)
+
+		r = w.esm("plan", "--detailed-exitcode")
+		assert.Equal(t, exitOK, r.code, "%s: stderr: %s", step, r.stderr)
+		assert.Equal(t, "No changes. Monitors match the schemas.\n", r.stdout, step)
+	}
+}
+
+// A state file that links to a device is refused at once, by plan and
+// apply, and left as it is.
+func TestStateFileLinkedToDeviceIsRefused(t *testing.T) {
+	if _, err := os.Stat(os.DevNull); err != nil || os.DevNull != "/dev/null" {
+		t.Skip("no /dev/null here")
+	}
+	w := newWorkspace(t, annotatedIDL([]string{"Ping"}, all("Ping")))
+	require.NoError(t, os.MkdirAll(w.stateDir, 0o755))
+	if err := os.Symlink(os.DevNull, w.statePath()); err != nil {
+		t.Skipf("symbolic links are not available: %v", err)
+	}
+	for _, command := range [][]string{{"plan"}, {"apply", "--yes"}} {
+		t.Run(command[0], func(t *testing.T) {
+			r := w.esm(command[0], command[1:]...)
+			assert.Equal(t, exitFailure, r.code, "stderr: %s", r.stderr)
+			assert.Contains(t, r.stderr, "esm: state file "+w.statePath()+" is a symbolic link to /dev/null, a character device, not a regular file\n")
+			assert.Empty(t, r.stdout)
+			target, err := os.Readlink(w.statePath())
+			require.NoError(t, err, "still a link")
+			assert.Equal(t, os.DevNull, target)
+		})
+	}
 }

@@ -12,11 +12,12 @@ import (
 	"github.com/esm-dev/esm/internal/idl"
 )
 
-// Exit statuses of the esm binary.
+// Exit statuses of the esm binary, as Terraform's: 0 success, 1 any error,
+// and 2 only for "esm plan --detailed-exitcode" with changes (exitChanges),
+// so that CI never reads an error as "there are changes".
 const (
 	exitOK      = 0 // success
-	exitFailure = 1 // invalid input, or a file that cannot be read or written
-	exitUsage   = 2 // bad command line
+	exitFailure = 1 // any error: invalid input, a file that cannot be read or written, a bad command line
 )
 
 // loadFunc loads one schema file and everything it imports; idl.LoadFile
@@ -31,7 +32,8 @@ type app struct {
 }
 
 // usageError is a command-line mistake: a missing argument, an unknown
-// flag or command. run exits with status 2 for it.
+// flag or command. run prints it with a pointer to --help and exits with
+// status 1, as for any other error.
 type usageError struct{ msg string }
 
 func (e *usageError) Error() string { return e.msg }
@@ -75,7 +77,7 @@ func (a *app) run(args []string) int {
 	case errors.As(err, &usage):
 		fmt.Fprintf(a.stderr, "esm: %s\n", usage.msg)
 		fmt.Fprintf(a.stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
-		return exitUsage
+		return exitFailure
 	case errors.Is(err, errReported):
 		return exitFailure
 	case errors.As(err, &list) && len(list) > 0:
@@ -102,8 +104,9 @@ func (a *app) rootCmd() *cobra.Command {
 		Long: `esm reads Avro IDL schemas (.avdl) whose records carry monitor annotations,
 such as @alert_channel("team-cart") and @traffic_anomaly_monitor({"deviations": 3}).
 
-Exit status: 0 on success, 1 when a schema is invalid or a file cannot be
-read or written, 2 on a usage error.`,
+Exit status: 0 on success, 1 on any error (an invalid schema, a file that
+cannot be read or written, a usage error), 2 only from "esm plan
+--detailed-exitcode" when the plan has changes.`,
 		SilenceUsage:          true,
 		SilenceErrors:         true,
 		DisableFlagsInUseLine: true,

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -37,8 +38,10 @@ func TestNewRootCmdWritesHelpToStdout(t *testing.T) {
 	assert.Empty(t, stderr.String())
 }
 
-// Usage errors exit with status 2 and print "esm: <message>" and a hint,
-// and nothing on standard output.
+// Usage errors exit with status 1, as every other error does (Terraform's
+// convention: 2 is kept for "plan --detailed-exitcode" found changes), and
+// print "esm: <message>" and a hint to standard error, nothing on standard
+// output.
 func TestUsageErrors(t *testing.T) {
 	tests := []struct {
 		args     []string
@@ -60,7 +63,7 @@ func TestUsageErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			r := runESM(t, tt.args...)
-			assert.Equal(t, exitUsage, r.code)
+			assert.Equal(t, exitFailure, r.code)
 			assert.Empty(t, r.stdout)
 			assert.Equal(t, tt.message+"\n"+tt.helpHint+"\n", r.stderr)
 		})
@@ -76,4 +79,73 @@ func TestIDLMissingFile(t *testing.T) {
 	require.Equal(t, 1, strings.Count(r.stderr, "\n"), "one line: %q", r.stderr)
 	assert.True(t, strings.HasPrefix(r.stderr, "esm: "), "stderr: %q", r.stderr)
 	assert.Contains(t, r.stderr, "does-not-exist.avdl")
+}
+
+// The exit status follows Terraform's: 0 success, 1 any error, usage
+// errors included, 2 only when "plan --detailed-exitcode" found changes.
+// CI reads 2 as "there are changes", so no usage error may exit with it,
+// with or without --detailed-exitcode.
+func TestExitStatus(t *testing.T) {
+	w := newWorkspace(t, annotatedIDL([]string{"Ping"}, all("Ping")))
+	state := []string{"--state-dir", w.stateDir}
+	applied := newWorkspace(t, annotatedIDL([]string{"Ping"}, all("Ping")))
+	require.Equal(t, exitOK, applied.esm("apply").code)
+
+	usage := []struct {
+		name string
+		args []string
+	}{
+		{"plan: unknown flag", append([]string{"plan", "--env", "prod", "--bogus", w.schemas}, state...)},
+		{"apply: unknown flag", append([]string{"apply", "--env", "prod", "--bogus", w.schemas}, state...)},
+		{"validate: unknown flag", []string{"validate", "--bogus", w.schemas}},
+		{"root: unknown flag", []string{"--bogus"}},
+		{"plan: missing --env", append([]string{"plan", w.schemas}, state...)},
+		{"apply: missing --env", append([]string{"apply", "--yes", w.schemas}, state...)},
+		{"plan: --env without a value", []string{"plan", "--env"}},
+		{"plan: bad --output", append([]string{"plan", "--env", "prod", "--output", "yaml", w.schemas}, state...)},
+		{"plan: bad --detailed-exitcode value", append([]string{"plan", "--env", "prod", "--detailed-exitcode=maybe", w.schemas}, state...)},
+		{"version: extra argument", []string{"version", "extra"}},
+		{"serve: extra argument", []string{"serve", "extra"}},
+		{"root: unknown command", []string{"bogus"}},
+		{"idl: too many arguments", []string{"idl", "a.avdl", "b.json", "c"}},
+	}
+	for _, tt := range usage {
+		for _, detailed := range []bool{false, true} {
+			args := tt.args
+			name := tt.name
+			if detailed {
+				// After the command name, so that no flag takes it as
+				// its value.
+				args = slices.Insert(slices.Clone(args), 1, "--detailed-exitcode")
+				name += " --detailed-exitcode"
+			}
+			t.Run(name, func(t *testing.T) {
+				r := runESM(t, args...)
+				assert.Equal(t, exitFailure, r.code, "stderr: %s", r.stderr)
+				assert.Empty(t, r.stdout)
+				assert.Regexp(t, `^esm: .*\nRun 'esm( \w+)? --help' for usage\.\n$`, r.stderr, "the usage hint goes to standard error")
+			})
+		}
+	}
+	assert.NoFileExists(t, w.statePath(), "no usage error touches the store")
+
+	outcomes := []struct {
+		name string
+		w    *workspace
+		args []string
+		code int
+	}{
+		{"changes", w, []string{"--detailed-exitcode"}, exitChanges},
+		{"changes as JSON", w, []string{"--detailed-exitcode", "-o", "json"}, exitChanges},
+		{"changes without --detailed-exitcode", w, nil, exitOK},
+		{"no changes", applied, []string{"--detailed-exitcode"}, exitOK},
+		{"no changes without --detailed-exitcode", applied, nil, exitOK},
+	}
+	for _, tt := range outcomes {
+		t.Run(tt.name, func(t *testing.T) {
+			r := tt.w.esm("plan", tt.args...)
+			assert.Equal(t, tt.code, r.code, "stderr: %s", r.stderr)
+		})
+	}
+	assert.NoFileExists(t, w.statePath(), "plan changes nothing")
 }

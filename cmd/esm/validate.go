@@ -36,7 +36,8 @@ is only meaningful as an import is not reported out of context.
 Every problem is printed once to standard error as file:line:col: message,
 warnings included, and a summary line to standard output. The exit status is
 1 if there is any error: an invalid schema, a PATH that does not exist, or a
-directory without schema files.`,
+directory without schema files ("esm plan" and "esm apply" refuse such a
+PATH too).`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
@@ -69,20 +70,26 @@ type validation struct {
 	errorFiles map[string]bool // absolute paths of the files with errors
 }
 
-// isSchemaFile reports whether path has an extension idl.LoadFile reads.
-func isSchemaFile(path string) bool {
-	switch filepath.Ext(path) {
-	case ".avdl", ".avsc", ".avpr":
-		return true
-	}
-	return false
+// schemaPathError is a PATH argument, or a directory under one, that
+// yields no schema file: it does not exist, cannot be read, is not a
+// schema file, or is a directory without one.
+type schemaPathError struct {
+	path string
+	msg  string
 }
 
-// collect returns the schema files under paths, each once, in the order
-// found; paths that do not exist, that are not schema files or that
-// hold no schema file are reported as errors.
-func (v *validation) collect(paths []string) []string {
-	var files []string
+func (e *schemaPathError) Error() string { return e.path + ": " + e.msg }
+
+// findSchemaFiles returns the schema files (.avdl, .avsc, .avpr) under
+// paths, each a file or a directory searched recursively (skipping
+// directories whose name starts with "."; a directory reached through a
+// symbolic link is searched too), each file once, in the order found. It
+// returns a *schemaPathError for every path that does not exist, is not a
+// schema file or holds no schema file, and for every directory that
+// cannot be read. validate, plan and apply all check their paths with it:
+// a path without schemas is never read as "no monitors", which would
+// plan the deletion of every monitor of the environment.
+func findSchemaFiles(paths []string) (files []string, problems []error) {
 	seen := map[string]bool{}
 	add := func(path string) {
 		if key := absPath(path); !seen[key] {
@@ -90,44 +97,76 @@ func (v *validation) collect(paths []string) []string {
 			files = append(files, path)
 		}
 	}
+	problem := func(path, msg string) {
+		problems = append(problems, &schemaPathError{path: path, msg: oneLine(msg)})
+	}
 	for _, root := range paths {
 		info, err := os.Stat(root)
 		if err != nil {
-			v.plainError(root, err)
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			problem(root, err.Error())
 			continue
 		}
 		if !info.IsDir() {
-			if !isSchemaFile(root) {
-				v.problem(root, diag.Error, root+": not an Avro schema file (want .avdl, .avsc or .avpr)")
+			if !idl.IsSchemaFile(root) {
+				problem(root, "not an Avro schema file (want .avdl, .avsc or .avpr)")
 				continue
 			}
 			add(root)
 			continue
 		}
+		walkRoot := root
+		if l, err := os.Lstat(root); err == nil && l.Mode()&fs.ModeSymlink != 0 {
+			// WalkDir does not follow a root that is a symbolic link;
+			// with a trailing separator the system resolves it, and the
+			// files found keep the path as the user spelled it.
+			walkRoot = root + string(filepath.Separator)
+		}
 		found := 0
 		// The callback handles every error itself, so WalkDir returns nil.
-		_ = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		_ = filepath.WalkDir(walkRoot, func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
-				v.plainError(path, err)
+				var pe *fs.PathError
+				if errors.As(err, &pe) {
+					problem(pe.Path, pe.Err.Error())
+				} else {
+					problem(path, err.Error())
+				}
 				if d != nil && d.IsDir() {
 					return fs.SkipDir
 				}
 				return nil
 			}
 			if d.IsDir() {
-				if path != root && strings.HasPrefix(d.Name(), ".") {
+				if path != walkRoot && strings.HasPrefix(d.Name(), ".") {
 					return fs.SkipDir
 				}
 				return nil
 			}
-			if isSchemaFile(path) {
+			if idl.IsSchemaFile(path) {
 				found++
 				add(path)
 			}
 			return nil
 		})
 		if found == 0 {
-			v.problem(root, diag.Error, root+": no .avdl, .avsc or .avpr file in this directory")
+			problem(root, "no .avdl, .avsc or .avpr file in this directory")
+		}
+	}
+	return files, problems
+}
+
+// collect returns the schema files under paths (findSchemaFiles) and
+// reports every path without them as an error.
+func (v *validation) collect(paths []string) []string {
+	files, problems := findSchemaFiles(paths)
+	for _, err := range problems {
+		var pe *schemaPathError
+		if errors.As(err, &pe) {
+			v.problem(pe.path, diag.Error, pe.Error())
 		}
 	}
 	return files

@@ -173,6 +173,7 @@ func TestValidatePaths(t *testing.T) {
 		"notes.txt":    "",
 	})
 	in := func(name string) string { return filepath.Join(dir, filepath.FromSlash(name)) }
+	require.NoError(t, os.Symlink(in("good"), in("link")))
 	tests := []struct {
 		name       string
 		args       []string
@@ -190,6 +191,7 @@ func TestValidatePaths(t *testing.T) {
 			in("notes.txt") + ": not an Avro schema file (want .avdl, .avsc or .avpr)", "validated 0 files: 1 error in 1 file", nil},
 		{"directory without schemas", []string{in("empty")}, exitFailure,
 			in("empty") + ": no .avdl, .avsc or .avpr file in this directory", "validated 0 files: 1 error in 1 file", nil},
+		{"directory through a symbolic link", []string{in("link")}, exitOK, "", "validated 2 files: 0 errors", []string{"a.avdl", "b.avsc"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -188,10 +188,25 @@ func jsonError(data []byte, err error) error {
 	return fmt.Errorf("%w (line %d, column %d)", err, line, col)
 }
 
-// load reads the state file at path. A missing file is an empty state and
-// a nil FileInfo; any other problem is an error naming the file.
+// load reads the state file at path, following symbolic links. A missing
+// file (or a link to one) is an empty state and a nil FileInfo; a path
+// that is not a regular file (a named pipe, a device, a socket, a
+// directory) is refused before it is opened, so that reading can never
+// block; any other problem is an error naming the file.
 func load(path string) (*state, fs.FileInfo, error) {
-	f, err := os.Open(path)
+	info, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return emptyState(), nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("read state %s: %w", path, err)
+	}
+	if err := checkRegular(path, info); err != nil {
+		return nil, nil, err
+	}
+	// Non-blocking, should the file be swapped for a named pipe since
+	// the Stat: opening one for reading would wait for a writer.
+	f, err := os.OpenFile(path, os.O_RDONLY|openNonBlock, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return emptyState(), nil, nil
 	}
@@ -199,12 +214,12 @@ func load(path string) (*state, fs.FileInfo, error) {
 		return nil, nil, fmt.Errorf("read state %s: %w", path, err)
 	}
 	defer f.Close()
-	info, err := f.Stat()
+	info, err = f.Stat()
 	if err != nil {
 		return nil, nil, fmt.Errorf("read state %s: %w", path, err)
 	}
-	if !info.Mode().IsRegular() {
-		return nil, nil, fmt.Errorf("read state %s: not a regular file", path)
+	if err := checkRegular(path, info); err != nil {
+		return nil, nil, err
 	}
 	data, err := io.ReadAll(f)
 	if err != nil {
@@ -217,17 +232,125 @@ func load(path string) (*state, fs.FileInfo, error) {
 	return st, info, nil
 }
 
+// checkRegular returns an error unless info, the result of following the
+// symbolic links of path, is a regular file: "state file X is a named
+// pipe, not a regular file", naming the link's target when path is a
+// link.
+func checkRegular(path string, info fs.FileInfo) error {
+	if info.Mode().IsRegular() {
+		return nil
+	}
+	what := fileKind(info.Mode())
+	if target, err := resolve(path); err == nil && target != path {
+		if l, err := os.Lstat(path); err == nil && l.Mode()&fs.ModeSymlink != 0 {
+			return fmt.Errorf("state file %s is a symbolic link to %s, %s, not a regular file", path, target, what)
+		}
+	}
+	return fmt.Errorf("state file %s is %s, not a regular file", path, what)
+}
+
+// fileKind names the kind of file of a mode that is not a regular file.
+func fileKind(mode fs.FileMode) string {
+	switch {
+	case mode.IsDir():
+		return "a directory"
+	case mode&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case mode&fs.ModeSocket != 0:
+		return "a socket"
+	case mode&fs.ModeCharDevice != 0:
+		return "a character device"
+	case mode&fs.ModeDevice != 0:
+		return "a block device"
+	case mode&fs.ModeSymlink != 0:
+		return "a symbolic link"
+	}
+	return "an irregular file"
+}
+
+// maxLinks bounds the symbolic links resolve follows, as the system does
+// (Linux's MAXSYMLINKS is 40).
+const maxLinks = 40
+
+// resolve returns the file that path names once its symbolic links are
+// followed: path itself (with its directory's links resolved) when it is
+// not a link, the final target when it is, even when that target does not
+// exist yet. The state is written there, so that a link to a shared state
+// file stays a link and its target is the file updated. A path whose
+// directory does not exist is returned as it is: there is no link to
+// follow.
+func resolve(path string) (string, error) {
+	for hops := 0; ; hops++ {
+		dir, err := filepath.EvalSymlinks(filepath.Dir(path))
+		if err != nil {
+			if hops == 0 && errors.Is(err, fs.ErrNotExist) {
+				return path, nil
+			}
+			return "", fmt.Errorf("follow the link to %s: %w", path, err)
+		}
+		path = filepath.Join(dir, filepath.Base(path))
+		info, err := os.Lstat(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return path, nil
+		}
+		if err != nil {
+			return "", err
+		}
+		if info.Mode()&fs.ModeSymlink == 0 {
+			return path, nil
+		}
+		if hops == maxLinks {
+			return "", fmt.Errorf("%s: too many levels of symbolic links", path)
+		}
+		target, err := os.Readlink(path)
+		if err != nil {
+			return "", err
+		}
+		if !filepath.IsAbs(target) {
+			// dir has no links left, so ".." in target means what the
+			// system takes it to mean.
+			target = filepath.Join(dir, target)
+		}
+		path = target
+	}
+}
+
+// lockDirOf returns the directory whose lock guards the state file at
+// path: the directory of the file its symbolic links lead to, so that esm
+// processes reaching one state file through different links, or through
+// none, exclude each other. When the links cannot be followed it is
+// path's own directory, and the write reports why.
+func lockDirOf(path string) string {
+	if target, err := resolve(path); err == nil {
+		return filepath.Dir(target)
+	}
+	return filepath.Dir(path)
+}
+
 // writeAtomic replaces the file at path with st: it writes a temporary
-// file in the same directory, syncs it and renames it over path, so that
-// a reader sees the old file or the new one, never a part. It returns the
-// new file's FileInfo.
+// file next to the file path leads to (through its symbolic links, which
+// stay as they are), syncs it and renames it over that file, so that a
+// reader sees the old file or the new one, never a part. A target that
+// exists and is not a regular file is refused. The file keeps its
+// permissions (0644 when new). It returns the new file's FileInfo.
 func writeAtomic(path string, st *state) (fs.FileInfo, error) {
 	data, err := encode(st)
 	if err != nil {
 		return nil, fmt.Errorf("write state %s: %w", path, err)
 	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	target, err := resolve(path)
+	if err != nil {
+		return nil, fmt.Errorf("write state %s: %w", path, err)
+	}
+	perm := fs.FileMode(0o644)
+	if info, err := os.Stat(target); err == nil {
+		if err := checkRegular(path, info); err != nil {
+			return nil, err
+		}
+		perm = info.Mode().Perm()
+	}
+	dir := filepath.Dir(target)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(target)+".tmp-*")
 	if err != nil {
 		return nil, fmt.Errorf("write state %s: %w", path, err)
 	}
@@ -242,7 +365,7 @@ func writeAtomic(path string, st *state) (fs.FileInfo, error) {
 	if _, err := tmp.Write(data); err != nil {
 		return nil, fmt.Errorf("write state %s: %w", path, err)
 	}
-	if err := tmp.Chmod(0o644); err != nil {
+	if err := tmp.Chmod(perm); err != nil {
 		return nil, fmt.Errorf("write state %s: %w", path, err)
 	}
 	if err := tmp.Sync(); err != nil {
@@ -255,7 +378,7 @@ func writeAtomic(path string, st *state) (fs.FileInfo, error) {
 	if err := tmp.Close(); err != nil {
 		return nil, fmt.Errorf("write state %s: %w", path, err)
 	}
-	if err := os.Rename(tmpName, path); err != nil {
+	if err := os.Rename(tmpName, target); err != nil {
 		return nil, fmt.Errorf("write state %s: %w", path, err)
 	}
 	done = true

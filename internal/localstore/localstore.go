@@ -215,7 +215,7 @@ func (s *Store) commit(ctx context.Context, batch []*op) {
 		finish(fmt.Errorf("create state directory: %w", err))
 		return
 	}
-	unlock, err := lockDir(ctx, dir)
+	unlock, err := lockDir(ctx, lockDirOf(s.path))
 	if err != nil {
 		finish(err)
 		return
