@@ -95,6 +95,9 @@ type Comment struct {
 	Body     string
 	User     string
 	UserType string
+	// CreatedAt is when the server stored the comment, served as
+	// created_at (RFC 3339, UTC, to the second, as GitHub writes it).
+	CreatedAt time.Time
 }
 
 // Status is a commit status.
@@ -245,7 +248,7 @@ func (s *Server) AddComment(repo string, number int, user, body string) int64 {
 
 func (s *Server) addComment(r *repoState, number int, user, userType, body string) *Comment {
 	s.nextID++
-	c := &Comment{ID: s.nextID, Number: number, Body: body, User: user, UserType: userType}
+	c := &Comment{ID: s.nextID, Number: number, Body: body, User: user, UserType: userType, CreatedAt: time.Now().UTC().Truncate(time.Second)}
 	r.comments = append(r.comments, c)
 	return c
 }
@@ -462,6 +465,7 @@ func tooLong(body string) bool { return utf8.RuneCountInString(body) > MaxCommen
 func commentJSON(r *http.Request, repo string, c *Comment) map[string]any {
 	return map[string]any{
 		"id": c.ID, "body": c.Body, "user": user(c.User, c.UserType),
+		"created_at": c.CreatedAt.Format(time.RFC3339), "updated_at": c.CreatedAt.Format(time.RFC3339),
 		"html_url": fmt.Sprintf("http://%s/%s/pull/%d#issuecomment-%d", r.Host, repo, c.Number, c.ID),
 	}
 }
