@@ -33,7 +33,9 @@ type Delivery struct {
 
 // Handler does the work of the deliveries the receiver hands off. Its
 // methods run on the receiver's workers, one delivery each, with a
-// context that ends at Config.JobTimeout or when the receiver shuts down.
+// context that ends at Config.JobTimeout or when the receiver shuts down;
+// context.Cause tells which (ErrShutdown for the latter), so that a
+// handler can say why its work was cut short.
 type Handler interface {
 	// IssueComment is called for a comment created on a pull request.
 	IssueComment(ctx context.Context, d Delivery, e *github.IssueCommentEvent)

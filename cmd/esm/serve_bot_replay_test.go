@@ -4,7 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +16,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/esm-dev/esm/webhook"
 )
 
 // lockedBuffer is a bytes.Buffer safe for the bot's workers and the test.
@@ -150,4 +156,114 @@ func TestBotMaxCommentAgeSetting(t *testing.T) {
 			assert.Equal(t, tt.want, bc.maxCommentAge)
 		})
 	}
+}
+
+// A run cut short by the shutdown still leaves a final status and says
+// so in its comment.
+func TestBotShutdownMidRunLeavesAFinalState(t *testing.T) {
+	entered := make(chan struct{}, 100)
+	stuck := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		<-r.Context().Done() // Datadog hangs until the caller gives up
+	}))
+	t.Cleanup(stuck.Close)
+	w := newBotWorld(t, map[string]string{envDatadogURL: stuck.URL})
+	w.gh.SetPermission(e2eRepo, "alice", "write")
+	sha := w.push(nil, exampleSchemas(t))
+	id := w.command("alice", "esm prod register")
+	select {
+	case <-entered:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the run never called Datadog")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	assert.ErrorIs(t, w.bot.shutdown(ctx), context.DeadlineExceeded, "the run was cut short")
+
+	states := w.gh.Statuses(e2eRepo, sha)
+	require.NotEmpty(t, states)
+	last := states[len(states)-1]
+	assert.Equal(t, "error", last.State, "not left pending")
+	assert.Contains(t, last.Description, "interrupted")
+	bodies := w.botBodies()
+	require.Len(t, bodies, 1)
+	assert.Contains(t, bodies[0], "the run was interrupted (esm is shutting down): nothing more was applied; comment `esm prod register` again")
+	assert.Contains(t, w.gh.Reactions(e2eRepo, id), "confused")
+}
+
+func TestBotRepositoryNotAllowedGetsNoComment(t *testing.T) {
+	w := newBotWorld(t, map[string]string{envAllowedRepos: "someone-else/*"})
+	w.gh.SetPermission(e2eRepo, "alice", "admin")
+	sha := w.push(nil, exampleSchemas(t))
+	id := w.command("alice", "esm prod register")
+	w.command("alice", "esm help")
+	w.drain()
+	assert.Empty(t, w.botBodies())
+	assert.Empty(t, w.gh.Reactions(e2eRepo, id))
+	assert.Empty(t, w.gh.Statuses(e2eRepo, sha))
+	assert.Empty(t, w.dd.Requests(), "Datadog is not called")
+	assert.Contains(t, w.logs.String(), "repository not allowed")
+}
+
+// gatedDatadog forwards to the fake Datadog once release is closed.
+type gatedDatadog struct {
+	target  string // the fake's URL, set before the first request
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g *gatedDatadog) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	select {
+	case g.entered <- struct{}{}:
+	default:
+	}
+	select {
+	case <-g.release:
+	case <-r.Context().Done():
+		return
+	}
+	u, err := url.Parse(g.target)
+	if err != nil {
+		http.Error(rw, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	httputil.NewSingleHostReverseProxy(u).ServeHTTP(rw, r)
+}
+
+func TestBotCommandsWaitingForARunShareOneComment(t *testing.T) {
+	gate := &gatedDatadog{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	proxy := httptest.NewServer(gate)
+	t.Cleanup(proxy.Close)
+	w := newBotWorld(t, map[string]string{envDatadogURL: proxy.URL})
+	gate.target = w.dd.URL
+	w.gh.SetPermission(e2eRepo, "alice", "write")
+	w.push(nil, exampleSchemas(t))
+	w.command("alice", "esm prod register")
+	<-gate.entered
+	// The other workers take commands that wait; the rest queue up.
+	accepted := 1
+	for range 40 {
+		id := w.gh.AddComment(e2eRepo, e2eNumber, "alice", "esm prod plan")
+		if w.deliver("issue_comment", commentPayload(t, id, "alice", "esm prod plan"), e2eSecret) == http.StatusAccepted {
+			accepted++
+		}
+	}
+	waiting := func() []string {
+		var out []string
+		for _, b := range w.botBodies() {
+			if strings.HasPrefix(b, "<!-- esm:prod:waiting -->") {
+				out = append(out, b)
+			}
+		}
+		return out
+	}
+	require.Eventually(t, func() bool {
+		return len(waiting()) == 1 && strings.Contains(waiting()[0], fmt.Sprintf("%d commands wait", webhook.DefaultWorkers-1))
+	}, 20*time.Second, time.Millisecond, "every worker but the running one waits")
+	close(gate.release)
+	w.drain()
+	assert.Equal(t, 41, accepted)
+	require.Len(t, waiting(), 1, "one waiting comment for %d commands", accepted-1)
+	assert.Contains(t, waiting()[0], "No command waits")
+	assert.Len(t, w.botBodies(), 3, "the register result, the plan result and the waiting comment")
 }
