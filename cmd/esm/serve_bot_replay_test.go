@@ -240,9 +240,10 @@ func TestBotCommandsWaitingForARunShareOneComment(t *testing.T) {
 	w.push(nil, exampleSchemas(t))
 	w.command("alice", "esm prod register")
 	<-gate.entered
-	// The other workers take commands that wait; the rest queue up.
+	// The issue's 80 deliveries: the other workers take commands that
+	// wait, the rest queue up, beyond the queue they get 503.
 	accepted := 1
-	for range 40 {
+	for range 80 {
 		id := w.gh.AddComment(e2eRepo, e2eNumber, "alice", "esm prod plan")
 		if w.deliver("issue_comment", commentPayload(t, id, "alice", "esm prod plan"), e2eSecret) == http.StatusAccepted {
 			accepted++
@@ -262,7 +263,7 @@ func TestBotCommandsWaitingForARunShareOneComment(t *testing.T) {
 	}, 20*time.Second, time.Millisecond, "every worker but the running one waits")
 	close(gate.release)
 	w.drain()
-	assert.Equal(t, 41, accepted)
+	assert.GreaterOrEqual(t, accepted, 1+webhook.DefaultQueue)
 	require.Len(t, waiting(), 1, "one waiting comment for %d commands", accepted-1)
 	assert.Contains(t, waiting()[0], "No command waits")
 	assert.Len(t, w.botBodies(), 3, "the register result, the plan result and the waiting comment")

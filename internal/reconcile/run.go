@@ -353,6 +353,17 @@ func (r *Runner) HandleComment(ctx context.Context, ev CommentEvent) {
 		return
 	}
 	ru := &run{r: r, log: log, repo: ev.Repo, repoURL: ev.RepoURL, number: ev.Number, commentID: ev.CommentID, cmd: cmd}
+	if ctx.Err() != nil {
+		// Still queued when esm began to shut down: the command never
+		// started. 😕 says so, quietly (a queue of them would otherwise
+		// post a comment each), under a context of its own.
+		log.Warn("command not run", "cause", context.Cause(ctx))
+		fctx, cancel := finalContext(ctx)
+		defer cancel()
+		r.observe(cmd, "error", 0)
+		ru.react(fctx, ReactionConfused)
+		return
+	}
 	if problem != "" || cmd.Kind == CommandHelp {
 		log.Info("usage answered", "problem", problem)
 		ru.reply(ctx, report.Usage(r.Config.EnvNames(), problem))

@@ -301,3 +301,25 @@ func TestCommandWaitingWhenCutShortIsAnswered(t *testing.T) {
 	close(gate.open)
 	wg.Wait()
 }
+
+func TestCommandQueuedAtShutdownIsNotRunAndSaysSo(t *testing.T) {
+	for _, body := range []string{"esm prod register", "esm prod plan", "esm help"} {
+		t.Run(body, func(t *testing.T) {
+			h := newHarness(t, nil)
+			h.srv.SetPermission(repoName, "alice", "write")
+			sha := h.push(nil, map[string]string{"schemas/a.avdl": protocol("A", "Alpha")})
+			id := h.srv.AddComment(repoName, prNumber, "alice", body)
+			ctx, cancel := context.WithCancelCause(context.Background())
+			cancel(errShuttingDown)
+			h.runner.HandleComment(ctx, reconcile.CommentEvent{
+				Delivery: "d1", Repo: shop, Number: prNumber, CommentID: id, Body: body, Author: "alice", AuthorType: "User",
+			})
+			assert.Equal(t, []string{"confused"}, h.srv.Reactions(repoName, id))
+			assert.Empty(t, h.bot(), "quiet: no comment per queued command")
+			assert.Empty(t, h.srv.Statuses(repoName, sha))
+			assert.Empty(t, h.monitors("prod"))
+			assert.Contains(t, h.logs.String(), `"msg":"command not run"`)
+			assert.Contains(t, h.logs.String(), `"cause":"esm is shutting down"`)
+		})
+	}
+}
