@@ -122,6 +122,14 @@ type Comments interface {
 	CreateIssueComment(ctx context.Context, repo Repo, number int, body string) (int64, error)
 	EditIssueComment(ctx context.Context, repo Repo, id int64, body string) error
 	CreateCommentReaction(ctx context.Context, repo Repo, commentID int64, reaction string) error
+	// ListCommentReactions returns every reaction on a comment (all pages).
+	ListCommentReactions(ctx context.Context, repo Repo, commentID int64) ([]Reaction, error)
+}
+
+// Reaction is a reaction on a comment.
+type Reaction struct {
+	Content string // such as "eyes"
+	User    string // the login of who reacted
 }
 
 // Statuses sets commit statuses.
@@ -369,6 +377,12 @@ func (r *Runner) HandleComment(ctx context.Context, ev CommentEvent) {
 		ru.reply(ctx, report.Usage(r.Config.EnvNames(), problem))
 		return
 	}
+	if ru.reactedBefore(ctx) {
+		// The webhook drops a comment it has handed off already; this
+		// holds across restarts: esm's reaction is the record.
+		log.Warn("comment ignored: esm reacted to it already, it was handled before (a replay or a redelivery)")
+		return
+	}
 	if cmd.Kind == CommandRegister {
 		if why, err := r.authorise(ctx, ev); err != nil || why != "" {
 			if err != nil {
@@ -389,6 +403,30 @@ func (r *Runner) HandleComment(ctx context.Context, ev CommentEvent) {
 	}
 	ru.react(ctx, ReactionEyes)
 	ru.execute(ctx)
+}
+
+// reactedBefore reports whether the bot has put one of its run reactions
+// on the command's comment: an earlier run handled it. When the reactions
+// or the bot's login cannot be read, the command goes ahead.
+func (ru *run) reactedBefore(ctx context.Context) bool {
+	self := ru.r.selfLogin(ctx)
+	if ru.commentID == 0 || self == "" {
+		return false
+	}
+	reactions, err := ru.r.GitHub.ListCommentReactions(ctx, ru.repo, ru.commentID)
+	if err != nil {
+		ru.log.Warn("reactions check failed", "error", fmt.Errorf("list reactions: %w", err))
+		return false
+	}
+	for _, x := range reactions {
+		switch x.Content {
+		case ReactionEyes, ReactionRocket, ReactionConfused:
+			if strings.EqualFold(x.User, self) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // isDraft reports whether the pull request is a draft. When it cannot be

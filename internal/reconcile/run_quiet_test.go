@@ -323,3 +323,53 @@ func TestCommandQueuedAtShutdownIsNotRunAndSaysSo(t *testing.T) {
 		})
 	}
 }
+
+func TestCommentHandledBeforeARestartIsNotRunAgain(t *testing.T) {
+	tests := []struct {
+		name string
+		// mark prepares the comment the second runner is handed
+		mark func(h *harness, id int64)
+		runs bool
+	}{
+		{"handled by the bot before", func(*harness, int64) {}, false},
+		{"only a person's eyes on it", func(h *harness, id int64) {
+			h.srv.AddReaction(repoName, id, "bob", "eyes")
+		}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			h.srv.SetPermission(repoName, "alice", "write")
+			schemas := map[string]string{"schemas/a.avdl": protocol("A", "Alpha")}
+			h.push(nil, schemas)
+			ev := reconcile.CommentEvent{Delivery: "d1", Repo: shop, Number: prNumber, Body: "esm prod register", Author: "alice", AuthorType: "User"}
+			if tt.runs {
+				// A comment the bot never saw: only a person reacted.
+				ev.CommentID = h.srv.AddComment(repoName, prNumber, "alice", ev.Body)
+			} else {
+				ev.CommentID = h.comment("alice", ev.Body)
+				require.Equal(t, []string{"eyes", "rocket"}, h.srv.Reactions(repoName, ev.CommentID))
+			}
+			tt.mark(h, ev.CommentID)
+			// A push removes the annotation: running the comment again
+			// would delete the monitor.
+			newHead := h.push(schemas, map[string]string{"schemas/a.avdl": protocol("A", "plainAlpha")})
+			if !tt.runs {
+				require.Len(t, h.monitors("prod"), 1)
+			}
+
+			// esm restarted: a new runner, nothing in memory.
+			again := newHarness(t, nil).runner
+			again.GitHub, again.Stores, again.Logger = h.runner.GitHub, h.runner.Stores, h.runner.Logger
+			ev.Delivery = "d2"
+			again.HandleComment(context.Background(), ev)
+			if tt.runs {
+				assert.Equal(t, []string{"pending", "success"}, h.states(newHead))
+				return
+			}
+			assert.Empty(t, h.srv.Statuses(repoName, newHead), "not run again")
+			assert.Len(t, h.monitors("prod"), 1, "the monitor is kept")
+			assert.Contains(t, h.logs.String(), "comment ignored: esm reacted to it already")
+		})
+	}
+}
