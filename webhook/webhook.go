@@ -12,6 +12,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -32,7 +33,9 @@ type Delivery struct {
 
 // Handler does the work of the deliveries the receiver hands off. Its
 // methods run on the receiver's workers, one delivery each, with a
-// context that ends at Config.JobTimeout or when the receiver shuts down.
+// context that ends at Config.JobTimeout or when the receiver shuts down;
+// context.Cause tells which (ErrShutdown for the latter), so that a
+// handler can say why its work was cut short.
 type Handler interface {
 	// IssueComment is called for a comment created on a pull request.
 	IssueComment(ctx context.Context, d Delivery, e *github.IssueCommentEvent)
@@ -49,6 +52,10 @@ const (
 	DefaultDedupSize    = 10000
 	DefaultDedupTTL     = 24 * time.Hour
 	DefaultJobTimeout   = 15 * time.Minute
+	// DefaultMaxCommentAge is how old a comment may be when it arrives.
+	// GitHub delivers within seconds; a comment older than this is a
+	// replay of a captured delivery or a redelivery too late to act on.
+	DefaultMaxCommentAge = 5 * time.Minute
 )
 
 // Config configures a Receiver.
@@ -70,6 +77,13 @@ type Config struct {
 	DedupTTL time.Duration
 	// JobTimeout bounds the handling of one delivery (default 15 min).
 	JobTimeout time.Duration
+	// MaxCommentAge is how old a comment may be, by the created_at of the
+	// signed body, when its delivery arrives (default 5 min); an older one
+	// gets 200 and is not handed off. The delivery ID is not covered by
+	// the signature, so this and the comment IDs remembered (DedupSize
+	// of them, for DedupTTL) are what stop a captured delivery from being
+	// replayed under a new ID.
+	MaxCommentAge time.Duration
 	// Logger receives a line per delivery; nil discards them.
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -82,11 +96,14 @@ type Receiver struct {
 	cfg    Config
 	log    *slog.Logger
 	router chi.Router
-	seen   *deliveries
+	seen   *deliveries // delivery IDs
+	// handled holds the IDs of the comments handed off, so that a comment
+	// is handed off once whatever delivery brings it.
+	handled *deliveries
 
 	queue  chan job
 	ctx    context.Context // ends when Shutdown gives up waiting
-	cancel context.CancelFunc
+	cancel context.CancelCauseFunc
 
 	mu      sync.RWMutex // guards closed against sends on queue
 	closed  bool
@@ -129,6 +146,9 @@ func New(cfg Config) (*Receiver, error) {
 	if cfg.JobTimeout <= 0 {
 		cfg.JobTimeout = DefaultJobTimeout
 	}
+	if cfg.MaxCommentAge <= 0 {
+		cfg.MaxCommentAge = DefaultMaxCommentAge
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -137,12 +157,13 @@ func New(cfg Config) (*Receiver, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	r := &Receiver{
-		cfg:   cfg,
-		log:   log,
-		seen:  newDeliveries(cfg.DedupSize, cfg.DedupTTL, cfg.Now),
-		queue: make(chan job, cfg.Queue),
+		cfg:     cfg,
+		log:     log,
+		seen:    newDeliveries(cfg.DedupSize, cfg.DedupTTL, cfg.Now),
+		handled: newDeliveries(cfg.DedupSize, max(cfg.DedupTTL, 2*cfg.MaxCommentAge), cfg.Now),
+		queue:   make(chan job, cfg.Queue),
 	}
-	r.ctx, r.cancel = context.WithCancel(context.Background())
+	r.ctx, r.cancel = context.WithCancelCause(context.Background())
 	router := chi.NewRouter()
 	router.Post("/webhook", r.serveWebhook)
 	router.Get("/healthz", r.serveHealth)
@@ -177,10 +198,10 @@ func (r *Receiver) Shutdown(ctx context.Context) error {
 	go func() { r.workers.Wait(); close(done) }()
 	select {
 	case <-done:
-		r.cancel()
+		r.cancel(ErrShutdown)
 		return nil
 	case <-ctx.Done():
-		r.cancel()
+		r.cancel(ErrShutdown)
 		<-done
 		return fmt.Errorf("shut down the webhook workers: %w", ctx.Err())
 	}
@@ -193,9 +214,13 @@ func (r *Receiver) work() {
 	}
 }
 
+// ErrShutdown is the cause (context.Cause) of the end of a handler's
+// context when the receiver shuts down before the handler returns.
+var ErrShutdown = errors.New("esm is shutting down")
+
 // runJob runs one job, logging a panic instead of dying with it.
 func (r *Receiver) runJob(j job) {
-	ctx, cancel := context.WithTimeout(r.ctx, r.cfg.JobTimeout)
+	ctx, cancel := context.WithTimeoutCause(r.ctx, r.cfg.JobTimeout, fmt.Errorf("the delivery took longer than %s", r.cfg.JobTimeout))
 	defer cancel()
 	defer func() {
 		if v := recover(); v != nil {
@@ -264,19 +289,37 @@ func (r *Receiver) serveWebhook(w http.ResponseWriter, req *http.Request) {
 		reply(w, http.StatusOK, "pong")
 		return
 	}
-	run, what := r.route(d, payload)
+	run, what, comment := r.route(d, payload)
 	if run == nil {
 		log.Debug("webhook ignored: " + what)
 		reply(w, http.StatusOK, "ignored: "+what)
 		return
+	}
+	var commentKey string
+	if comment != nil {
+		log = log.With("comment", comment.GetID(), "created_at", comment.GetCreatedAt().Time)
+		if why := r.commentRefusal(d, comment); why != "" {
+			log.Warn("webhook ignored: " + why)
+			reply(w, http.StatusOK, "ignored: "+why)
+			return
+		}
+		commentKey = strconv.FormatInt(comment.GetID(), 10)
 	}
 	if d.ID != "" && !r.seen.reserve(d.ID) {
 		log.Info("webhook ignored: delivery already received")
 		reply(w, http.StatusOK, "duplicate delivery")
 		return
 	}
+	if commentKey != "" && !r.handled.reserve(commentKey) {
+		log.Warn("webhook ignored: comment already handled, delivered again under another delivery id (a replay or a redelivery)")
+		reply(w, http.StatusOK, "ignored: comment already handled")
+		return
+	}
 	if !r.enqueue(job{d: d, run: run}) {
 		r.seen.release(d.ID)
+		if commentKey != "" {
+			r.handled.release(commentKey)
+		}
 		log.Warn("webhook refused: queue full", "queue", r.cfg.Queue)
 		reply(w, http.StatusServiceUnavailable, "busy: retry later")
 		return
@@ -301,35 +344,52 @@ func (r *Receiver) enqueue(j job) bool {
 }
 
 // route decodes the payload and returns the work it asks for, or nil and
-// why it is ignored.
-func (r *Receiver) route(d Delivery, payload []byte) (func(context.Context), string) {
+// why it is ignored; for a comment, the comment too.
+func (r *Receiver) route(d Delivery, payload []byte) (func(context.Context), string, *github.IssueComment) {
 	switch d.Event {
 	case "issue_comment", "pull_request":
 	default:
-		return nil, "event " + d.Event
+		return nil, "event " + d.Event, nil
 	}
 	v, err := github.ParseWebHook(d.Event, payload)
 	if err != nil {
-		return nil, fmt.Sprintf("cannot decode %s: %v", d.Event, err)
+		return nil, fmt.Sprintf("cannot decode %s: %v", d.Event, err), nil
 	}
 	switch e := v.(type) {
 	case *github.IssueCommentEvent:
 		if a := e.GetAction(); a != "created" {
-			return nil, "issue_comment action " + a
+			return nil, "issue_comment action " + a, nil
 		}
 		if !e.GetIssue().IsPullRequest() {
-			return nil, "comment on an issue, not a pull request"
+			return nil, "comment on an issue, not a pull request", nil
 		}
-		return func(ctx context.Context) { r.cfg.Handler.IssueComment(ctx, d, e) }, "issue_comment created"
+		return func(ctx context.Context) { r.cfg.Handler.IssueComment(ctx, d, e) }, "issue_comment created", e.GetComment()
 	case *github.PullRequestEvent:
 		switch a := e.GetAction(); a {
 		case "opened", "synchronize", "reopened":
-			return func(ctx context.Context) { r.cfg.Handler.PullRequest(ctx, d, e) }, "pull_request " + a
+			return func(ctx context.Context) { r.cfg.Handler.PullRequest(ctx, d, e) }, "pull_request " + a, nil
 		default:
-			return nil, "pull_request action " + a
+			return nil, "pull_request action " + a, nil
 		}
 	}
-	return nil, "event " + d.Event
+	return nil, "event " + d.Event, nil
+}
+
+// commentRefusal returns why a comment is not acted upon, by its age or
+// identity, or "". Its id and created_at are in the signed body, unlike
+// the delivery ID.
+func (r *Receiver) commentRefusal(d Delivery, c *github.IssueComment) string {
+	if c.GetID() == 0 {
+		return "comment without an id"
+	}
+	created := c.GetCreatedAt().Time
+	if created.IsZero() {
+		return "comment without created_at"
+	}
+	if age := d.Received.Sub(created); age > r.cfg.MaxCommentAge {
+		return fmt.Sprintf("comment created %s before it arrived, more than the %s allowed (a replay or a late redelivery)", age.Round(time.Second), r.cfg.MaxCommentAge)
+	}
+	return ""
 }
 
 // verifySignature checks X-Hub-Signature-256: "sha256=" and the hex

@@ -86,7 +86,7 @@ func (h *recorder) waitCalls(t *testing.T, n int) {
 
 func newReceiver(t *testing.T, h Handler, mod func(*Config)) *Receiver {
 	t.Helper()
-	cfg := Config{Secret: secret, Handler: h}
+	cfg := Config{Secret: secret, Handler: h, Now: func() time.Time { return recordedAt }}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -168,10 +168,13 @@ func TestDuplicateDelivery(t *testing.T) {
 	w := deliver(t, r, "issue_comment", "72d3162e", body, sig)
 	assert.Equal(t, http.StatusOK, w.Code)
 	assert.Contains(t, w.Body.String(), "duplicate")
-	assert.Equal(t, http.StatusAccepted, deliver(t, r, "issue_comment", "another", body, sig).Code)
-	h.waitCalls(t, 2)
+	// The same comment under another delivery id is a replay.
+	w = deliver(t, r, "issue_comment", "another", body, sig)
+	assert.Equal(t, http.StatusOK, w.Code)
+	assert.Contains(t, w.Body.String(), "comment already handled")
+	h.waitCalls(t, 1)
 	time.Sleep(20 * time.Millisecond)
-	assert.Equal(t, 2, h.calls())
+	assert.Equal(t, 1, h.calls())
 }
 
 func TestDeliveriesAreForgottenAfterTTLAndBeyondSize(t *testing.T) {
@@ -283,12 +286,12 @@ func TestQueueFull(t *testing.T) {
 	h := newRecorder()
 	h.block = make(chan struct{})
 	r := newReceiver(t, h, func(c *Config) { c.Workers, c.Queue = 1, 1 })
-	body := prComment(t)
+	first, second, body := commentAt(t, 1, recordedAt), commentAt(t, 2, recordedAt), commentAt(t, 3, recordedAt)
 	sig := Sign(secret, body)
 	// One delivery runs, one waits, the third finds the queue full.
-	assert.Equal(t, http.StatusAccepted, deliver(t, r, "issue_comment", "d1", body, sig).Code)
+	assert.Equal(t, http.StatusAccepted, deliver(t, r, "issue_comment", "d1", first, Sign(secret, first)).Code)
 	require.Eventually(t, func() bool { return len(r.queue) == 0 }, time.Second, time.Millisecond)
-	assert.Equal(t, http.StatusAccepted, deliver(t, r, "issue_comment", "d2", body, sig).Code)
+	assert.Equal(t, http.StatusAccepted, deliver(t, r, "issue_comment", "d2", second, Sign(secret, second)).Code)
 	assert.Equal(t, http.StatusServiceUnavailable, deliver(t, r, "issue_comment", "d3", body, sig).Code)
 	close(h.block)
 	h.waitCalls(t, 2)
@@ -309,7 +312,7 @@ func TestBodyTooLarge(t *testing.T) {
 func TestHealthzAndShutdown(t *testing.T) {
 	h := newRecorder()
 	h.block = make(chan struct{})
-	r, err := New(Config{Secret: secret, Handler: h})
+	r, err := New(Config{Secret: secret, Handler: h, Now: func() time.Time { return recordedAt }})
 	require.NoError(t, err)
 	w := httptest.NewRecorder()
 	r.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/healthz", nil))
@@ -324,7 +327,8 @@ func TestHealthzAndShutdown(t *testing.T) {
 	w = httptest.NewRecorder()
 	r.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/healthz", nil))
 	assert.Equal(t, http.StatusServiceUnavailable, w.Code)
-	assert.Equal(t, http.StatusServiceUnavailable, deliver(t, r, "issue_comment", "d2", body, Sign(secret, body)).Code)
+	another := commentAt(t, 2, recordedAt)
+	assert.Equal(t, http.StatusServiceUnavailable, deliver(t, r, "issue_comment", "d2", another, Sign(secret, another)).Code)
 	w = httptest.NewRecorder()
 	r.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/webhook", nil))
 	assert.Equal(t, http.StatusMethodNotAllowed, w.Code)

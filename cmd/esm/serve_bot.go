@@ -37,6 +37,7 @@ const (
 	envStateDir          = "ESM_STATE_DIR"
 	envAutoPlan          = "ESM_AUTOPLAN"
 	envRequireApproval   = "ESM_REQUIRE_APPROVAL"
+	envMaxCommentAge     = "ESM_MAX_COMMENT_AGE"
 )
 
 // botFlags are the bot's flags of "esm serve".
@@ -44,6 +45,7 @@ type botFlags struct {
 	stateDir        string
 	autoPlan        string
 	requireApproval string
+	maxCommentAge   string
 }
 
 // register adds the bot's flags to fl.
@@ -51,6 +53,7 @@ func (f *botFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&f.stateDir, "state-dir", defaultStateDir, "bot: `DIR` of the local state files, used when DD_API_KEY and DD_APP_KEY are not set (ESM_STATE_DIR)")
 	fl.StringVar(&f.autoPlan, "autoplan", "", "bot: plan these comma-separated `ENVS` (or all) when a pull request changes schemas (ESM_AUTOPLAN)")
 	fl.StringVar(&f.requireApproval, "require-approval", "false", "bot: register only approved pull requests (ESM_REQUIRE_APPROVAL)")
+	fl.StringVar(&f.maxCommentAge, "max-comment-age", webhook.DefaultMaxCommentAge.String(), "bot: ignore a command comment created longer than `DURATION` before its delivery arrives, a replay or a late redelivery (ESM_MAX_COMMENT_AGE)")
 }
 
 // botConfig is the checked configuration of the bot.
@@ -61,6 +64,7 @@ type botConfig struct {
 	conf            *config.Config
 	autoPlan        []string
 	requireApproval bool
+	maxCommentAge   time.Duration
 	stateDir        string
 	getenv          func(string) string
 }
@@ -79,6 +83,7 @@ func (f *botFlags) config(cmd *cobra.Command, getenv func(string) string, config
 	fromEnv("state-dir", envStateDir, &f.stateDir)
 	fromEnv("autoplan", envAutoPlan, &f.autoPlan)
 	fromEnv("require-approval", envRequireApproval, &f.requireApproval)
+	fromEnv("max-comment-age", envMaxCommentAge, &f.maxCommentAge)
 
 	bc := &botConfig{stateDir: f.stateDir, getenv: getenv}
 	var errs []error
@@ -98,6 +103,12 @@ func (f *botFlags) config(cmd *cobra.Command, getenv func(string) string, config
 	}
 	if bc.requireApproval, err = strconv.ParseBool(f.requireApproval); err != nil {
 		errs = append(errs, fmt.Errorf("--require-approval %q: want true or false", f.requireApproval))
+	}
+	if f.maxCommentAge == "" {
+		f.maxCommentAge = webhook.DefaultMaxCommentAge.String()
+	}
+	if bc.maxCommentAge, err = time.ParseDuration(f.maxCommentAge); err != nil || bc.maxCommentAge <= 0 {
+		errs = append(errs, fmt.Errorf("--max-comment-age (%s) %q: want a positive duration such as 5m", envMaxCommentAge, f.maxCommentAge))
 	}
 	bc.conf, err = config.Load(configFile)
 	if err != nil {
@@ -223,7 +234,7 @@ func newBot(bc *botConfig, log *slog.Logger, obs *metrics.Observer) (*bot, error
 		b.runner.OnRun = obs.BotRun
 	}
 	b.stores = stores
-	b.receiver, err = webhook.New(webhook.Config{Secret: bc.secret, Handler: botEvents{b.runner}, Logger: log})
+	b.receiver, err = webhook.New(webhook.Config{Secret: bc.secret, Handler: botEvents{b.runner}, Logger: log, MaxCommentAge: bc.maxCommentAge})
 	if err != nil {
 		return nil, err
 	}

@@ -43,11 +43,12 @@ type botWorld struct {
 	bot  *bot
 	head int
 	ids  atomic.Int64
+	logs *lockedBuffer // the bot's JSON log lines
 }
 
 func newBotWorld(t testing.TB, env map[string]string) *botWorld {
 	t.Helper()
-	w := &botWorld{t: t, gh: ghtest.NewServer(t), dd: ddtest.NewServer(t)}
+	w := &botWorld{t: t, gh: ghtest.NewServer(t), dd: ddtest.NewServer(t), logs: &lockedBuffer{}}
 	vars := map[string]string{
 		envWebhookSecret: e2eSecret,
 		envAllowedRepos:  "esm-dev/*",
@@ -62,7 +63,7 @@ func newBotWorld(t testing.TB, env map[string]string) *botWorld {
 	f := botFlags{stateDir: t.TempDir(), requireApproval: "false"}
 	bc, err := f.config(nil, func(k string) string { return vars[k] }, "")
 	require.NoError(t, err)
-	w.bot, err = newBot(bc, slog.New(slog.DiscardHandler), nil)
+	w.bot, err = newBot(bc, slog.New(slog.NewJSONHandler(w.logs, nil)), nil)
 	require.NoError(t, err)
 	r := chi.NewRouter()
 	w.bot.routes(r)
@@ -106,6 +107,7 @@ func commentPayload(t testing.TB, id int64, user, body string) []byte {
 	require.NoError(t, json.Unmarshal(ghtest.Payload(t, "issue_comment.pull_request.created.json"), &p))
 	c := p["comment"].(map[string]any)
 	c["id"], c["body"] = id, body
+	c["created_at"] = time.Now().UTC().Format(time.RFC3339) // just made, as GitHub delivers it
 	c["user"].(map[string]any)["login"] = user
 	out, err := json.Marshal(p)
 	require.NoError(t, err)

@@ -419,6 +419,27 @@ func (c *Client) CreateCommentReaction(ctx context.Context, repo reconcile.Repo,
 	return nil
 }
 
+// ListCommentReactions calls GET /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions,
+// every page.
+func (c *Client) ListCommentReactions(ctx context.Context, repo reconcile.Repo, commentID int64) ([]reconcile.Reaction, error) {
+	cl, err := c.client(ctx, repo)
+	if err != nil {
+		return nil, err
+	}
+	var out []reconcile.Reaction
+	err = paginate(ctx, c, "list reactions", func(opts *gh.ListOptions) (*gh.Response, error) {
+		reactions, resp, err := cl.Reactions.ListIssueCommentReactions(ctx, repo.Owner, repo.Name, commentID, opts)
+		for _, x := range reactions {
+			out = append(out, reconcile.Reaction{Content: x.GetContent(), User: x.GetUser().GetLogin()})
+		}
+		return resp, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list reactions to comment %d on %s: %w", commentID, repo, err)
+	}
+	return out, nil
+}
+
 // CreateStatus calls POST /repos/{owner}/{repo}/statuses/{sha}.
 func (c *Client) CreateStatus(ctx context.Context, repo reconcile.Repo, sha string, s reconcile.CommitStatus) error {
 	cl, err := c.client(ctx, repo)

@@ -122,6 +122,14 @@ type Comments interface {
 	CreateIssueComment(ctx context.Context, repo Repo, number int, body string) (int64, error)
 	EditIssueComment(ctx context.Context, repo Repo, id int64, body string) error
 	CreateCommentReaction(ctx context.Context, repo Repo, commentID int64, reaction string) error
+	// ListCommentReactions returns every reaction on a comment (all pages).
+	ListCommentReactions(ctx context.Context, repo Repo, commentID int64) ([]Reaction, error)
+}
+
+// Reaction is a reaction on a comment.
+type Reaction struct {
+	Content string // such as "eyes"
+	User    string // the login of who reacted
 }
 
 // Statuses sets commit statuses.
@@ -302,8 +310,23 @@ type Runner struct {
 
 	mu    sync.Mutex
 	locks map[string]chan struct{}
+	notes map[string]*waitingNote // by repository, pull request and environment
 	login string
 }
+
+// waitingNote is the one comment of a pull request and environment that
+// says how many of its commands wait for the run in progress.
+type waitingNote struct {
+	mu      sync.Mutex // held while the comment is written
+	id      int64      // the comment, 0 until it is found or posted
+	waiting int
+}
+
+// finalReportTimeout bounds the result comment, commit status and
+// reaction of a run whose context ended: they are written under a context
+// of their own, so that a run cut short (esm shutting down) still leaves
+// the pull request in a final state.
+const finalReportTimeout = 10 * time.Second
 
 // run is one command being carried out.
 type run struct {
@@ -326,20 +349,38 @@ func (r *Runner) HandleComment(ctx context.Context, ev CommentEvent) {
 	}
 	line, _, _ := strings.Cut(ev.Body, "\n")
 	ctx, log := r.runLogger(ctx, ev.Delivery, ev.Repo, ev.Number, strings.TrimSpace(line))
+	if !r.Allowed.Allows(ev.Repo) {
+		// As Atlantis does: no answer at all in a repository that merely
+		// installed the app, only this line for the operator.
+		log.Warn("command ignored: repository not allowed (ESM_ALLOWED_REPOS); nothing is posted", "author", ev.Author)
+		r.observe(cmd, "denied", 0)
+		return
+	}
 	if ev.AuthorType == "Bot" || r.isSelf(ctx, ev.Author) {
 		log.Info("comment ignored: written by a bot", "author", ev.Author)
 		return
 	}
 	ru := &run{r: r, log: log, repo: ev.Repo, repoURL: ev.RepoURL, number: ev.Number, commentID: ev.CommentID, cmd: cmd}
-	if !r.Allowed.Allows(ev.Repo) {
-		log.Warn("command denied: repository not allowed", "author", ev.Author)
-		ru.reply(ctx, report.Denied(fmt.Sprintf("the repository %s is not in esm's list of allowed repositories (ESM_ALLOWED_REPOS)", ev.Repo)))
-		r.observe(cmd, "denied", 0)
+	if ctx.Err() != nil {
+		// Still queued when esm began to shut down: the command never
+		// started. 😕 says so, quietly (a queue of them would otherwise
+		// post a comment each), under a context of its own.
+		log.Warn("command not run", "cause", context.Cause(ctx))
+		fctx, cancel := finalContext(ctx)
+		defer cancel()
+		r.observe(cmd, "error", 0)
+		ru.react(fctx, ReactionConfused)
 		return
 	}
 	if problem != "" || cmd.Kind == CommandHelp {
 		log.Info("usage answered", "problem", problem)
 		ru.reply(ctx, report.Usage(r.Config.EnvNames(), problem))
+		return
+	}
+	if ru.reactedBefore(ctx) {
+		// The webhook drops a comment it has handed off already; this
+		// holds across restarts: esm's reaction is the record.
+		log.Warn("comment ignored: esm reacted to it already, it was handled before (a replay or a redelivery)")
 		return
 	}
 	if cmd.Kind == CommandRegister {
@@ -353,9 +394,50 @@ func (r *Runner) HandleComment(ctx context.Context, ev CommentEvent) {
 			r.observe(cmd, "denied", 0)
 			return
 		}
+		if ru.isDraft(ctx) {
+			log.Info("register refused: the pull request is a draft")
+			ru.reply(ctx, report.Draft(cmd.Env))
+			r.observe(cmd, "denied", 0)
+			return
+		}
 	}
 	ru.react(ctx, ReactionEyes)
 	ru.execute(ctx)
+}
+
+// reactedBefore reports whether the bot has put one of its run reactions
+// on the command's comment: an earlier run handled it. When the reactions
+// or the bot's login cannot be read, the command goes ahead.
+func (ru *run) reactedBefore(ctx context.Context) bool {
+	self := ru.r.selfLogin(ctx)
+	if ru.commentID == 0 || self == "" {
+		return false
+	}
+	reactions, err := ru.r.GitHub.ListCommentReactions(ctx, ru.repo, ru.commentID)
+	if err != nil {
+		ru.log.Warn("reactions check failed", "error", fmt.Errorf("list reactions: %w", err))
+		return false
+	}
+	for _, x := range reactions {
+		switch x.Content {
+		case ReactionEyes, ReactionRocket, ReactionConfused:
+			if strings.EqualFold(x.User, self) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// isDraft reports whether the pull request is a draft. When it cannot be
+// read, the run goes ahead and reports that failure itself.
+func (ru *run) isDraft(ctx context.Context) bool {
+	pr, err := ru.r.GitHub.PullRequest(ctx, ru.repo, ru.number)
+	if err != nil {
+		ru.log.Warn("draft check failed", "error", fmt.Errorf("get pull request: %w", err))
+		return false
+	}
+	return pr.Draft
 }
 
 // authorise returns why ev's author may not register, or "".
@@ -420,6 +502,10 @@ func (r *Runner) HandlePullRequest(ctx context.Context, ev PullRequestEvent) {
 		return
 	}
 	for _, env := range r.AutoPlan {
+		if err := ctx.Err(); err != nil {
+			log.Info("autoplan stopped", "env", env, "reason", context.Cause(ctx))
+			return
+		}
 		ru := &run{r: r, log: log.With("env", env), repo: ev.Repo, repoURL: ev.RepoURL, number: ev.Number, cmd: Command{Kind: CommandPlan, Env: env}, auto: true}
 		ru.execute(ctx)
 	}
@@ -565,36 +651,66 @@ func (ru *run) status(ctx context.Context, sha, state, desc string) {
 // execute waits for the turn of the repository and environment, runs the
 // command, and reports its outcome.
 func (ru *run) execute(ctx context.Context) {
+	waited := false
 	unlock, err := ru.r.lock(ctx, ru.repo, ru.cmd.Env, func() {
 		ru.log.Info("waiting for the run in progress")
 		if !ru.auto {
-			ru.reply(ctx, report.Waiting(ru.cmd.Env))
+			waited = true
+			ru.noteWaiting(ctx, +1)
 		}
 	})
+	if waited {
+		// Done waiting, by its turn or by its end: the count goes down
+		// even when ctx ended.
+		fctx, cancel := finalContext(ctx)
+		ru.noteWaiting(fctx, -1)
+		cancel()
+	}
 	if err != nil {
-		ru.log.Error("run abandoned", "error", err)
-		ru.react(ctx, ReactionConfused)
+		ru.log.Error("run abandoned", "error", err, "cause", context.Cause(ctx))
+		fctx, cancel := finalContext(ctx)
+		defer cancel()
 		ru.r.observe(ru.cmd, "error", 0)
+		ru.react(fctx, ReactionConfused)
 		return
 	}
 	defer unlock()
 	start := time.Now()
 	ru.log.Info("run started", "env", ru.cmd.Env, "kind", ru.cmd.Kind)
 	res, sha := ru.carryOut(ctx)
+	cause := context.Cause(ctx)
+	interrupted := ctx.Err() != nil && (res.Failure != "" || anyFailed(res.Results))
+	if ctx.Err() != nil {
+		// Whatever carryOut got done, report it under a context that
+		// outlives the run's, or the status would stay pending.
+		fctx, cancel := finalContext(ctx)
+		defer cancel()
+		ctx = fctx
+	}
+	if interrupted {
+		ru.log.Warn("run interrupted", "cause", cause, "failure", res.Failure)
+		res.Failure = interruptedText(ru.cmd, cause)
+	}
 	bodies := report.Comment(res, ru.r.limit())
 	if err := ru.postResult(ctx, bodies); err != nil {
 		ru.log.Error("result comment failed", "error", err)
 		res.Failure = err.Error()
 	}
 	state, desc := report.StatusOf(res)
+	if interrupted {
+		state, desc = StatusError, "esm "+ru.cmd.Kind+" was interrupted; comment again to run it"
+	}
 	if sha != "" {
 		ru.status(ctx, sha, state, desc)
 	}
 	// The run is counted before the final reaction, which is what callers
 	// (and tests) wait for.
 	outcome := "failure"
-	if state == StatusSuccess {
+	switch state {
+	case StatusSuccess:
 		outcome = "success"
+	case StatusError:
+		outcome = "error"
 	}
 	ru.r.observe(ru.cmd, outcome, time.Since(start))
 	if state == StatusSuccess {
@@ -603,6 +719,86 @@ func (ru *run) execute(ctx context.Context) {
 		ru.react(ctx, ReactionConfused)
 	}
 	ru.log.Info("run finished", "state", state, "description", desc)
+}
+
+// finalContext returns a context for the last writes of a run: it keeps
+// ctx's values (the run's log attributes) but not its end, and ends after
+// finalReportTimeout.
+func finalContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), finalReportTimeout)
+}
+
+// interruptedText is the failure shown for a run whose context ended
+// before it finished.
+func interruptedText(cmd Command, cause error) string {
+	again := "esm " + cmd.Env + " " + cmd.Kind
+	if cmd.AllowMassDelete {
+		again += " --allow-mass-delete"
+	}
+	return fmt.Sprintf("the run was interrupted (%v): nothing more was applied; comment `%s` again to run it", cause, again)
+}
+
+// anyFailed reports whether a change of an apply failed.
+func anyFailed(results []monitor.Result) bool {
+	for _, x := range results {
+		if x.Err != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// noteWaiting adds delta to the commands of the pull request and
+// environment that wait for the run in progress, and writes the count in
+// their one "waiting" comment: posted the first time, edited afterwards
+// (found by its marker after a restart). A failure is logged.
+func (ru *run) noteWaiting(ctx context.Context, delta int) {
+	n := ru.r.waitingNote(ru.repo, ru.number, ru.cmd.Env)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.waiting = max(0, n.waiting+delta)
+	body := report.Waiting(ru.cmd.Env, n.waiting)
+	if n.id == 0 {
+		parts, err := ru.ownComments(ctx, report.KindWaiting)
+		if err != nil {
+			ru.log.Error("waiting comment failed", "error", err)
+		}
+		n.id = parts[1]
+	}
+	if n.id != 0 {
+		err := ru.r.GitHub.EditIssueComment(ctx, ru.repo, n.id, body)
+		if err == nil {
+			return
+		}
+		ru.log.Error("waiting comment failed", "error", fmt.Errorf("edit issue comment %d: %w", n.id, err))
+		n.id = 0 // look it up again next time: it may have been deleted
+		return
+	}
+	if n.waiting == 0 {
+		return // nothing to say that is not already said
+	}
+	id, err := ru.r.GitHub.CreateIssueComment(ctx, ru.repo, ru.number, body)
+	if err != nil {
+		ru.log.Error("waiting comment failed", "error", fmt.Errorf("create issue comment: %w", err))
+		return
+	}
+	n.id = id
+}
+
+// waitingNote returns the waiting note of a pull request and environment.
+func (r *Runner) waitingNote(repo Repo, number int, env string) *waitingNote {
+	key := fmt.Sprintf("%s\x00%d\x00%s", strings.ToLower(repo.String()), number, env)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.notes == nil {
+		r.notes = map[string]*waitingNote{}
+	}
+	n, ok := r.notes[key]
+	if !ok {
+		n = &waitingNote{}
+		r.notes[key] = n
+	}
+	return n
 }
 
 // observe reports a run to OnRun.
@@ -716,23 +912,9 @@ func short(sha string) string {
 // or emptied as the length asks.
 func (ru *run) postResult(ctx context.Context, bodies []string) error {
 	gh := ru.r.GitHub
-	comments, err := gh.ListIssueComments(ctx, ru.repo, ru.number)
+	parts, err := ru.ownComments(ctx, ru.cmd.Kind)
 	if err != nil {
-		return fmt.Errorf("list issue comments: %w", err)
-	}
-	self := ru.r.selfLogin(ctx)
-	parts := map[int]int64{} // part number → comment id
-	for _, c := range comments {
-		env, kind, part, ok := report.ParseMarker(c.Body)
-		if !ok || env != ru.cmd.Env || kind != ru.cmd.Kind {
-			continue
-		}
-		if self != "" && !strings.EqualFold(c.Author, self) || self == "" && c.AuthorType != "Bot" {
-			continue // not the bot's: never edit someone else's comment
-		}
-		if _, seen := parts[part]; !seen {
-			parts[part] = c.ID
-		}
+		return err
 	}
 	for i, body := range bodies {
 		if id, ok := parts[i+1]; ok {
@@ -752,6 +934,31 @@ func (ru *run) postResult(ctx context.Context, bodies []string) error {
 		}
 	}
 	return nil
+}
+
+// ownComments returns the bot's comments on the pull request whose
+// Marker names the run's environment and kind: part number → comment id,
+// the oldest of each part.
+func (ru *run) ownComments(ctx context.Context, kind string) (map[int]int64, error) {
+	comments, err := ru.r.GitHub.ListIssueComments(ctx, ru.repo, ru.number)
+	if err != nil {
+		return nil, fmt.Errorf("list issue comments: %w", err)
+	}
+	self := ru.r.selfLogin(ctx)
+	parts := map[int]int64{} // part number → comment id
+	for _, c := range comments {
+		env, k, part, ok := report.ParseMarker(c.Body)
+		if !ok || env != ru.cmd.Env || k != kind {
+			continue
+		}
+		if self != "" && !strings.EqualFold(c.Author, self) || self == "" && c.AuthorType != "Bot" {
+			continue // not the bot's: never edit someone else's comment
+		}
+		if _, seen := parts[part]; !seen {
+			parts[part] = c.ID
+		}
+	}
+	return parts, nil
 }
 
 // fileChange is a changed schema file: where it is at the head and at the

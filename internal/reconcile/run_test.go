@@ -306,17 +306,7 @@ func TestSchemaErrorsAreListedAndNothingIsApplied(t *testing.T) {
 }
 
 func TestDenials(t *testing.T) {
-	t.Run("repository not allowed", func(t *testing.T) {
-		h := newHarness(t, func(r *reconcile.Runner) { r.Allowed, _ = reconcile.ParseAllowList("other/*") })
-		h.push(nil, map[string]string{"schemas/a.avdl": protocol("A", "Alpha")})
-		h.srv.SetPermission(repoName, "alice", "admin")
-		id := h.comment("alice", "esm prod register")
-		require.Len(t, h.bot(), 1)
-		assert.Contains(t, h.bot()[0], "permission denied")
-		assert.Contains(t, h.bot()[0], "ESM_ALLOWED_REPOS")
-		assert.Empty(t, h.srv.Reactions(repoName, id))
-		assert.Empty(t, h.monitors("prod"))
-	})
+	// A repository not allowed: TestRepositoryNotAllowedGetsNoComment.
 	t.Run("read permission cannot register", func(t *testing.T) {
 		h := newHarness(t, nil)
 		sha := h.push(nil, map[string]string{"schemas/a.avdl": protocol("A", "Alpha")})
@@ -367,20 +357,17 @@ func TestClosedPullRequest(t *testing.T) {
 	assert.Equal(t, []string{"eyes", "confused"}, h.srv.Reactions(repoName, id))
 }
 
-// movingHead moves the head of the pull request after the first read.
+// movingHead moves the head of the pull request once the run has read it
+// and lists its files, before the plan: a push during the run.
 type movingHead struct {
 	*github.Client
-	srv   *ghtest.Server
-	calls int
+	srv *ghtest.Server
 }
 
-func (m *movingHead) PullRequest(ctx context.Context, repo reconcile.Repo, number int) (*reconcile.PullRequest, error) {
-	m.calls++
-	pr, err := m.Client.PullRequest(ctx, repo, number)
-	if m.calls == 1 {
-		m.srv.SetHead(repoName, prNumber, "pushed")
-	}
-	return pr, err
+func (m *movingHead) ListPullRequestFiles(ctx context.Context, repo reconcile.Repo, number int) ([]reconcile.ChangedFile, error) {
+	files, err := m.Client.ListPullRequestFiles(ctx, repo, number)
+	m.srv.SetHead(repoName, prNumber, "pushed")
+	return files, err
 }
 
 func TestHeadMovedNothingApplied(t *testing.T) {
@@ -451,20 +438,7 @@ func (g gatedStore) List(ctx context.Context, tag string) ([]monitor.Monitor, er
 
 func TestOneRunAtATimePerRepositoryAndEnvironment(t *testing.T) {
 	h := newHarness(t, nil)
-	gate := gatedStore{once: &sync.Once{}, entered: make(chan struct{}), open: make(chan struct{})}
-	h.runner.Stores = func(env string) (monitor.Store, error) {
-		s, err := h.store(env)
-		g := gate
-		g.Store = s
-		return g, err
-	}
-	h.srv.SetPermission(repoName, "alice", "write")
-	h.push(nil, map[string]string{"schemas/a.avdl": protocol("A", "Alpha", "Beta")})
-
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); h.comment("alice", "esm prod register") }()
-	<-gate.entered
+	wg, gate := h.blockedRegister("Alpha", "Beta")
 	wg.Add(1)
 	go func() { defer wg.Done(); h.comment("alice", "esm prod register") }()
 	require.Eventually(t, func() bool {

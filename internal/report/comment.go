@@ -341,9 +341,21 @@ func Usage(envs []string, problem string) string {
 // Denied renders the reply to a command that is not allowed, with why.
 func Denied(reason string) string { return render("denied", reason) }
 
-// Waiting renders the reply to a command that waits for the run in
-// progress on the same repository and environment.
-func Waiting(env string) string { return render("waiting", env) }
+// KindWaiting is the command part of the Marker of the "waiting"
+// comment: one per pull request and environment, edited as commands
+// start and stop waiting.
+const KindWaiting = "waiting"
+
+// Waiting renders the comment that says how many commands of a pull
+// request wait for the run in progress on the same repository and
+// environment; with waiting 0 it says that none does any more. It starts
+// with Marker(env, KindWaiting, 1).
+func Waiting(env string, waiting int) string {
+	return render("waiting", map[string]any{"Env": env, "Waiting": waiting})
+}
+
+// Draft renders the reply to register on a draft pull request.
+func Draft(env string) string { return render("draft", env) }
 
 // Unused renders a part of an earlier result that the new result does not
 // need any more.

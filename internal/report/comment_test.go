@@ -232,7 +232,10 @@ func TestReplies(t *testing.T) {
 		"usage":         Usage([]string{"prod", "staging"}, ""),
 		"usage_problem": Usage([]string{"prod", "staging"}, `unknown environment "qa"`),
 		"denied":        Denied("@mallory has read permission on acme/shop; `register` needs write or admin"),
-		"waiting":       Waiting("prod"),
+		"waiting":       Waiting("prod", 1),
+		"waiting_many":  Waiting("prod", 3),
+		"waiting_none":  Waiting("prod", 0),
+		"draft":         Draft("prod"),
 		"unused":        Unused("prod", "plan", 3),
 	}
 	for name, body := range tests {
@@ -244,6 +247,14 @@ func TestReplies(t *testing.T) {
 	assert.Contains(t, tests["usage"], "| `esm staging register` |")
 	assert.Contains(t, tests["denied"], "@\u200bmallory")
 	assert.Contains(t, tests["waiting"], "waiting for the run in progress")
+	assert.Contains(t, tests["waiting_many"], "3 commands wait and run next")
+	assert.NotContains(t, tests["waiting_none"], "⏳")
+	assert.Contains(t, tests["draft"], "Mark the pull request ready for review")
+	for _, name := range []string{"waiting", "waiting_many", "waiting_none"} {
+		env, kind, part, ok := ParseMarker(tests[name])
+		assert.True(t, ok, name)
+		assert.Equal(t, [3]any{"prod", KindWaiting, 1}, [3]any{env, kind, part}, name)
+	}
 	_, _, part, ok := ParseMarker(tests["unused"])
 	assert.True(t, ok)
 	assert.Equal(t, 3, part)

@@ -47,6 +47,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	// overlap as ServeMux patterns: one handler tells them apart.
 	mux.HandleFunc("/repos/{owner}/{repo}/issues/{a}/{b}", s.issueComments)
 	mux.HandleFunc("POST /repos/{owner}/{repo}/issues/comments/{id}/reactions", s.createReaction)
+	mux.HandleFunc("GET /repos/{owner}/{repo}/issues/comments/{id}/reactions", s.listReactions)
 	mux.HandleFunc("POST /repos/{owner}/{repo}/statuses/{sha}", s.createStatus)
 	mux.HandleFunc("GET /repos/{owner}/{repo}/collaborators/{user}/permission", func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
@@ -178,11 +179,7 @@ func (s *Server) createReaction(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rs := s.repo(repoName(r))
-	found := false
-	for _, c := range rs.comments {
-		found = found || c.ID == id
-	}
-	if !found {
+	if !rs.hasComment(id) {
 		notFound(w)
 		return
 	}
@@ -195,6 +192,36 @@ func (s *Server) createReaction(w http.ResponseWriter, r *http.Request) {
 	}
 	rs.reactions[id] = append(rs.reactions[id], reaction{user: BotLogin, content: in.Content})
 	writeJSON(w, http.StatusCreated, out)
+}
+
+// hasComment reports whether the repository has the comment id.
+func (rs *repoState) hasComment(id int64) bool {
+	for _, c := range rs.comments {
+		if c.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) listReactions(w http.ResponseWriter, r *http.Request) {
+	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rs := s.repo(repoName(r))
+	if !rs.hasComment(id) {
+		notFound(w)
+		return
+	}
+	out := []map[string]any{}
+	for i, x := range rs.reactions[id] {
+		typ := "User"
+		if x.user == BotLogin {
+			typ = "Bot"
+		}
+		out = append(out, map[string]any{"id": i + 1, "content": x.content, "user": user(x.user, typ)})
+	}
+	paginate(w, r, out)
 }
 
 func (s *Server) createStatus(w http.ResponseWriter, r *http.Request) {

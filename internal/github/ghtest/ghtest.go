@@ -26,11 +26,13 @@
 //     unless the test lists them) and .../pulls/{number}/reviews;
 //   - GET /repos/{owner}/{repo}/contents/{path}?ref= as JSON with base64
 //     content, or raw with Accept: application/vnd.github.raw;
-//   - GET and POST /repos/{owner}/{repo}/issues/{number}/comments and
+//   - GET and POST /repos/{owner}/{repo}/issues/{number}/comments (with
+//     created_at) and
 //     PATCH /repos/{owner}/{repo}/issues/comments/{id} (bodies over 65,536
 //     characters get GitHub's 422);
 //   - POST /repos/{owner}/{repo}/issues/comments/{id}/reactions (201 for a
-//     new reaction, 200 for one the user already made);
+//     new reaction, 200 for one the user already made) and GET of the
+//     same path (paginated);
 //   - POST /repos/{owner}/{repo}/statuses/{sha};
 //   - GET /repos/{owner}/{repo}/collaborators/{username}/permission
 //     (admin, write, read or none; read unless the test sets it).
@@ -95,6 +97,9 @@ type Comment struct {
 	Body     string
 	User     string
 	UserType string
+	// CreatedAt is when the server stored the comment, served as
+	// created_at (RFC 3339, UTC, to the second, as GitHub writes it).
+	CreatedAt time.Time
 }
 
 // Status is a commit status.
@@ -245,9 +250,18 @@ func (s *Server) AddComment(repo string, number int, user, body string) int64 {
 
 func (s *Server) addComment(r *repoState, number int, user, userType, body string) *Comment {
 	s.nextID++
-	c := &Comment{ID: s.nextID, Number: number, Body: body, User: user, UserType: userType}
+	c := &Comment{ID: s.nextID, Number: number, Body: body, User: user, UserType: userType, CreatedAt: time.Now().UTC().Truncate(time.Second)}
 	r.comments = append(r.comments, c)
 	return c
+}
+
+// AddReaction puts a reaction by user (a person) on a comment, as a
+// reviewer's 👀 would be.
+func (s *Server) AddReaction(repo string, commentID int64, user, content string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.repo(repo)
+	r.reactions[commentID] = append(r.reactions[commentID], reaction{user: user, content: content})
 }
 
 // FailNext makes the server answer the next n requests with status,
@@ -462,6 +476,7 @@ func tooLong(body string) bool { return utf8.RuneCountInString(body) > MaxCommen
 func commentJSON(r *http.Request, repo string, c *Comment) map[string]any {
 	return map[string]any{
 		"id": c.ID, "body": c.Body, "user": user(c.User, c.UserType),
+		"created_at": c.CreatedAt.Format(time.RFC3339), "updated_at": c.CreatedAt.Format(time.RFC3339),
 		"html_url": fmt.Sprintf("http://%s/%s/pull/%d#issuecomment-%d", r.Host, repo, c.Number, c.ID),
 	}
 }
