@@ -142,7 +142,7 @@ func TestServeCollectorMetricsAndShutdown(t *testing.T) {
 	}
 	sort.Strings(lines)
 	assert.Equal(t, []string{
-		"esm.events.received:3|c|#event_type:AddToCartEvent,env:prod",
+		"esm.events.received:3|c|#event_type:addtocartevent,env:prod",
 		"esm.events.rejected:2|c|#event_type:unknown,reason:unknown_type,env:prod",
 	}, lines)
 }

@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/DataDog/datadog-go/v5/statsd"
@@ -174,17 +175,21 @@ type EventCounter struct {
 }
 
 // EventCounter returns the counters of eventType, a record's simple name
-// or "unknown".
+// or "unknown". The Prometheus labels keep the name as declared; the
+// DogStatsD tags carry it lowercased, the form in which Datadog stores
+// tags ("Tags are converted to lowercase") and in which the monitors'
+// queries filter on them (event_type:addtocartevent).
 func (m *Metrics) EventCounter(eventType string) *EventCounter {
+	tagType, tagEnv := "event_type:"+strings.ToLower(eventType), "env:"+strings.ToLower(m.env)
 	c := &EventCounter{
 		received:     m.receivedVec.WithLabelValues(eventType, m.env),
 		statsd:       m.statsd,
 		receivedName: m.received,
-		receivedTags: []string{"event_type:" + eventType, "env:" + m.env},
+		receivedTags: []string{tagType, tagEnv},
 	}
 	for i, r := range reasons {
 		c.rejected[i] = m.rejectedVec.WithLabelValues(eventType, r)
-		c.rejectedTags[i] = []string{"event_type:" + eventType, "reason:" + r, "env:" + m.env}
+		c.rejectedTags[i] = []string{tagType, "reason:" + r, tagEnv}
 	}
 	return c
 }
