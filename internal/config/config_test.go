@@ -28,7 +28,7 @@ func TestExampleFile(t *testing.T) {
 	layers := c.Layers("traffic_anomaly_monitor", "prod")
 	require.Len(t, layers, 2)
 	assert.JSONEq(t, `{"deviations": 3, "renotify_interval": 60}`, string(layers[1].Params))
-	assert.Equal(t, 38, layers[1].Pos.Line)
+	assert.Equal(t, 45, layers[1].Pos.Line)
 	e, _ := c.Env("prod")
 	assert.Equal(t, []string{"team:platform"}, e.Tags)
 }
