@@ -157,6 +157,7 @@ func TestCounterMatchesMonitorQuery(t *testing.T) {
 		{"AddToCartEvent", "prod"},
 		{"checkout_completed", "prod"},
 		{"SearchPerformed", "Prod-EU"},
+		{"Legacy__Event_", "prod_"},
 	} {
 		t.Run(tt.record+" "+tt.envTag, func(t *testing.T) {
 			cfg, err := config.Parse("esm.yaml", []byte("environments:\n  prod:\n    env_tag: "+tt.envTag+"\n"))
@@ -200,7 +201,7 @@ func TestCounterMatchesMonitorQuery(t *testing.T) {
 				assert.Equal(t, annotations.DatadogTag(tag), tag, "DogStatsD tag %q is in the form Datadog stores", tag)
 			}
 			assert.Equal(t, filters, sent, "the query filters on exactly the tag values the collector sends")
-			assert.Equal(t, strings.ToLower(tt.record), sent["event_type"])
+			assert.Equal(t, annotations.DatadogTag("event_type:"+tt.record), "event_type:"+sent["event_type"])
 
 			// The Prometheus labels keep the declared name.
 			fams := scrape(t, m.Handler())
