@@ -182,7 +182,7 @@ func (trafficAnomaly) checkValues(p *TrafficAnomalyParams, at func(param string)
 		if err := CheckTag(t); err != nil {
 			bad(item, "tag %q is not a valid Datadog tag: %v", t, err)
 		} else if IsReservedTag(t) {
-			bad(item, "tag %q is reserved: %s, set on every monitor it manages", t, ReservedTagsHint)
+			bad(item, "tag %q is reserved: %s", t, ReservedTagsHint)
 		}
 	}
 	return errors.Join(errs...)

@@ -277,23 +277,42 @@ func (c *Config) at(n *yaml.Node) string {
 	return c.File
 }
 
+// problem is one validation error with its position, for sorting.
+type problem struct {
+	line, col int
+	err       error
+}
+
+// validate returns every problem of the configuration, in the order of
+// their positions in the file.
 func (c *Config) validate() error {
-	var errs []error
+	var probs []problem
+	add := func(n *yaml.Node, format string, args ...any) {
+		var line, col int
+		if n != nil {
+			line, col = n.Line, n.Column
+		}
+		probs = append(probs, problem{line, col, fmt.Errorf("%s: "+format, append([]any{c.at(n)}, args...)...)})
+	}
 	checkDefaults := func(defs map[string]Params, source string) {
 		for _, kind := range sortedKeys(defs) {
 			p := defs[kind]
-			pos := &yaml.Node{Line: p.Line, Column: p.Col}
 			k, ok := annotations.Lookup(kind)
 			if !ok {
-				errs = append(errs, fmt.Errorf("%s: %s: unknown monitor kind %q; known kinds: %s", c.at(pos), source, kind, strings.Join(kindNames(), ", ")))
+				add(&yaml.Node{Line: p.Line, Column: p.Col}, "%s: unknown monitor kind %q; known kinds: %s", source, kind, strings.Join(kindNames(), ", "))
 				continue
 			}
 			for _, param := range sortedKeys(p.problems) {
 				lc := p.ValuePos[param]
-				errs = append(errs, fmt.Errorf("%s: %s: %s", c.at(&yaml.Node{Line: lc[0], Column: lc[1]}), source, p.problems[param]))
+				add(&yaml.Node{Line: lc[0], Column: lc[1]}, "%s: %s", source, p.problems[param])
 			}
-			if err := k.Check(p.Layer(source, c.File)); err != nil {
-				errs = append(errs, err)
+			for _, err := range unjoin(k.Check(p.Layer(source, c.File))) {
+				pr := problem{err: err}
+				var ae *annotations.Error
+				if errors.As(err, &ae) {
+					pr.line, pr.col = ae.Pos.Line, ae.Pos.Column
+				}
+				probs = append(probs, pr)
 			}
 		}
 	}
@@ -304,36 +323,52 @@ func (c *Config) validate() error {
 		// The identity tag esm-<name> must be stored as written, or two
 		// names would share it.
 		if !envNameRE.MatchString(name) || monitorEnvTag(name) != "esm-"+name {
-			errs = append(errs, fmt.Errorf("%s: environment name %q must be lowercase letters, digits, - or _, starting with a letter, without __ or a trailing _", c.at(key), name))
+			add(key, "environment name %q must be lowercase letters, digits, - or _, starting with a letter, without __ or a trailing _", name)
 		}
 		field := func(f string) *yaml.Node { _, v := c.node("environments", name, f); return v }
 		if err := annotations.CheckMetricName(e.Metric); err != nil {
-			errs = append(errs, fmt.Errorf("%s: environments.%s.metric %q is not a valid Datadog metric name: %v", c.at(field("metric")), name, e.Metric, err))
+			add(field("metric"), "environments.%s.metric %q is not a valid Datadog metric name: %v", name, e.Metric, err)
 		}
-		if err := annotations.CheckTag("env:" + e.EnvTag); err != nil || e.EnvTag == "" {
-			if err == nil {
-				err = fmt.Errorf("a tag value cannot be empty")
-			}
-			errs = append(errs, fmt.Errorf("%s: environments.%s.env_tag %q cannot be the value of env: in a query: %v", c.at(field("env_tag")), name, e.EnvTag, err))
+		if err := annotations.CheckTag("env:" + e.EnvTag); err != nil {
+			add(field("env_tag"), "environments.%s.env_tag %q cannot be the value of env: in a query: %v", name, e.EnvTag, err)
 		}
 		if e.MaxDeletes < 0 {
-			errs = append(errs, fmt.Errorf("%s: environments.%s.max_deletes must not be negative", c.at(field("max_deletes")), name))
+			add(field("max_deletes"), "environments.%s.max_deletes must not be negative", name)
 		}
 		tagNodes := field("tags")
 		for i, t := range e.Tags {
-			var at *yaml.Node = tagNodes
+			at := tagNodes
 			if tagNodes != nil && tagNodes.Kind == yaml.SequenceNode && i < len(tagNodes.Content) {
 				at = tagNodes.Content[i]
 			}
 			if err := annotations.CheckTag(t); err != nil {
-				errs = append(errs, fmt.Errorf("%s: environments.%s.tags: %q is not a valid Datadog tag: %v", c.at(at), name, t, err))
+				add(at, "environments.%s.tags: %q is not a valid Datadog tag: %v", name, t, err)
 			} else if annotations.IsReservedTag(t) {
-				errs = append(errs, fmt.Errorf("%s: environments.%s.tags: %q is reserved: %s", c.at(at), name, t, annotations.ReservedTagsHint))
+				add(at, "environments.%s.tags: %q is reserved: %s", name, t, annotations.ReservedTagsHint)
 			}
 		}
 		checkDefaults(e.Defaults, "environments."+name+".defaults")
 	}
+	sort.SliceStable(probs, func(i, j int) bool {
+		a, b := probs[i], probs[j]
+		return a.line < b.line || a.line == b.line && a.col < b.col
+	})
+	errs := make([]error, len(probs))
+	for i, p := range probs {
+		errs[i] = p.err
+	}
 	return errors.Join(errs...)
+}
+
+// unjoin returns the errors an errors.Join holds, or err alone.
+func unjoin(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 // monitorEnvTag is the identity tag of an environment as Datadog stores

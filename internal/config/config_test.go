@@ -76,10 +76,12 @@ func TestBadFiles(t *testing.T) {
 		t.Run(file, func(t *testing.T) {
 			_, err := Load(filepath.Join("testdata", file))
 			require.Error(t, err)
-			for _, w := range wants {
-				assert.Contains(t, err.Error(), w)
+			// Every problem, one per line, in the order of the file.
+			lines := strings.Split(err.Error(), "\n")
+			require.Equal(t, len(wants), len(lines), err.Error())
+			for i, w := range wants {
+				assert.Contains(t, lines[i], w)
 			}
-			assert.Equal(t, len(wants), len(strings.Split(err.Error(), "\n")), err.Error())
 		})
 	}
 }
