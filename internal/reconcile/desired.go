@@ -112,7 +112,21 @@ func desiredFromTypes(cfg *config.Config, env string, types []*idl.Schema, file 
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	diags.Sort()
-	return out, diags
+	return out, uniqueDiags(diags)
+}
+
+// uniqueDiags drops repeats from a sorted list: a protocol's annotation is
+// a layer of each of its records' monitors, and its problems are reported
+// once.
+func uniqueDiags(l diag.List) diag.List {
+	out := l[:0]
+	for i, d := range l {
+		if i > 0 && *d == *l[i-1] {
+			continue
+		}
+		out = append(out, d)
+	}
+	return out
 }
 
 func position(r diag.Range) annotations.Position {

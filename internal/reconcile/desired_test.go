@@ -291,6 +291,24 @@ func TestDesiredValidatesAnnotationValues(t *testing.T) {
 	assert.NotContains(t, got, "not string", "an overflowing number is not reported as a string")
 }
 
+// TestDesiredReportsAProtocolProblemOnce: the protocol's annotation is a
+// layer of every record's monitor; its problem is one diagnostic.
+func TestDesiredReportsAProtocolProblemOnce(t *testing.T) {
+	dir := writeSchemas(t, map[string]string{"p.avdl": `@traffic_anomaly_monitor({"deviations": 1e400, "priority": 9})
+protocol P {
+  @traffic_anomaly_monitor({})
+  record A { string id; }
+  @traffic_anomaly_monitor({})
+  record B { string id; }
+}
+`})
+	_, diags, err := Desired(context.Background(), config.Default(), "prod", []string{dir})
+	require.NoError(t, err)
+	require.Len(t, diags, 2, diags.Error())
+	assert.Contains(t, diags[0].Error(), "p.avdl:1:41: @traffic_anomaly_monitor on protocol P: deviations: the number is out of range")
+	assert.Contains(t, diags[1].Error(), "p.avdl:1:60: priority must be 1 (highest) to 5, not 9")
+}
+
 // useDatadog returns a store on a fake of Datadog's API that stores
 // monitors as Datadog does.
 func useDatadog(t *testing.T) (*datadog.Store, *ddtest.Server) {
