@@ -100,29 +100,47 @@ func (p *Params) UnmarshalYAML(n *yaml.Node) error {
 				p.ValuePos[key+"."+strconv.Itoa(j)] = [2]int{it.Line, it.Column}
 			}
 		}
-		if val.Kind != yaml.ScalarNode {
-			continue
-		}
 		// A plain number keeps its spelling: 1e400, too large for yaml.v3,
 		// would otherwise be a string, and 99999999999999999999 a rounded
 		// float.
-		if val.Style == 0 && jsonNumberRE.MatchString(val.Value) {
+		if val.Kind == yaml.ScalarNode && val.Style == 0 && jsonNumberRE.MatchString(val.Value) {
 			p.Value[key] = json.Number(val.Value)
 			continue
 		}
-		if f, ok := p.Value[key].(float64); ok && (math.IsInf(f, 0) || math.IsNaN(f)) {
+		if !finite(p.Value[key]) {
 			if p.problems == nil {
 				p.problems = map[string]string{}
 			}
-			what := "is out of range"
-			if math.IsNaN(f) {
-				what = "is not a number"
+			p.problems[key] = fmt.Sprintf("%s: %s is not a finite number", key, val.Value)
+			if val.Kind != yaml.ScalarNode {
+				p.problems[key] = fmt.Sprintf("%s: holds .inf or .nan, which is not a finite number", key)
 			}
-			p.problems[key] = fmt.Sprintf("%s: %s %s", key, val.Value, what)
 			delete(p.Value, key)
 		}
 	}
 	return nil
+}
+
+// finite reports whether v, a decoded YAML value, holds no infinity or
+// NaN (.inf, .nan), which JSON cannot carry.
+func finite(v any) bool {
+	switch v := v.(type) {
+	case float64:
+		return !math.IsInf(v, 0) && !math.IsNaN(v)
+	case []any:
+		for _, it := range v {
+			if !finite(it) {
+				return false
+			}
+		}
+	case map[string]any:
+		for _, it := range v {
+			if !finite(it) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // Layer returns the parameters as an annotations layer.
