@@ -81,8 +81,9 @@ var jsonNumberRE = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0
 
 // UnmarshalYAML keeps the node's position and those of the values. Plain
 // numbers are kept as written (json.Number), so that one too large for
-// its parameter is reported as out of range, not as a string; .inf and
-// .nan, which JSON cannot carry, are problems of their own.
+// its parameter is reported as out of range, not as a string; values JSON
+// cannot carry (.inf, .nan, a mapping with keys that are not strings) are
+// problems of their own.
 func (p *Params) UnmarshalYAML(n *yaml.Node) error {
 	p.Line, p.Col = n.Line, n.Column
 	if err := n.Decode(&p.Value); err != nil {
@@ -107,12 +108,18 @@ func (p *Params) UnmarshalYAML(n *yaml.Node) error {
 			p.Value[key] = json.Number(val.Value)
 			continue
 		}
-		if !finite(p.Value[key]) {
+		if _, err := json.Marshal(p.Value[key]); err != nil {
+			// .inf, .nan or a mapping with keys that are not strings:
+			// reported, never passed on.
 			if p.problems == nil {
 				p.problems = map[string]string{}
 			}
-			p.problems[key] = fmt.Sprintf("%s: %s is not a finite number", key, val.Value)
-			if val.Kind != yaml.ScalarNode {
+			switch {
+			case val.Kind == yaml.ScalarNode:
+				p.problems[key] = fmt.Sprintf("%s: %s is not a finite number", key, val.Value)
+			case finite(p.Value[key]):
+				p.problems[key] = fmt.Sprintf("%s: holds a mapping whose keys are not all strings", key)
+			default:
 				p.problems[key] = fmt.Sprintf("%s: holds .inf or .nan, which is not a finite number", key)
 			}
 			delete(p.Value, key)
@@ -145,11 +152,10 @@ func finite(v any) bool {
 
 // Layer returns the parameters as an annotations layer.
 func (p Params) Layer(source, file string) annotations.Layer {
+	// UnmarshalYAML keeps only values JSON holds.
 	b, err := json.Marshal(p.Value)
 	if err != nil {
-		// Values come from YAML scalars and what UnmarshalYAML keeps of
-		// them, all of which JSON holds.
-		panic("config: parameters are not JSON: " + err.Error())
+		b = []byte("{}")
 	}
 	l := annotations.Layer{Source: source, Params: b, Pos: annotations.Position{File: file, Line: p.Line, Column: p.Col}}
 	if len(p.ValuePos) > 0 {

@@ -71,6 +71,7 @@ func TestBadFiles(t *testing.T) {
 			`testdata/values.bad.yaml:14:3: environment name "qa__eu" must be`,
 			`testdata/values.bad.yaml:17:16: environments.qa__eu.defaults: tag "esm-prod" is reserved: esm-*, esm_* and managed_by:esm are esm's own tags`,
 			`testdata/values.bad.yaml:18:20: environments.qa__eu.defaults: timeout_h: 99999999999999999999 is out of range`,
+			`testdata/values.bad.yaml:19:18: environments.qa__eu.defaults: message: holds a mapping whose keys are not all strings`,
 		},
 	}
 	for file, wants := range tests {
