@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -50,7 +52,35 @@ type Layer struct {
 	// "environment prod", "@traffic_anomaly_monitor on protocol Cart", ...
 	Source string
 	Params json.RawMessage
-	Pos    Position
+	// Pos is where the layer is written: the annotation, or the esm.yaml
+	// key that holds the parameters.
+	Pos Position
+	// ParamPos, when the decoder knows them, are the positions of the
+	// parameters' values, by parameter name, and of the items of array
+	// values, by name and index ("tags.1"); a problem with a parameter is
+	// reported there, else at Pos.
+	ParamPos map[string]Position
+}
+
+// PosOf returns the position of a parameter's value ("tags") or of an
+// item of it ("tags.1"), falling back to the parameter's and then to the
+// layer's.
+func (l Layer) PosOf(param string) Position {
+	if p, ok := l.ParamPos[param]; ok {
+		return p
+	}
+	if name, _, ok := strings.Cut(param, "."); ok {
+		if p, ok := l.ParamPos[name]; ok {
+			return p
+		}
+	}
+	return l.Pos
+}
+
+// paramName returns the parameter of a PosOf path: "tags" for "tags.1".
+func paramName(path string) string {
+	name, _, _ := strings.Cut(path, ".")
+	return name
 }
 
 // Target is what a monitor is for: a record in an environment.
@@ -175,24 +205,59 @@ func decodeLayer[P any](kind string, l Layer) (P, error) {
 	d := json.NewDecoder(bytes.NewReader(raw))
 	d.DisallowUnknownFields()
 	if err := d.Decode(&p); err != nil {
-		return p, errorf(l.Pos, "%s: %s", l.Source, paramError(kind, err, reflect.TypeOf(p)))
+		param, msg := paramError(kind, err, reflect.TypeOf(p))
+		// The other parameters are decoded; the one at fault is left
+		// unset, not half-set (a pointer to zero).
+		clearParam(&p, param)
+		return p, errorf(l.PosOf(param), "%s: %s", l.Source, msg)
 	}
 	return p, nil
 }
 
+// clearParam sets the field of *p whose json name is param to its zero
+// value.
+func clearParam(p any, param string) {
+	v := reflect.ValueOf(p).Elem()
+	for i := 0; i < v.NumField(); i++ {
+		if strings.Split(v.Type().Field(i).Tag.Get("json"), ",")[0] == param {
+			v.Field(i).SetZero()
+		}
+	}
+}
+
 // paramError turns a JSON decoding error into a message naming the
-// parameter.
-func paramError(kind string, err error, t reflect.Type) string {
+// parameter, and returns that parameter ("" when unknown).
+func paramError(kind string, err error, t reflect.Type) (param, msg string) {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		return fmt.Sprintf("parameter %q of @%s must be %s, not %s", te.Field, kind, typeWord(te.Type), te.Value)
+		if num, ok := strings.CutPrefix(te.Value, "number "); ok && outOfRange(num, te.Type) {
+			return te.Field, fmt.Sprintf("%s: %s is out of range", te.Field, num)
+		}
+		return te.Field, fmt.Sprintf("parameter %q of @%s must be %s, not %s", te.Field, kind, typeWord(te.Type), te.Value)
 	}
-	msg := err.Error()
+	msg = err.Error()
 	if i := strings.Index(msg, "unknown field "); i >= 0 {
 		name := strings.Trim(msg[i+len("unknown field "):], `"`)
-		return fmt.Sprintf("unknown parameter %q for @%s; known parameters: %s", name, kind, strings.Join(paramNames(t), ", "))
+		return name, fmt.Sprintf("unknown parameter %q for @%s; known parameters: %s", name, kind, strings.Join(paramNames(t), ", "))
 	}
-	return fmt.Sprintf("invalid parameters for @%s: %v", kind, err)
+	return "", fmt.Sprintf("invalid parameters for @%s: %v", kind, err)
+}
+
+// outOfRange reports whether the JSON number num failed to decode into t
+// because it is too large for it (1e400 for a float64, 1e20 for an int64),
+// rather than because it has the wrong form (1.5 for an integer).
+func outOfRange(num string, t reflect.Type) bool {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
+		t = t.Elem()
+	}
+	f, err := strconv.ParseFloat(num, 64)
+	switch t.Kind() {
+	case reflect.Float64, reflect.Float32:
+		return true // any JSON number fits a float unless it overflows
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		return err != nil || f == math.Trunc(f) && (f >= math.MaxInt64 || f < math.MinInt64)
+	}
+	return false
 }
 
 func typeWord(t reflect.Type) string {
@@ -244,5 +309,3 @@ func abbreviate(b []byte) string {
 	}
 	return s
 }
-
-func sortStrings(s []string) { sort.Strings(s) }

@@ -27,7 +27,7 @@ func TestTrafficAnomalyDefaults(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "Traffic Anomaly with AddToCartEvent", m.Name)
 	assert.Equal(t, "query alert", m.Type)
-	assert.Equal(t, "avg(last_4h):anomalies(sum:esm.events.received{event_type:AddToCartEvent,env:prod}.as_count(), 'agile', 2, direction='both', alert_window='last_15m', interval=60, count_default_zero='true', seasonality='weekly') >= 1", m.Query)
+	assert.Equal(t, "avg(last_4h):anomalies(sum:esm.events.received{event_type:addtocartevent,env:prod}.as_count(), 'agile', 2, direction='both', alert_window='last_15m', interval=60, count_default_zero='true', seasonality='weekly') >= 1", m.Query)
 	assert.Equal(t, []string{"env:prod", "event_type:addtocartevent", "managed_by:esm", "team:cart"}, m.Tags)
 	assert.Equal(t, 1.0, *m.Options.Thresholds.Critical)
 	assert.Equal(t, 0.0, *m.Options.Thresholds.CriticalRecovery)
@@ -49,7 +49,7 @@ func TestTrafficAnomalyLayers(t *testing.T) {
 	}
 	m, err := TrafficAnomaly().Build(target(), layers)
 	require.NoError(t, err)
-	assert.Equal(t, "avg(last_4h):anomalies(sum:esm.events.received{event_type:AddToCartEvent,env:prod}.as_count(), 'robust', 3, direction='above', alert_window='last_30m', interval=120, count_default_zero='true', seasonality='weekly') >= 1", m.Query)
+	assert.Equal(t, "avg(last_4h):anomalies(sum:esm.events.received{event_type:addtocartevent,env:prod}.as_count(), 'robust', 3, direction='above', alert_window='last_30m', interval=120, count_default_zero='true', seasonality='weekly') >= 1", m.Query)
 	assert.Equal(t, int64(2), m.Priority)
 	assert.Contains(t, m.Tags, "tier:1")
 	assert.True(t, m.Options.NotifyNoData)
@@ -59,7 +59,7 @@ func TestTrafficAnomalyLayers(t *testing.T) {
 func TestTrafficAnomalyBasicOmitsSeasonality(t *testing.T) {
 	m, err := TrafficAnomaly().Build(target(), []Layer{annotation(`{"algorithm": "basic", "deviations": 2.5}`)})
 	require.NoError(t, err)
-	assert.Equal(t, "avg(last_4h):anomalies(sum:esm.events.received{event_type:AddToCartEvent,env:prod}.as_count(), 'basic', 2.5, direction='both', alert_window='last_15m', interval=60, count_default_zero='true') >= 1", m.Query)
+	assert.Equal(t, "avg(last_4h):anomalies(sum:esm.events.received{event_type:addtocartevent,env:prod}.as_count(), 'basic', 2.5, direction='both', alert_window='last_15m', interval=60, count_default_zero='true') >= 1", m.Query)
 }
 
 func TestTrafficAnomalyErrors(t *testing.T) {
@@ -78,7 +78,20 @@ func TestTrafficAnomalyErrors(t *testing.T) {
 		{"interval over alert window", []Layer{annotation(`{"interval": 300}`)}, `schemas/cart.avdl:12:3: interval 300 s is over a fifth of alert_window last_15m (180 s)`},
 		{"seasonality with basic, set in the file", []Layer{cfg, annotation(`{"algorithm": "basic"}`)}, `esm.yaml:4:7: seasonality "daily" cannot be used with the basic algorithm`},
 		{"priority", []Layer{annotation(`{"priority": 7}`)}, `priority must be 1 (highest) to 5, not 7`},
-		{"bad tag", []Layer{annotation(`{"tags": ["9lives"]}`)}, `tag "9lives" is not a valid Datadog tag`},
+		{"bad tag", []Layer{annotation(`{"tags": ["9lives"]}`)}, `tag "9lives" is not a valid Datadog tag: a tag starts with a letter`},
+		{"tag with a space", []Layer{annotation(`{"tags": ["team cart"]}`)}, `tag "team cart" is not a valid Datadog tag: a tag holds only letters, digits and _ - : . / (not ' ')`},
+		{"tag ending with a colon", []Layer{annotation(`{"tags": ["team:"]}`)}, `tag "team:" is not a valid Datadog tag: a tag cannot end with a colon`},
+		{"identity tag", []Layer{annotation(`{"tags": ["esm-prod"]}`)}, `schemas/cart.avdl:12:3: tag "esm-prod" is reserved: esm-*, esm_* and managed_by:esm are esm's own tags`},
+		{"record tag", []Layer{annotation(`{"tags": ["esm_record:com.x.Other"]}`)}, `tag "esm_record:com.x.Other" is reserved`},
+		{"managed_by tag", []Layer{annotation(`{"tags": ["Managed_By:ESM"]}`)}, `tag "Managed_By:ESM" is reserved`},
+		{"alert window over 24 hours", []Layer{annotation(`{"alert_window": "last_3w"}`)}, `alert_window last_3w is longer than Datadog accepts for an anomaly monitor (at most 24 hours)`},
+		{"alert window under 15 minutes", []Layer{annotation(`{"alert_window": "last_10m", "interval": 60}`)}, `alert_window last_10m is shorter than Datadog accepts for an anomaly monitor (at least 15 minutes)`},
+		{"query window over a month", []Layer{annotation(`{"query_window": "last_10w"}`)}, `query_window last_10w is longer than Datadog accepts for an anomaly monitor (at most 30 days)`},
+		{"escalation without renotification", []Layer{annotation(`{"escalation_message": "still broken"}`)}, `schemas/cart.avdl:12:3: escalation_message needs renotify_interval`},
+		{"escalation with renotification off in the file", []Layer{{Source: "esm.yaml", Params: json.RawMessage(`{"escalation_message": "still broken"}`), Pos: Position{File: "esm.yaml", Line: 4, Column: 7}}, annotation(`{"renotify_interval": 0}`)}, `esm.yaml:4:7: escalation_message needs renotify_interval`},
+		{"deviations overflow", []Layer{annotation(`{"deviations": 1e400}`)}, `schemas/cart.avdl:12:3: @traffic_anomaly_monitor: deviations: 1e400 is out of range`},
+		{"interval overflow", []Layer{annotation(`{"interval": 99999999999999999999}`)}, `interval: 99999999999999999999 is out of range`},
+		{"interval not whole", []Layer{annotation(`{"interval": 1.5}`)}, `parameter "interval" of @traffic_anomaly_monitor must be an integer, not number 1.5`},
 		{"query shorter than alert", []Layer{annotation(`{"query_window": "last_5m", "interval": 60}`)}, `query_window last_5m is shorter than alert_window last_15m`},
 	}
 	for _, tt := range tests {
@@ -87,6 +100,148 @@ func TestTrafficAnomalyErrors(t *testing.T) {
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.want)
 		})
+	}
+}
+
+// TestTrafficAnomalyParameterPositions: a problem with a parameter is
+// reported at its value when the layer knows where the value is.
+func TestTrafficAnomalyParameterPositions(t *testing.T) {
+	at := func(line, col int) Position { return Position{File: "schemas/cart.avdl", Line: line, Column: col} }
+	layer := func(params string, pos map[string]Position) Layer {
+		l := annotation(params)
+		l.ParamPos = pos
+		return l
+	}
+	tests := []struct {
+		name  string
+		layer Layer
+		want  string
+	}{
+		{"range", layer(`{"priority": 9}`, map[string]Position{"priority": at(12, 41)}), "schemas/cart.avdl:12:41: priority must be 1"},
+		{"type", layer(`{"deviations": "3"}`, map[string]Position{"deviations": at(13, 20)}), "schemas/cart.avdl:13:20: @traffic_anomaly_monitor: parameter \"deviations\""},
+		{"unknown", layer(`{"deviation": 3}`, map[string]Position{"deviation": at(14, 5)}), "schemas/cart.avdl:14:5: @traffic_anomaly_monitor: unknown parameter"},
+		{"combination", layer(`{"escalation_message": "x"}`, map[string]Position{"escalation_message": at(15, 9)}), "schemas/cart.avdl:15:9: escalation_message needs renotify_interval"},
+		{"array item", layer(`{"tags": ["ok:1", "esm-prod"]}`, map[string]Position{"tags": at(17, 30), "tags.1": at(17, 38)}), "schemas/cart.avdl:17:38: tag \"esm-prod\" is reserved"},
+		{"array without item positions", layer(`{"tags": ["ok:1", "esm-prod"]}`, map[string]Position{"tags": at(18, 30)}), "schemas/cart.avdl:18:30: tag \"esm-prod\" is reserved"},
+		{"other parameter", layer(`{"priority": 9}`, map[string]Position{"deviations": at(16, 9)}), "schemas/cart.avdl:12:3: priority must be 1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := TrafficAnomaly().Build(target(), []Layer{tt.layer})
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+}
+
+// TestTrafficAnomalyWindowsDatadogAccepts: the bounds themselves pass.
+func TestTrafficAnomalyWindowsDatadogAccepts(t *testing.T) {
+	for _, params := range []string{
+		`{"alert_window": "last_15m", "query_window": "last_30d"}`,
+		`{"alert_window": "last_24h", "query_window": "last_1w", "interval": 300}`,
+		`{"alert_window": "last_1d", "query_window": "last_4w", "interval": 300}`,
+		`{"escalation_message": "still broken", "renotify_interval": 60}`,
+	} {
+		t.Run(params, func(t *testing.T) {
+			_, err := TrafficAnomaly().Build(target(), []Layer{annotation(params)})
+			assert.NoError(t, err)
+		})
+	}
+}
+
+// TestTrafficAnomalyTagFilters: the query filters on, and the monitor
+// carries, the tags in the form Datadog stores them, whatever the case of
+// the record and the environment tag, and a value cannot break out of the
+// query's braces.
+func TestTrafficAnomalyTagFilters(t *testing.T) {
+	tests := []struct {
+		record, envTag, filter, eventTag string
+	}{
+		{"AddToCartEvent", "prod", "{event_type:addtocartevent,env:prod}", "event_type:addtocartevent"},
+		{"Checkout_V2", "Prod-EU", "{event_type:checkout_v2,env:prod-eu}", "event_type:checkout_v2"},
+		{"Legacy__Event_", "prod", "{event_type:legacy_event,env:prod}", "event_type:legacy_event"},
+		{"AddToCartEvent", "a b,x}", "{event_type:addtocartevent,env:a_b_x}", "event_type:addtocartevent"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.record+" "+tt.envTag, func(t *testing.T) {
+			tg := target()
+			tg.Record, tg.Env.EnvTag = tt.record, tt.envTag
+			m, err := TrafficAnomaly().Build(tg, []Layer{annotation(`{}`)})
+			require.NoError(t, err)
+			assert.Contains(t, m.Query, "sum:esm.events.received"+tt.filter+".as_count()")
+			assert.Equal(t, 1, strings.Count(m.Query, "{"), m.Query)
+			assert.Contains(t, m.Tags, tt.eventTag)
+			assert.Contains(t, m.Message, "esm.events.received{"+tt.eventTag+"}")
+			for _, tag := range m.Tags {
+				assert.Equal(t, DatadogTag(tag), tag, "tags are in Datadog's form")
+			}
+		})
+	}
+}
+
+func TestDatadogTag(t *testing.T) {
+	long := strings.Repeat("a", 250)
+	tests := []struct{ in, want string }{
+		{"event_type:AddToCartEvent", "event_type:addtocartevent"},
+		{"esm_file:Schemas Dir/My Cart.avdl", "esm_file:schemas_dir/my_cart.avdl"},
+		{"esm_record:com.example.Legacy__Event_", "esm_record:com.example.legacy_event"},
+		{"  team:cart  ", "team:cart"},
+		{"env:a b,x}", "env:a_b_x"},
+		{"team:a&&b", "team:a_b"},
+		{"Équipe:Panier", "équipe:panier"},
+		{"9lives", "lives"},
+		{"_x", "x"},
+		{long, long[:MaxTagLength]},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got := DatadogTag(tt.in)
+			assert.Equal(t, tt.want, got)
+			assert.Equal(t, got, DatadogTag(got), "normalising twice changes nothing")
+		})
+	}
+}
+
+func TestCheckTagAndMetricName(t *testing.T) {
+	tests := []struct {
+		check          func(string) error
+		value, problem string
+	}{
+		{CheckTag, "team:cart", ""},
+		{CheckTag, "Team:Cart", ""},
+		{CheckTag, "tier:1/a.b-c_d", ""},
+		{CheckTag, "équipe:panier", ""},
+		{CheckTag, "", "a tag cannot be empty"},
+		{CheckTag, "1team", "a tag starts with a letter"},
+		{CheckTag, "team cart", "a tag holds only letters, digits and _ - : . / (not ' ')"},
+		{CheckTag, "env:a,b", "a tag holds only letters, digits and _ - : . / (not ',')"},
+		{CheckTag, "team:", "a tag cannot end with a colon"},
+		{CheckTag, strings.Repeat("a", 201), "a tag is at most 200 characters long"},
+		{CheckMetricName, "esm.events.received", ""},
+		{CheckMetricName, "Shop_Events.v2", ""},
+		{CheckMetricName, "", "a metric name cannot be empty"},
+		{CheckMetricName, "2fast", "a metric name starts with an ASCII letter"},
+		{CheckMetricName, "x y", "a metric name holds only ASCII letters, digits, _ and . (not ' ')"},
+		{CheckMetricName, "shop-events", "a metric name holds only ASCII letters, digits, _ and . (not '-')"},
+		{CheckMetricName, "a{b}", "a metric name holds only ASCII letters, digits, _ and . (not '{')"},
+		{CheckMetricName, strings.Repeat("a", 201), "a metric name is at most 200 characters long"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.value, func(t *testing.T) {
+			err := tt.check(tt.value)
+			if tt.problem == "" {
+				assert.NoError(t, err)
+			} else {
+				assert.EqualError(t, err, tt.problem)
+			}
+		})
+	}
+	for _, tag := range []string{"esm-prod", "ESM-staging", "esm_record:x", "esm_file:a", "managed_by:esm", "Managed_By:ESM"} {
+		assert.True(t, IsReservedTag(tag), tag)
+	}
+	for _, tag := range []string{"esmx", "team:esm", "managed_by:terraform", "env:esm-prod"} {
+		assert.False(t, IsReservedTag(tag), tag)
 	}
 }
 

@@ -79,6 +79,18 @@ func (trafficAnomaly) Defaults() json.RawMessage {
 
 var windowRE = regexp.MustCompile(`^last_([1-9][0-9]*)(m|h|d|w)$`)
 
+// The windows Datadog accepts for an anomaly monitor. The alert window
+// (the trigger and recovery window) is "a value between 15 minutes and 24
+// hours" (https://docs.datadoghq.com/monitors/types/anomaly/#set-alert-conditions);
+// the evaluation window of a metric monitor's query is at most one month
+// (https://docs.datadoghq.com/monitors/configuration/#set-alert-conditions),
+// counted here as 30 days, and at least the alert window.
+const (
+	minAlertWindow = 15 * 60
+	maxAlertWindow = 24 * 3600
+	maxQueryWindow = 30 * 86400
+)
+
 // windowSeconds parses last_<n><m|h|d|w>.
 func windowSeconds(w string) (int64, bool) {
 	m := windowRE.FindStringSubmatch(w)
@@ -95,11 +107,10 @@ func windowSeconds(w string) (int64, bool) {
 
 // Check validates one layer on its own.
 func (k trafficAnomaly) Check(l Layer) error {
+	// A parameter that does not decode leaves the others decoded: check
+	// them too, so that every problem is reported at once.
 	p, err := decodeLayer[TrafficAnomalyParams](k.Annotation(), l)
-	if err != nil {
-		return err
-	}
-	return k.checkValues(&p, func(string) Position { return l.Pos }, l.Source)
+	return errors.Join(err, k.checkValues(&p, l.PosOf, l.Source))
 }
 
 // checkValues checks each set value; at names the position of the layer
@@ -124,20 +135,30 @@ func (trafficAnomaly) checkValues(p *TrafficAnomalyParams, at func(param string)
 		}
 		bad(param, "%s must be one of %s, not %q", param, strings.Join(allowed, ", "), *v)
 	}
-	if p.Deviations != nil && (*p.Deviations <= 0 || *p.Deviations > 10) {
+	if p.Deviations != nil && !(*p.Deviations > 0 && *p.Deviations <= 10) {
 		bad("deviations", "deviations must be greater than 0 and at most 10, not %v", *p.Deviations)
 	}
 	oneOf("algorithm", p.Algorithm, "basic", "agile", "robust")
 	oneOf("direction", p.Direction, "both", "above", "below")
 	oneOf("seasonality", p.Seasonality, "hourly", "daily", "weekly")
 	for _, w := range []struct {
-		param string
-		v     *string
-	}{{"alert_window", p.AlertWindow}, {"query_window", p.QueryWindow}} {
-		if w.v != nil {
-			if _, ok := windowSeconds(*w.v); !ok {
-				bad(w.param, "%s must look like last_15m, last_4h or last_1d, not %q", w.param, *w.v)
-			}
+		param            string
+		v                *string
+		min, max         int64
+		minText, maxText string
+	}{{"alert_window", p.AlertWindow, minAlertWindow, maxAlertWindow, "15 minutes", "24 hours"},
+		{"query_window", p.QueryWindow, 0, maxQueryWindow, "", "30 days"}} {
+		if w.v == nil {
+			continue
+		}
+		sec, ok := windowSeconds(*w.v)
+		switch {
+		case !ok:
+			bad(w.param, "%s must look like last_15m, last_4h or last_1d, not %q", w.param, *w.v)
+		case sec < w.min:
+			bad(w.param, "%s %s is shorter than Datadog accepts for an anomaly monitor (at least %s)", w.param, *w.v, w.minText)
+		case sec > w.max:
+			bad(w.param, "%s %s is longer than Datadog accepts for an anomaly monitor (at most %s)", w.param, *w.v, w.maxText)
 		}
 	}
 	if p.Interval != nil && *p.Interval <= 0 {
@@ -156,27 +177,15 @@ func (trafficAnomaly) checkValues(p *TrafficAnomalyParams, at func(param string)
 			bad(f.param, "%s must be between 0 and %d, not %d", f.param, f.max, *f.v)
 		}
 	}
-	for _, t := range p.Tags {
-		if !validTag(t) {
-			bad("tags", "tag %q is not a valid Datadog tag (letters, digits, _ - : . /, starting with a letter)", t)
+	for i, t := range p.Tags {
+		item := "tags." + strconv.Itoa(i)
+		if err := CheckTag(t); err != nil {
+			bad(item, "tag %q is not a valid Datadog tag: %v", t, err)
+		} else if IsReservedTag(t) {
+			bad(item, "tag %q is reserved: %s", t, ReservedTagsHint)
 		}
 	}
 	return errors.Join(errs...)
-}
-
-func validTag(t string) bool {
-	if t == "" || len(t) > 200 {
-		return false
-	}
-	for i, r := range t {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z':
-		case i > 0 && (r >= '0' && r <= '9' || r == '_' || r == '-' || r == ':' || r == '.' || r == '/'):
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // Build merges the layers into the anomaly monitor for target.
@@ -205,7 +214,7 @@ func (k trafficAnomaly) Build(t Target, layers []Layer) (Monitor, error) {
 	if len(errs) > 0 {
 		return Monitor{}, errors.Join(errs...)
 	}
-	at := func(param string) Position { return setBy[param].Pos }
+	at := func(param string) Position { return setBy[paramName(param)].PosOf(param) }
 	if err := k.checkValues(&p, at, ""); err != nil {
 		return Monitor{}, err
 	}
@@ -225,10 +234,17 @@ func (k trafficAnomaly) Build(t Target, layers []Layer) (Monitor, error) {
 	if querySec < alertSec {
 		return Monitor{}, errorf(at("query_window"), "query_window %s is shorter than alert_window %s", *p.QueryWindow, *p.AlertWindow)
 	}
+	if p.EscalationMessage != nil && strings.TrimSpace(*p.EscalationMessage) != "" && *p.RenotifyInterval == 0 {
+		return Monitor{}, errorf(at("escalation_message"), "escalation_message needs renotify_interval: Datadog sends it only with renotifications, and renotify_interval is 0 (never)")
+	}
 
+	// The filters name the tags in the form Datadog stores them: the
+	// collector's event_type:AddToCartEvent is stored, and only matches, as
+	// event_type:addtocartevent.
+	eventFilter := TagFilter("event_type", t.Record)
 	var q strings.Builder
-	fmt.Fprintf(&q, "avg(%s):anomalies(sum:%s{event_type:%s,env:%s}.as_count(), '%s', %s, direction='%s', alert_window='%s', interval=%d, count_default_zero='%t'",
-		*p.QueryWindow, t.Env.Metric, t.Record, t.Env.EnvTag, *p.Algorithm,
+	fmt.Fprintf(&q, "avg(%s):anomalies(sum:%s{%s,%s}.as_count(), '%s', %s, direction='%s', alert_window='%s', interval=%d, count_default_zero='%t'",
+		*p.QueryWindow, t.Env.Metric, eventFilter, TagFilter("env", t.Env.EnvTag), *p.Algorithm,
 		strconv.FormatFloat(*p.Deviations, 'g', -1, 64), *p.Direction, *p.AlertWindow, *p.Interval, *p.CountDefaultZero)
 	if p.Seasonality != nil {
 		fmt.Fprintf(&q, ", seasonality='%s'", *p.Seasonality)
@@ -239,7 +255,7 @@ func (k trafficAnomaly) Build(t Target, layers []Layer) (Monitor, error) {
 		Name:  "Traffic Anomaly with " + t.Record,
 		Type:  "query alert",
 		Query: q.String(),
-		Tags:  NormalizeTags(append(append([]string{"managed_by:esm", "event_type:" + t.Record, "env:" + t.Env.EnvTag}, t.Env.Tags...), p.Tags...)),
+		Tags:  NormalizeTags(append(append([]string{ManagedByTag, eventFilter, TagFilter("env", t.Env.EnvTag)}, t.Env.Tags...), p.Tags...)),
 		Options: Options{
 			Thresholds:        Thresholds{Critical: Float(1), CriticalRecovery: Float(0)},
 			ThresholdWindows:  &ThresholdWindows{TriggerWindow: *p.AlertWindow, RecoveryWindow: *p.AlertWindow},
@@ -274,8 +290,8 @@ func (k trafficAnomaly) Build(t Target, layers []Layer) (Monitor, error) {
 		seas = ", " + *p.Seasonality + " seasonality"
 	}
 	var msg strings.Builder
-	fmt.Fprintf(&msg, "Traffic anomaly for %s events in %s: the count of %s{event_type:%s} left its expected band (%s, %s deviations, direction %s%s).",
-		t.Record, t.Env.Name, t.Env.Metric, t.Record, *p.Algorithm, strconv.FormatFloat(*p.Deviations, 'g', -1, 64), *p.Direction, seas)
+	fmt.Fprintf(&msg, "Traffic anomaly for %s events in %s: the count of %s{%s} left its expected band (%s, %s deviations, direction %s%s).",
+		t.Record, t.Env.Name, t.Env.Metric, eventFilter, *p.Algorithm, strconv.FormatFloat(*p.Deviations, 'g', -1, 64), *p.Direction, seas)
 	if t.Doc != "" {
 		msg.WriteString("\n\n" + t.Doc)
 	}
@@ -292,21 +308,4 @@ func (k trafficAnomaly) Build(t Target, layers []Layer) (Monitor, error) {
 	}
 	m.Message = msg.String()
 	return m, nil
-}
-
-// NormalizeTags lowercases, sorts and deduplicates tags, as Datadog
-// stores them.
-func NormalizeTags(tags []string) []string {
-	out := make([]string, 0, len(tags))
-	seen := make(map[string]bool, len(tags))
-	for _, t := range tags {
-		t = strings.ToLower(strings.TrimSpace(t))
-		if t == "" || seen[t] {
-			continue
-		}
-		seen[t] = true
-		out = append(out, t)
-	}
-	sortStrings(out)
-	return out
 }

@@ -191,7 +191,7 @@ func TestPlanJSON(t *testing.T) {
 	assert.Equal(t, 15.0, create["line"], "the line of the annotation")
 	query := create["diff"].(map[string]any)["query"].(map[string]any)
 	assert.Nil(t, query["before"])
-	assert.Contains(t, query["after"], "event_type:Zap")
+	assert.Contains(t, query["after"], "event_type:zap", "the filter is in the form Datadog stores the tag")
 
 	assert.Equal(t, "Traffic Anomaly with Pong", del["name"])
 	assert.IsType(t, 0.0, del["id"])
@@ -242,7 +242,7 @@ func TestPlanErrors(t *testing.T) {
 		{"bad config", []string{"plan", "--env", "prod", "--config", badConfig, w.schemas}, nil, exitFailure,
 			regexp.QuoteMeta(badConfig) + `:3: unknown key "metrik"`},
 		{"config with many problems", []string{"plan", "--env", "prod", "--config", manyProblems, w.schemas}, nil, exitFailure,
-			`(?m)^` + regexp.QuoteMeta(manyProblems) + `: .*metric.*\n` + regexp.QuoteMeta(manyProblems) + `: .*max_deletes`},
+			`(?m)^` + regexp.QuoteMeta(manyProblems) + `:3:13: .*metric.*\n` + regexp.QuoteMeta(manyProblems) + `:4:18: .*max_deletes`},
 		{"missing config", []string{"plan", "--env", "prod", "--config", badConfig + ".missing", w.schemas}, nil, exitFailure, `read config`},
 		{"only the API key", []string{"plan", "--env", "prod", w.schemas}, map[string]string{envAPIKey: "k"}, exitFailure,
 			`(?m)^esm: DD_API_KEY is set but DD_APP_KEY is not`},

@@ -142,7 +142,7 @@ func TestServeCollectorMetricsAndShutdown(t *testing.T) {
 	}
 	sort.Strings(lines)
 	assert.Equal(t, []string{
-		"esm.events.received:3|c|#event_type:AddToCartEvent,env:prod",
+		"esm.events.received:3|c|#event_type:addtocartevent,env:prod",
 		"esm.events.rejected:2|c|#event_type:unknown,reason:unknown_type,env:prod",
 	}, lines)
 }
@@ -172,7 +172,7 @@ func TestServeDatadogEventOnRejections(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	require.Len(t, events, 1)
-	assert.Equal(t, []any{"event_type:AddToCartEvent", "env:prod", "source:esm", "reason:schema"}, events[0]["tags"])
+	assert.Equal(t, []any{"event_type:addtocartevent", "env:prod", "source:esm", "reason:schema"}, events[0]["tags"])
 	assert.Contains(t, events[0]["text"], "quantity: expected int, got string")
 }
 

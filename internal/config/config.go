@@ -11,9 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -36,6 +38,8 @@ type Config struct {
 
 	// File is the file the configuration was read from ("" for built-in).
 	File string `yaml:"-"`
+
+	root *yaml.Node // the document, for the positions of values
 }
 
 // Environment holds one environment's settings.
@@ -58,23 +62,109 @@ type Environment struct {
 	name string
 }
 
-// Params are a kind's parameters as written in YAML, with their position.
+// Params are a kind's parameters as written in YAML, with their position
+// and the positions of their values.
 type Params struct {
 	Value map[string]any
 	Line  int
 	Col   int
+	// ValuePos holds the line and column of each parameter's value, and of
+	// each item of an array value ("tags.1").
+	ValuePos map[string][2]int
+
+	// problems are values JSON cannot carry (.inf, .nan), by parameter.
+	problems map[string]string
 }
 
-// UnmarshalYAML keeps the node's position.
+// jsonNumberRE is the syntax of a JSON number.
+var jsonNumberRE = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?$`)
+
+// UnmarshalYAML keeps the node's position and those of the values. Plain
+// numbers are kept as written (json.Number), so that one too large for
+// its parameter is reported as out of range, not as a string; values JSON
+// cannot carry (.inf, .nan, a mapping with keys that are not strings) are
+// problems of their own.
 func (p *Params) UnmarshalYAML(n *yaml.Node) error {
 	p.Line, p.Col = n.Line, n.Column
-	return n.Decode(&p.Value)
+	if err := n.Decode(&p.Value); err != nil {
+		return err
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	p.ValuePos = make(map[string][2]int, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		key, val := n.Content[i].Value, n.Content[i+1]
+		p.ValuePos[key] = [2]int{val.Line, val.Column}
+		if val.Kind == yaml.SequenceNode {
+			for j, it := range val.Content {
+				p.ValuePos[key+"."+strconv.Itoa(j)] = [2]int{it.Line, it.Column}
+			}
+		}
+		// A plain number keeps its spelling: 1e400, too large for yaml.v3,
+		// would otherwise be a string, and 99999999999999999999 a rounded
+		// float.
+		if val.Kind == yaml.ScalarNode && val.Style == 0 && jsonNumberRE.MatchString(val.Value) {
+			p.Value[key] = json.Number(val.Value)
+			continue
+		}
+		if _, err := json.Marshal(p.Value[key]); err != nil {
+			// .inf, .nan or a mapping with keys that are not strings:
+			// reported, never passed on.
+			if p.problems == nil {
+				p.problems = map[string]string{}
+			}
+			switch {
+			case val.Kind == yaml.ScalarNode:
+				p.problems[key] = fmt.Sprintf("%s: %s is not a finite number", key, val.Value)
+			case finite(p.Value[key]):
+				p.problems[key] = fmt.Sprintf("%s: holds a mapping whose keys are not all strings", key)
+			default:
+				p.problems[key] = fmt.Sprintf("%s: holds .inf or .nan, which is not a finite number", key)
+			}
+			delete(p.Value, key)
+		}
+	}
+	return nil
+}
+
+// finite reports whether v, a decoded YAML value, holds no infinity or
+// NaN (.inf, .nan), which JSON cannot carry.
+func finite(v any) bool {
+	switch v := v.(type) {
+	case float64:
+		return !math.IsInf(v, 0) && !math.IsNaN(v)
+	case []any:
+		for _, it := range v {
+			if !finite(it) {
+				return false
+			}
+		}
+	case map[string]any:
+		for _, it := range v {
+			if !finite(it) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // Layer returns the parameters as an annotations layer.
 func (p Params) Layer(source, file string) annotations.Layer {
-	b, _ := json.Marshal(p.Value)
-	return annotations.Layer{Source: source, Params: b, Pos: annotations.Position{File: file, Line: p.Line, Column: p.Col}}
+	// UnmarshalYAML keeps only values JSON holds.
+	b, err := json.Marshal(p.Value)
+	if err != nil {
+		b = []byte("{}")
+	}
+	l := annotations.Layer{Source: source, Params: b, Pos: annotations.Position{File: file, Line: p.Line, Column: p.Col}}
+	if len(p.ValuePos) > 0 {
+		l.ParamPos = make(map[string]annotations.Position, len(p.ValuePos))
+		for k, lc := range p.ValuePos {
+			l.ParamPos[k] = annotations.Position{File: file, Line: lc[0], Column: lc[1]}
+		}
+	}
+	return l
 }
 
 // Name returns the environment's name.
@@ -114,6 +204,10 @@ func Parse(file string, b []byte) (*Config, error) {
 		return nil, yamlError(file, err)
 	}
 	c.File = file
+	var root yaml.Node
+	if err := yaml.Unmarshal(b, &root); err == nil {
+		c.root = &root
+	}
 	c.applyDefaults()
 	if err := c.validate(); err != nil {
 		return nil, err
@@ -173,53 +267,137 @@ func (c *Config) applyDefaults() {
 	}
 }
 
-var (
-	envNameRE = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
-	metricRE  = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.]*$`)
-)
+var envNameRE = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
 
-func (c *Config) validate() error {
-	var errs []error
-	at := func(line, col int) string {
-		if line > 0 {
-			return fmt.Sprintf("%s:%d:%d", c.File, line, col)
+// node returns the key and value nodes at path (mapping keys from the
+// document's top), or nils when the file does not hold it.
+func (c *Config) node(path ...string) (key, val *yaml.Node) {
+	if c.root == nil || len(c.root.Content) == 0 {
+		return nil, nil
+	}
+	val = c.root.Content[0]
+	for _, p := range path {
+		if val.Kind != yaml.MappingNode {
+			return nil, nil
 		}
-		return c.File
+		found := false
+		for i := 0; i+1 < len(val.Content); i += 2 {
+			if val.Content[i].Value == p {
+				key, val, found = val.Content[i], val.Content[i+1], true
+			}
+		}
+		if !found {
+			return nil, nil
+		}
+	}
+	return key, val
+}
+
+// at renders the position of a node as file:line:col, or the file alone.
+func (c *Config) at(n *yaml.Node) string {
+	if n != nil && n.Line > 0 {
+		return fmt.Sprintf("%s:%d:%d", c.File, n.Line, n.Column)
+	}
+	return c.File
+}
+
+// problem is one validation error with its position, for sorting.
+type problem struct {
+	line, col int
+	err       error
+}
+
+// validate returns every problem of the configuration, in the order of
+// their positions in the file.
+func (c *Config) validate() error {
+	var probs []problem
+	add := func(n *yaml.Node, format string, args ...any) {
+		var line, col int
+		if n != nil {
+			line, col = n.Line, n.Column
+		}
+		probs = append(probs, problem{line, col, fmt.Errorf("%s: "+format, append([]any{c.at(n)}, args...)...)})
 	}
 	checkDefaults := func(defs map[string]Params, source string) {
 		for _, kind := range sortedKeys(defs) {
 			p := defs[kind]
 			k, ok := annotations.Lookup(kind)
 			if !ok {
-				errs = append(errs, fmt.Errorf("%s: %s: unknown monitor kind %q; known kinds: %s", at(p.Line, p.Col), source, kind, strings.Join(kindNames(), ", ")))
+				add(&yaml.Node{Line: p.Line, Column: p.Col}, "%s: unknown monitor kind %q; known kinds: %s", source, kind, strings.Join(kindNames(), ", "))
 				continue
 			}
-			if err := k.Check(p.Layer(source, c.File)); err != nil {
-				errs = append(errs, err)
+			for _, param := range sortedKeys(p.problems) {
+				lc := p.ValuePos[param]
+				add(&yaml.Node{Line: lc[0], Column: lc[1]}, "%s: %s", source, p.problems[param])
+			}
+			for _, err := range unjoin(k.Check(p.Layer(source, c.File))) {
+				pr := problem{err: err}
+				var ae *annotations.Error
+				if errors.As(err, &ae) {
+					pr.line, pr.col = ae.Pos.Line, ae.Pos.Column
+				}
+				probs = append(probs, pr)
 			}
 		}
 	}
 	checkDefaults(c.Defaults, "defaults")
 	for _, name := range sortedKeys(c.Environments) {
 		e := c.Environments[name]
-		if !envNameRE.MatchString(name) {
-			errs = append(errs, fmt.Errorf("%s: environment name %q must be lowercase letters, digits, - or _", c.File, name))
+		key, _ := c.node("environments", name)
+		// The identity tag esm-<name> must be stored as written, or two
+		// names would share it.
+		if !envNameRE.MatchString(name) || monitorEnvTag(name) != "esm-"+name {
+			add(key, "environment name %q must be lowercase letters, digits, - or _, starting with a letter, without __ or a trailing _", name)
 		}
-		if !metricRE.MatchString(e.Metric) {
-			errs = append(errs, fmt.Errorf("%s: environments.%s.metric %q is not a valid metric name", c.File, name, e.Metric))
+		field := func(f string) *yaml.Node { _, v := c.node("environments", name, f); return v }
+		if err := annotations.CheckMetricName(e.Metric); err != nil {
+			add(field("metric"), "environments.%s.metric %q is not a valid Datadog metric name: %v", name, e.Metric, err)
+		}
+		if err := annotations.CheckTag("env:" + e.EnvTag); err != nil {
+			add(field("env_tag"), "environments.%s.env_tag %q cannot be the value of env: in a query: %v", name, e.EnvTag, err)
 		}
 		if e.MaxDeletes < 0 {
-			errs = append(errs, fmt.Errorf("%s: environments.%s.max_deletes must not be negative", c.File, name))
+			add(field("max_deletes"), "environments.%s.max_deletes must not be negative", name)
 		}
-		for _, t := range e.Tags {
-			if strings.HasPrefix(strings.ToLower(t), "esm-") || strings.HasPrefix(strings.ToLower(t), "esm_") {
-				errs = append(errs, fmt.Errorf("%s: environments.%s.tags: %q uses esm's reserved tag prefix", c.File, name, t))
+		tagNodes := field("tags")
+		for i, t := range e.Tags {
+			at := tagNodes
+			if tagNodes != nil && tagNodes.Kind == yaml.SequenceNode && i < len(tagNodes.Content) {
+				at = tagNodes.Content[i]
+			}
+			if err := annotations.CheckTag(t); err != nil {
+				add(at, "environments.%s.tags: %q is not a valid Datadog tag: %v", name, t, err)
+			} else if annotations.IsReservedTag(t) {
+				add(at, "environments.%s.tags: %q is reserved: %s", name, t, annotations.ReservedTagsHint)
 			}
 		}
 		checkDefaults(e.Defaults, "environments."+name+".defaults")
 	}
+	sort.SliceStable(probs, func(i, j int) bool {
+		a, b := probs[i], probs[j]
+		return a.line < b.line || a.line == b.line && a.col < b.col
+	})
+	errs := make([]error, len(probs))
+	for i, p := range probs {
+		errs[i] = p.err
+	}
 	return errors.Join(errs...)
 }
+
+// unjoin returns the errors an errors.Join holds, or err alone.
+func unjoin(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+// monitorEnvTag is the identity tag of an environment as Datadog stores
+// it (monitor.EnvTag, which config does not import).
+func monitorEnvTag(name string) string { return annotations.DatadogTag("esm-" + name) }
 
 // Env returns the settings of an environment, or an error naming the
 // configured ones.

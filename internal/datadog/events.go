@@ -10,6 +10,8 @@ import (
 
 	"github.com/DataDog/datadog-api-client-go/v2/api/datadog"
 	"github.com/DataDog/datadog-api-client-go/v2/api/datadogV1"
+
+	"github.com/esm-dev/esm/annotations"
 )
 
 // EventClientConfig configures an EventClient.
@@ -33,7 +35,8 @@ type EventRequest struct {
 	Title string
 	// Text is the body; Datadog takes at most 4,000 characters.
 	Text string
-	// Tags route the event, e.g. event_type:AddToCartEvent, env:prod.
+	// Tags route the event, e.g. event_type:AddToCartEvent, env:prod; they
+	// are sent as Datadog stores them (event_type:addtocartevent).
 	Tags []string
 	// AggregationKey groups related events (at most 100 characters).
 	AggregationKey string
@@ -78,7 +81,15 @@ func NewEventClient(cfg EventClientConfig) (*EventClient, error) {
 // Post calls POST /api/v1/events (CreateEvent) and returns the event's id.
 func (c *EventClient) Post(ctx context.Context, e EventRequest) (int64, error) {
 	ctx = withAuth(ctx, c.keys, c.serverVars)
-	body := datadogV1.EventCreateRequest{Title: e.Title, Text: e.Text, Tags: e.Tags}
+	// Tags go in the form Datadog stores them (lowercase), so that the
+	// event is found by the same filters as the metrics.
+	tags := make([]string, 0, len(e.Tags))
+	for _, t := range e.Tags {
+		if t = annotations.DatadogTag(t); t != "" {
+			tags = append(tags, t)
+		}
+	}
+	body := datadogV1.EventCreateRequest{Title: e.Title, Text: e.Text, Tags: tags}
 	if e.AggregationKey != "" {
 		body.AggregationKey = datadog.PtrString(e.AggregationKey)
 	}

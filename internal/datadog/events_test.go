@@ -37,7 +37,7 @@ func TestEventClientPost(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, int64(42), id)
 	assert.Equal(t, map[string]any{
-		"title": "esm: burst", "text": "text", "tags": []any{"event_type:X", "env:prod", "source:esm"},
+		"title": "esm: burst", "text": "text", "tags": []any{"event_type:x", "env:prod", "source:esm"},
 		"aggregation_key": "esm-rejections-prod-X", "alert_type": "warning", "source_type_name": "esm",
 	}, got)
 }

@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/DataDog/datadog-go/v5/statsd"
@@ -174,19 +175,36 @@ type EventCounter struct {
 }
 
 // EventCounter returns the counters of eventType, a record's simple name
-// or "unknown".
+// or "unknown". The Prometheus labels keep the name as declared; the
+// DogStatsD tags carry it in the form in which Datadog stores tags
+// ("Tags are converted to lowercase") and in which the monitors' queries
+// filter on them (event_type:addtocartevent).
 func (m *Metrics) EventCounter(eventType string) *EventCounter {
+	tagType, tagEnv := "event_type:"+storedTagValue(eventType), "env:"+storedTagValue(m.env)
 	c := &EventCounter{
 		received:     m.receivedVec.WithLabelValues(eventType, m.env),
 		statsd:       m.statsd,
 		receivedName: m.received,
-		receivedTags: []string{"event_type:" + eventType, "env:" + m.env},
+		receivedTags: []string{tagType, tagEnv},
 	}
 	for i, r := range reasons {
 		c.rejected[i] = m.rejectedVec.WithLabelValues(eventType, r)
-		c.rejectedTags[i] = []string{"event_type:" + eventType, "reason:" + r, "env:" + m.env}
+		c.rejectedTags[i] = []string{tagType, "reason:" + r, tagEnv}
 	}
 	return c
+}
+
+// storedTagValue returns a record name or an env tag (letters, digits and
+// _ - : . / only, as schemas and esm.yaml allow) the way Datadog stores a
+// tag value: lowercase, runs of underscores as one, no trailing
+// underscore. It is what annotations.DatadogTag does to such values;
+// metrics imports no other package of esm.
+func storedTagValue(v string) string {
+	v = strings.ToLower(v)
+	for strings.Contains(v, "__") {
+		v = strings.ReplaceAll(v, "__", "_")
+	}
+	return strings.TrimRight(v, "_")
 }
 
 // Received counts n accepted events.

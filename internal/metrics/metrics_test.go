@@ -108,8 +108,8 @@ func TestPrometheusAndDogStatsD(t *testing.T) {
 	require.NoError(t, m.Flush())
 	lines := readLines(t, sink, 3)
 	assert.Equal(t, []string{
-		"esm.events.received:5|c|#event_type:AddToCartEvent,env:prod",
-		"esm.events.rejected:1|c|#event_type:AddToCartEvent,reason:schema,env:prod",
+		"esm.events.received:5|c|#event_type:addtocartevent,env:prod",
+		"esm.events.rejected:1|c|#event_type:addtocartevent,reason:schema,env:prod",
 		"esm.events.rejected:4|c|#event_type:unknown,reason:unknown_type,env:prod",
 	}, lines)
 }
@@ -120,7 +120,7 @@ func TestCloseFlushes(t *testing.T) {
 	require.NoError(t, err)
 	m.EventCounter("SearchPerformed").Received(9)
 	require.NoError(t, m.Close())
-	assert.Equal(t, []string{"custom.received:9|c|#event_type:SearchPerformed,env:staging"}, readLines(t, sink, 1))
+	assert.Equal(t, []string{"custom.received:9|c|#event_type:searchperformed,env:staging"}, readLines(t, sink, 1))
 }
 
 func TestWithoutDogStatsD(t *testing.T) {
@@ -147,40 +147,66 @@ func TestDefaultStatsdAddr(t *testing.T) {
 }
 
 // TestCounterMatchesMonitorQuery builds a traffic anomaly monitor with the
-// annotations package, as plan/apply does, and checks that the metric and
-// the tags the collector sends are the ones its query reads.
+// annotations package, as plan/apply does, and checks that the metric the
+// collector sends is the one its query reads, and that every tag value it
+// sends to DogStatsD is the query's filter value for that key, in the
+// form Datadog stores tags (lowercase): a filter event_type:AddToCartEvent
+// would match no series. The Prometheus labels keep the declared name.
 func TestCounterMatchesMonitorQuery(t *testing.T) {
-	cfg := config.Default()
-	env, err := cfg.Env("prod")
-	require.NoError(t, err)
-	mon, err := annotations.TrafficAnomaly().Build(annotations.Target{
-		Record: "AddToCartEvent", FullName: "com.example.shop.AddToCartEvent", File: "schemas/cart.avdl",
-		Env: annotations.Environment{Name: "prod", Metric: env.Metric, EnvTag: env.EnvTag},
-	}, nil)
-	require.NoError(t, err)
+	for _, tt := range []struct{ record, envTag string }{
+		{"AddToCartEvent", "prod"},
+		{"checkout_completed", "prod"},
+		{"SearchPerformed", "Prod-EU"},
+		{"Legacy__Event_", "prod_"},
+	} {
+		t.Run(tt.record+" "+tt.envTag, func(t *testing.T) {
+			cfg, err := config.Parse("esm.yaml", []byte("environments:\n  prod:\n    env_tag: "+tt.envTag+"\n"))
+			require.NoError(t, err)
+			env, err := cfg.Env("prod")
+			require.NoError(t, err)
+			mon, err := annotations.TrafficAnomaly().Build(annotations.Target{
+				Record: tt.record, FullName: "com.example.shop." + tt.record, File: "schemas/cart.avdl",
+				Env: env.Annotations(),
+			}, nil)
+			require.NoError(t, err)
+			// avg(last_4h):anomalies(sum:esm.events.received{event_type:addtocartevent,env:prod}.as_count(), ...
+			filters := map[string]string{}
+			_, scope, _ := strings.Cut(mon.Query, "{")
+			scope, _, _ = strings.Cut(scope, "}")
+			for _, f := range strings.Split(scope, ",") {
+				k, v, _ := strings.Cut(f, ":")
+				filters[k] = v
+			}
+			require.Len(t, filters, 2, mon.Query)
 
-	sink := udpSink(t)
-	m, err := New(Options{Env: env.EnvTag, StatsdReceived: env.Metric, StatsdAddr: sink.LocalAddr().String()})
-	require.NoError(t, err)
-	defer m.Close()
-	m.EventCounter("AddToCartEvent").Received(1)
-	require.NoError(t, m.Flush())
-	line := readLines(t, sink, 1)[0]
+			sink := udpSink(t)
+			m, err := New(Options{Env: env.EnvTag, StatsdReceived: env.Metric, StatsdAddr: sink.LocalAddr().String()})
+			require.NoError(t, err)
+			defer m.Close()
+			m.EventCounter(tt.record).Received(1)
+			require.NoError(t, m.Flush())
+			line := readLines(t, sink, 1)[0]
 
-	// esm.events.received:1|c|#event_type:AddToCartEvent,env:prod
-	name, rest, ok := strings.Cut(line, ":")
-	require.True(t, ok)
-	_, tags, ok := strings.Cut(rest, "|#")
-	require.True(t, ok)
-	assert.Equal(t, DefaultStatsdReceived, name)
-	assert.Contains(t, mon.Query, "sum:"+name+"{"+tags+"}.as_count()", "query %s", mon.Query)
+			// esm.events.received:1|c|#event_type:addtocartevent,env:prod
+			name, rest, ok := strings.Cut(line, ":")
+			require.True(t, ok)
+			_, tags, ok := strings.Cut(rest, "|#")
+			require.True(t, ok)
+			assert.Equal(t, DefaultStatsdReceived, name)
+			assert.Contains(t, mon.Query, "sum:"+name+"{", "query %s", mon.Query)
+			sent := map[string]string{}
+			for _, tag := range strings.Split(tags, ",") {
+				k, v, _ := strings.Cut(tag, ":")
+				sent[k] = v
+				assert.Equal(t, annotations.DatadogTag(tag), tag, "DogStatsD tag %q is in the form Datadog stores", tag)
+			}
+			assert.Equal(t, filters, sent, "the query filters on exactly the tag values the collector sends")
+			assert.Equal(t, annotations.DatadogTag("event_type:"+tt.record), "event_type:"+sent["event_type"])
 
-	// The Prometheus labels carry the same keys and values.
-	fams := scrape(t, m.Handler())
-	assert.Equal(t, 1.0, value(fams, ReceivedName, map[string]string{"event_type": "AddToCartEvent", "env": "prod"}))
-	for _, tag := range strings.Split(tags, ",") {
-		k, v, _ := strings.Cut(tag, ":")
-		assert.Contains(t, mon.Query, k+":"+v)
+			// The Prometheus labels keep the declared name.
+			fams := scrape(t, m.Handler())
+			assert.Equal(t, 1.0, value(fams, ReceivedName, map[string]string{"event_type": tt.record, "env": tt.envTag}))
+		})
 	}
 }
 

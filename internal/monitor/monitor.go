@@ -39,16 +39,30 @@ const (
 	FileTagPrefix   = "esm_file:"
 )
 
-// EnvTag returns the identity tag of an environment: esm-<env>.
-func EnvTag(env string) string { return "esm-" + strings.ToLower(env) }
+// EnvTag returns the identity tag of an environment: esm-<env>, in the
+// form Datadog stores it.
+func EnvTag(env string) string { return annotations.DatadogTag("esm-" + env) }
 
-// SourceTags returns the tags that name a monitor's source record and file.
+// SourceTags returns the tags that name a monitor's source record and
+// file, in the form Datadog stores them (annotations.DatadogTag): a file
+// "schemas/My Cart.avdl" is esm_file:schemas/my_cart.avdl, so that what
+// esm asks for is what Datadog keeps, and plans settle.
 func SourceTags(s Source) []string {
-	tags := []string{RecordTagPrefix + strings.ToLower(s.Record)}
+	tags := []string{RecordTag(s.Record)}
 	if s.File != "" {
-		tags = append(tags, FileTagPrefix+strings.ToLower(s.File))
+		tags = append(tags, annotations.DatadogTag(FileTagPrefix+s.File))
 	}
 	return tags
+}
+
+// RecordTag returns the tag that names a record (by its full name) on its
+// monitors; RecordTagValue its value, as change-set scopes hold it.
+func RecordTag(fullName string) string { return annotations.DatadogTag(RecordTagPrefix + fullName) }
+
+// RecordTagValue returns the value of a record's tag: its full name in
+// the form Datadog stores it.
+func RecordTagValue(fullName string) string {
+	return strings.TrimPrefix(RecordTag(fullName), RecordTagPrefix)
 }
 
 // TagValue returns the value of the first tag with the given prefix.

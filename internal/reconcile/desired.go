@@ -7,9 +7,11 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/esm-dev/esm/annotations"
@@ -110,7 +112,21 @@ func desiredFromTypes(cfg *config.Config, env string, types []*idl.Schema, file 
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	diags.Sort()
-	return out, diags
+	return out, uniqueDiags(diags)
+}
+
+// uniqueDiags drops repeats from a sorted list: a protocol's annotation is
+// a layer of each of its records' monitors, and its problems are reported
+// once.
+func uniqueDiags(l diag.List) diag.List {
+	out := l[:0]
+	for i, d := range l {
+		if i > 0 && *d == *l[i-1] {
+			continue
+		}
+		out = append(out, d)
+	}
+	return out
 }
 
 func position(r diag.Range) annotations.Position {
@@ -232,13 +248,11 @@ func monitorsOf(s *idl.Schema, cfg *config.Config, e *config.Environment, file s
 		layers := cfg.Layers(p.Name, e.Name())
 		for _, pp := range protoProps {
 			if pp.Name == p.Name {
-				raw, _ := pp.Value.MarshalJSON()
-				layers = append(layers, annotations.Layer{Source: fmt.Sprintf("@%s on protocol %s", pp.Name, protoName), Params: raw, Pos: position(pp.Range)})
+				layers = append(layers, annotationLayer(fmt.Sprintf("@%s on protocol %s", pp.Name, protoName), pp, diags))
 			}
 		}
-		raw, _ := p.Value.MarshalJSON()
 		pos := position(p.Range)
-		layers = append(layers, annotations.Layer{Source: "@" + p.Name, Params: raw, Pos: pos})
+		layers = append(layers, annotationLayer("@"+p.Name, p, diags))
 		t := annotations.Target{
 			Record: s.Name, FullName: s.FullName(), Doc: s.Doc, File: file, Line: pos.Line,
 			Env: e.Annotations(), Channels: channels,
@@ -253,6 +267,44 @@ func monitorsOf(s *idl.Schema, cfg *config.Config, e *config.Environment, file s
 		out = append(out, monitor.Desired{Monitor: m, Source: src})
 	}
 	return out
+}
+
+// annotationLayer returns an annotation's parameters as a layer, with the
+// positions of their values. A number JSON cannot carry — one too large
+// for a float, such as 1e400, which the parser reads as infinity, or NaN —
+// is reported at its value as out of range and left out of the layer.
+func annotationLayer(source string, p idl.Prop, diags *diag.List) annotations.Layer {
+	l := annotations.Layer{Source: source, Pos: position(p.Range)}
+	v := p.Value
+	if v != nil && v.Kind == idl.ObjectValue {
+		kept := *v
+		kept.Keys, kept.Items = nil, nil
+		l.ParamPos = make(map[string]annotations.Position, len(v.Keys))
+		for i, k := range v.Keys {
+			item := v.Items[i]
+			l.ParamPos[k] = position(item.Range)
+			if item.Kind == idl.ArrayValue {
+				for j, it := range item.Items {
+					l.ParamPos[k+"."+strconv.Itoa(j)] = position(it.Range)
+				}
+			}
+			if item.Kind == idl.FloatValue && (math.IsInf(item.Float, 0) || math.IsNaN(item.Float)) {
+				what := "the number is out of range"
+				if math.IsNaN(item.Float) {
+					what = "NaN is not a number"
+				}
+				at := item.Range.Pos()
+				diags.Add(diag.Error, at, at, "%s: %s: %s", source, k, what)
+				continue
+			}
+			kept.Keys, kept.Items = append(kept.Keys, k), append(kept.Items, item)
+		}
+		v = &kept
+	}
+	if v != nil {
+		l.Params, _ = v.MarshalJSON()
+	}
+	return l
 }
 
 func article(word string) string {

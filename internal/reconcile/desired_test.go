@@ -7,11 +7,14 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/esm-dev/esm/internal/config"
+	"github.com/esm-dev/esm/internal/datadog"
+	"github.com/esm-dev/esm/internal/datadog/ddtest"
 	"github.com/esm-dev/esm/internal/monitor"
 )
 
@@ -54,7 +57,7 @@ func TestDesired(t *testing.T) {
 
 	add := desired[0]
 	assert.Equal(t, "Traffic Anomaly with AddToCartEvent", add.Name)
-	assert.Equal(t, "avg(last_4h):anomalies(sum:esm.events.received{event_type:AddToCartEvent,env:prod}.as_count(), 'agile', 3, direction='below', alert_window='last_15m', interval=60, count_default_zero='true', seasonality='weekly') >= 1", add.Query)
+	assert.Equal(t, "avg(last_4h):anomalies(sum:esm.events.received{event_type:addtocartevent,env:prod}.as_count(), 'agile', 3, direction='below', alert_window='last_15m', interval=60, count_default_zero='true', seasonality='weekly') >= 1", add.Query)
 	assert.Contains(t, add.Tags, "esm-prod")
 	assert.Contains(t, add.Tags, "esm_record:com.example.shop.addtocartevent")
 	assert.Contains(t, add.Tags, "esm_file:"+strings.ToLower(filepath.Join(dir, "cart.avdl")))
@@ -86,7 +89,7 @@ environments:
 	require.Empty(t, diags)
 	// The protocol's deviations (3) override the file's (5); the file's
 	// algorithm and the environment's window apply.
-	assert.Equal(t, "avg(last_4h):anomalies(sum:shop.events{event_type:AddToCartEvent,env:staging}.as_count(), 'robust', 3, direction='below', alert_window='last_30m', interval=60, count_default_zero='true', seasonality='weekly') >= 1", desired[0].Query)
+	assert.Equal(t, "avg(last_4h):anomalies(sum:shop.events{event_type:addtocartevent,env:staging}.as_count(), 'robust', 3, direction='below', alert_window='last_30m', interval=60, count_default_zero='true', seasonality='weekly') >= 1", desired[0].Query)
 	_, _, err = Desired(context.Background(), cfg, "prod", []string{dir})
 	assert.EqualError(t, err, `unknown environment "prod": configured environments are staging`)
 }
@@ -117,11 +120,11 @@ func TestDesiredErrors(t *testing.T) {
 	require.NoError(t, err)
 	got := diags.Error()
 	for _, want := range []string{
-		"bad.avdl:2:3: deviations must be greater than 0 and at most 10, not -1",
+		"bad.avdl:2:43: deviations must be greater than 0 and at most 10, not -1",
 		"bad.avdl:5:3: unknown monitor annotation @traffic_anomoly_monitor; known: @traffic_anomaly_monitor",
 		"bad.avdl:8:3: @alert_channel belongs on a record; E is an enum",
 		"bad.avdl:11:14: @traffic_anomaly_monitor belongs on the record C, not on its field id",
-		`bad.avdl:13:3: seasonality "weekly" cannot be used with the basic algorithm`,
+		`bad.avdl:13:44: seasonality "weekly" cannot be used with the basic algorithm`,
 		"bad.avdl:14:3: @alert_channel: the value must be a string or an array of strings",
 		`b/dup.avdl:1:31: monitor "Traffic Anomaly with Same" of b.Same has the same name as the monitor of a.Same`,
 	} {
@@ -246,4 +249,169 @@ func TestDesiredNamesFilesFromTheRepositoryRoot(t *testing.T) {
 		assert.Contains(t, desired[0].Tags, "esm_file:schemas/cart.avdl")
 		assert.Contains(t, desired[0].Message, "in schemas/cart.avdl")
 	}
+}
+
+// TestDesiredValidatesAnnotationValues: every value an annotation sets is
+// checked against what Datadog accepts before it reaches a query or a
+// tag, and reported at the value.
+func TestDesiredValidatesAnnotationValues(t *testing.T) {
+	dir := writeSchemas(t, map[string]string{"v.avdl": `protocol V {
+  @traffic_anomaly_monitor({"deviations": 1e400})
+  record A { string id; }
+  @traffic_anomaly_monitor({"alert_window": "last_3w"})
+  record B { string id; }
+  @traffic_anomaly_monitor({"query_window": "last_10w"})
+  record C { string id; }
+  @traffic_anomaly_monitor({"escalation_message": "still down"})
+  record D { string id; }
+  @traffic_anomaly_monitor({"tags": ["team:x", "esm_record:other", "managed_by:esm", "ESM-prod"]})
+  record E { string id; }
+  @traffic_anomaly_monitor({"deviations": NaN, "interval": 1e400})
+  record F { string id; }
+}
+`})
+	_, diags, err := Desired(context.Background(), config.Default(), "prod", []string{dir})
+	require.NoError(t, err)
+	got := diags.Error()
+	wants := []string{
+		"v.avdl:2:43: @traffic_anomaly_monitor: deviations: the number is out of range",
+		"v.avdl:4:45: alert_window last_3w is longer than Datadog accepts for an anomaly monitor (at most 24 hours)",
+		"v.avdl:6:45: query_window last_10w is longer than Datadog accepts for an anomaly monitor (at most 30 days)",
+		"v.avdl:8:51: escalation_message needs renotify_interval",
+		`v.avdl:10:48: tag "esm_record:other" is reserved`,
+		`v.avdl:10:68: tag "managed_by:esm" is reserved`,
+		`v.avdl:10:86: tag "ESM-prod" is reserved`,
+		"v.avdl:12:43: @traffic_anomaly_monitor: deviations: NaN is not a number",
+		"v.avdl:12:60: @traffic_anomaly_monitor: interval: the number is out of range",
+	}
+	for _, want := range wants {
+		assert.Contains(t, got, want)
+	}
+	assert.Len(t, diags, len(wants), got)
+	assert.NotContains(t, got, "not string", "an overflowing number is not reported as a string")
+}
+
+// TestDesiredReportsAProtocolProblemOnce: the protocol's annotation is a
+// layer of every record's monitor; its problem is one diagnostic.
+func TestDesiredReportsAProtocolProblemOnce(t *testing.T) {
+	dir := writeSchemas(t, map[string]string{"p.avdl": `@traffic_anomaly_monitor({"deviations": 1e400, "priority": 9})
+protocol P {
+  @traffic_anomaly_monitor({})
+  record A { string id; }
+  @traffic_anomaly_monitor({})
+  record B { string id; }
+}
+`})
+	_, diags, err := Desired(context.Background(), config.Default(), "prod", []string{dir})
+	require.NoError(t, err)
+	require.Len(t, diags, 2, diags.Error())
+	assert.Contains(t, diags[0].Error(), "p.avdl:1:41: @traffic_anomaly_monitor on protocol P: deviations: the number is out of range")
+	assert.Contains(t, diags[1].Error(), "p.avdl:1:60: priority must be 1 (highest) to 5, not 9")
+}
+
+// useDatadog returns a store on a fake of Datadog's API that stores
+// monitors as Datadog does.
+func useDatadog(t *testing.T) (*datadog.Store, *ddtest.Server) {
+	t.Helper()
+	dd := ddtest.NewServer(t)
+	store, err := datadog.New(datadog.Config{APIKey: "api", AppKey: "app", URL: dd.URL, RetryWait: time.Millisecond})
+	require.NoError(t, err)
+	return store, dd
+}
+
+func applyPlan(t *testing.T, store monitor.Store, p *monitor.Plan) {
+	t.Helper()
+	results, err := monitor.Apply(context.Background(), store, p, monitor.ApplyOptions{})
+	require.NoError(t, err)
+	for _, r := range results {
+		require.NoError(t, r.Err)
+	}
+}
+
+// TestDerivedTagsSettleOnDatadog: the tags esm derives (the schema file
+// with spaces and upper case, the record's full name, the environment's
+// env_tag and tags) are produced in the form Datadog stores them, so that
+// after an apply the plan has nothing left to do.
+func TestDerivedTagsSettleOnDatadog(t *testing.T) {
+	ctx := context.Background()
+	repo := writeSchemas(t, map[string]string{"Team Schemas/Cart Events.avdl": `@namespace("com.Example.Shop")
+protocol Cart {
+  @traffic_anomaly_monitor({"tags": ["Tier:1", "owner:cart__team_"]})
+  record AddToCartEvent { string id; }
+  @traffic_anomaly_monitor({})
+  record Legacy__Event_ { string id; }
+}
+`})
+	require.NoError(t, os.Mkdir(filepath.Join(repo, ".git"), 0o755))
+	cfg, err := config.Parse("esm.yaml", []byte("environments:\n  prod:\n    env_tag: Prod-EU\n    tags: [\"Team:Cart\"]\n"))
+	require.NoError(t, err)
+	store, dd := useDatadog(t)
+	plan := func() *monitor.Plan {
+		desired, diags, err := Desired(ctx, cfg, "prod", []string{filepath.Join(repo, "Team Schemas")})
+		require.NoError(t, err)
+		require.Empty(t, diags, diags.Error())
+		p, err := Plan(ctx, store, "prod", desired)
+		require.NoError(t, err)
+		return p
+	}
+	p := plan()
+	require.Equal(t, monitor.Summary{Create: 2}, p.Summary())
+	applyPlan(t, store, p)
+
+	stored := map[string]ddtest.Monitor{}
+	for _, m := range dd.Monitors() {
+		stored[m.Name] = m
+	}
+	require.Len(t, stored, 2)
+	legacy := stored["Traffic Anomaly with Legacy__Event_"]
+	assert.Contains(t, legacy.Tags, "esm_file:team_schemas/cart_events.avdl")
+	assert.Contains(t, legacy.Tags, "esm_record:com.example.shop.legacy_event")
+	assert.Contains(t, legacy.Query, "{event_type:legacy_event,env:prod-eu}")
+	assert.Contains(t, stored["Traffic Anomaly with AddToCartEvent"].Tags, "owner:cart_team")
+
+	again := plan()
+	for _, c := range again.Changes {
+		assert.Equal(t, monitor.Unchanged, c.Action, "%s: %+v", c.Name, c.Diff)
+	}
+	assert.Equal(t, monitor.Summary{Unchanged: 2}, again.Summary())
+}
+
+// TestPlanUpdatesOldQueryForm: a monitor made before the queries filtered
+// on the lowercase tag value (event_type:AddToCartEvent, which matches no
+// series Datadog stores) is an ordinary update of its query, and then
+// settles.
+func TestPlanUpdatesOldQueryForm(t *testing.T) {
+	ctx := context.Background()
+	dir := writeSchemas(t, map[string]string{"cart.avdl": cart})
+	store, _ := useDatadog(t)
+	desired, diags, err := Desired(ctx, config.Default(), "prod", []string{dir})
+	require.NoError(t, err)
+	require.Empty(t, diags)
+	for _, d := range desired {
+		old := monitor.Monitor{Monitor: d.Monitor}
+		record := strings.TrimPrefix(d.Name, "Traffic Anomaly with ")
+		old.Query = strings.Replace(d.Query, "event_type:"+strings.ToLower(record), "event_type:"+record, 1)
+		old.Message = strings.Replace(d.Message, "{event_type:"+strings.ToLower(record)+"}", "{event_type:"+record+"}", 1)
+		require.NotEqual(t, d.Query, old.Query)
+		_, err := store.Create(ctx, &old)
+		require.NoError(t, err)
+	}
+
+	p, err := Plan(ctx, store, "prod", desired)
+	require.NoError(t, err)
+	require.Equal(t, monitor.Summary{Update: 2}, p.Summary())
+	for _, c := range p.Changes {
+		var fields []string
+		for _, f := range c.Diff {
+			fields = append(fields, f.Field)
+		}
+		require.Equal(t, []string{"query", "message"}, fields, c.Name)
+		record := strings.TrimPrefix(c.Name, "Traffic Anomaly with ")
+		assert.Contains(t, c.Diff[0].Old, "{event_type:"+record+",env:prod}")
+		assert.Contains(t, c.Diff[0].New, "{event_type:"+strings.ToLower(record)+",env:prod}")
+	}
+	applyPlan(t, store, p)
+	p, err = Plan(ctx, store, "prod", desired)
+	require.NoError(t, err)
+	assert.Equal(t, monitor.Summary{Unchanged: 2}, p.Summary())
 }

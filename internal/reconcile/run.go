@@ -1000,7 +1000,7 @@ type changeSet struct {
 	files   []string // the changed schema files at the head
 	desired []monitor.Desired
 	diags   diag.List
-	scope   map[string]bool // lowercase full names declared before or after
+	scope   map[string]bool // full names declared before or after, as record tags hold them
 }
 
 // load parses the changed schema files at the head and at the base, with
@@ -1035,7 +1035,7 @@ func (ru *run) load(ctx context.Context, pr *PullRequest, changes []fileChange) 
 		ru.log.Warn("the base schemas have errors; records they fail to declare are out of scope", "errors", len(baseDiags.Errors()))
 	}
 	for _, s := range append(headTypes, baseTypes...) {
-		cs.scope[strings.ToLower(s.FullName())] = true
+		cs.scope[monitor.RecordTagValue(s.FullName())] = true
 	}
 	desired, diags := DesiredFromTypes(ru.r.Config, ru.cmd.Env, headTypes)
 	cs.desired = desired

@@ -39,7 +39,7 @@ func anomaly(record string, deviations string) annotations.Monitor {
 	return annotations.Monitor{
 		Name: "Traffic Anomaly with " + name,
 		Type: "query alert",
-		Query: "avg(last_4h):anomalies(sum:esm.events.received{event_type:" + name + ",env:prod}.as_count(), 'agile', " +
+		Query: "avg(last_4h):anomalies(sum:esm.events.received{event_type:" + strings.ToLower(name) + ",env:prod}.as_count(), 'agile', " +
 			deviations + ", direction='both', alert_window='last_15m', interval=60, count_default_zero='true', seasonality='weekly') >= 1",
 		Message: "{{#is_alert}}Traffic of " + name + " is unusual.{{/is_alert}}\n" +
 			"\nA shopper added a product to a cart.\n\n" +
@@ -142,8 +142,8 @@ func TestTextEssentials(t *testing.T) {
 			plan: "update",
 			want: []string{
 				`  # monitor 12 "Traffic Anomaly with RemoveFromCartEvent" will be updated in place`,
-				`      ~ query = "avg(last_4h):anomalies(sum:esm.events.received{event_type:RemoveFromCartEvent,env:prod}.as_count(), 'agile', 2, `,
-				`-> "avg(last_4h):anomalies(sum:esm.events.received{event_type:RemoveFromCartEvent,env:prod}.as_count(), 'agile', 4, `,
+				`      ~ query = "avg(last_4h):anomalies(sum:esm.events.received{event_type:removefromcartevent,env:prod}.as_count(), 'agile', 2, `,
+				`-> "avg(last_4h):anomalies(sum:esm.events.received{event_type:removefromcartevent,env:prod}.as_count(), 'agile', 4, `,
 				"          - @slack-old-channel\n          + @slack-team-cart\n",
 				"          - \"team:old\",\n",
 				"      + priority = 2\n",

@@ -73,7 +73,7 @@ func normalise(m *Monitor) {
 		m.Type = "query alert"
 	}
 	for i, t := range m.Tags {
-		m.Tags[i] = strings.ToLower(t)
+		m.Tags[i] = storedTag(t)
 	}
 	if m.Options == nil {
 		m.Options = map[string]any{}
@@ -99,6 +99,29 @@ func normalise(m *Monitor) {
 			}
 		}
 	}
+}
+
+// Datadog stores a tag lowercased, with characters other than letters,
+// digits and _ - : . / converted to underscores, contiguous underscores
+// reduced to one, a trailing one removed, starting with a letter and at
+// most 200 characters long
+// (https://docs.datadoghq.com/developers/guide/what-best-practices-are-recommended-for-naming-metrics-and-tags/).
+var (
+	tagOtherRE     = regexp.MustCompile(`[^\p{L}\p{Nd}_:./-]`)
+	tagUnderscores = regexp.MustCompile(`_{2,}`)
+	tagLeadRE      = regexp.MustCompile(`^\P{L}+`)
+)
+
+// storedTag returns tag as Datadog stores it.
+func storedTag(tag string) string {
+	t := strings.ToLower(tag)
+	t = tagOtherRE.ReplaceAllString(t, "_")
+	t = tagUnderscores.ReplaceAllString(t, "_")
+	t = tagLeadRE.ReplaceAllString(t, "")
+	if r := []rune(t); len(r) > 200 {
+		t = string(r[:200])
+	}
+	return strings.TrimRight(t, "_")
 }
 
 // render returns the monitor as Datadog's API returns it.

@@ -26,8 +26,10 @@
 // Every request needs the DD-API-KEY and DD-APPLICATION-KEY headers (any
 // value, or the ones given to WithKeys); without them the answer is 403 with
 // Datadog's body. Monitors are stored as Datadog stores them: ids are
-// assigned, tags lowercased, "metric alert" becomes "query alert",
-// thresholds come back as floats (1.0), the option defaults Datadog adds are
+// assigned, tags normalised (lowercase; characters other than letters,
+// digits and _ - : . / become one underscore; no leading non-letter, no
+// trailing underscore, at most 200 characters), "metric alert" becomes
+// "query alert", thresholds come back as floats (1.0), the option defaults Datadog adds are
 // added (notify_audit, include_tags, new_host_delay, notify_no_data,
 // silenced), no_data_timeframe is dropped while notify_no_data is off,
 // created and modified are set, overall_state is "No Data" and priority is

@@ -101,6 +101,30 @@ func TestCreateStoresLikeDatadog(t *testing.T) {
 	assert.Equal(t, "query alert", decode(t, body)["type"], "metric alert is stored as query alert")
 }
 
+// TestTagsStoredLikeDatadog: tags come back in the form Datadog stores
+// them, whatever form they were sent in.
+func TestTagsStoredLikeDatadog(t *testing.T) {
+	long := strings.Repeat("a", 250)
+	tests := []struct{ sent, stored string }{
+		{"ESM-Prod", "esm-prod"},
+		{"esm_file:Schemas Dir/My Cart.avdl", "esm_file:schemas_dir/my_cart.avdl"},
+		{"esm_record:com.x.Legacy__Event_", "esm_record:com.x.legacy_event"},
+		{"team:a&&b", "team:a_b"},
+		{"Équipe:Panier", "équipe:panier"},
+		{"1team", "team"},
+		{long, long[:200]},
+	}
+	s := NewServer(t)
+	for _, tt := range tests {
+		t.Run(tt.sent, func(t *testing.T) {
+			body := strings.Replace(anomaly, `"tags":["ESM-Prod","Team:Cart"]`, `"tags":[`+fmt.Sprintf("%q", tt.sent)+`]`, 1)
+			status, resp := call(t, s, "POST", "/api/v1/monitor", body)
+			require.Equal(t, http.StatusOK, status, resp)
+			assert.Equal(t, []any{tt.stored}, decode(t, resp)["tags"])
+		})
+	}
+}
+
 func TestBadRequests(t *testing.T) {
 	s := NewServer(t)
 	for _, tc := range []struct {
