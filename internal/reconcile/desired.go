@@ -214,6 +214,7 @@ func monitorsOf(s *idl.Schema, cfg *config.Config, e *config.Environment, file s
 	if s.Protocol != nil {
 		protoProps, protoName = s.Protocol.Props, s.Protocol.Name
 	}
+	warnRepeated(s.Props, s.Name, diags)
 
 	// Channels: the record's @alert_channel, else the protocol's.
 	var channels annotations.Channels
@@ -267,6 +268,22 @@ func monitorsOf(s *idl.Schema, cfg *config.Config, e *config.Environment, file s
 		out = append(out, monitor.Desired{Monitor: m, Source: src})
 	}
 	return out
+}
+
+// warnRepeated warns of an esm annotation given twice on one declaration:
+// the parser keeps the last value, as Avro's reference does, and the
+// earlier one is silently dropped from the schema.
+func warnRepeated(props []idl.Prop, decl string, diags *diag.List) {
+	for _, p := range props {
+		if !p.Overrides.Pos().IsValid() {
+			continue
+		}
+		if _, ok := annotations.Lookup(p.Name); !ok && p.Name != annotations.ChannelAnnotation {
+			continue
+		}
+		pos := p.Range.Pos()
+		diags.Add(diag.Warning, pos, pos, "@%s is given twice on %s: this one wins, the one at %s is ignored", p.Name, decl, p.Overrides.Pos())
+	}
 }
 
 // annotationLayer returns an annotation's parameters as a layer, with the

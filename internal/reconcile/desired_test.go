@@ -15,6 +15,7 @@ import (
 	"github.com/esm-dev/esm/internal/config"
 	"github.com/esm-dev/esm/internal/datadog"
 	"github.com/esm-dev/esm/internal/datadog/ddtest"
+	"github.com/esm-dev/esm/internal/diag"
 	"github.com/esm-dev/esm/internal/monitor"
 )
 
@@ -414,4 +415,24 @@ func TestPlanUpdatesOldQueryForm(t *testing.T) {
 	p, err = Plan(ctx, store, "prod", desired)
 	require.NoError(t, err)
 	assert.Equal(t, monitor.Summary{Unchanged: 2}, p.Summary())
+}
+
+// TestDesiredWarnsOfARepeatedAnnotation: the same esm annotation twice on
+// a record keeps the last value, as Avro does, with a warning naming
+// both; the same other annotation twice is Avro's business, not esm's.
+func TestDesiredWarnsOfARepeatedAnnotation(t *testing.T) {
+	dir := writeSchemas(t, map[string]string{"r.avdl": `protocol R {
+  @traffic_anomaly_monitor({"deviations": 2}) @owner("a")
+  @traffic_anomaly_monitor({"deviations": 4}) @owner("b")
+  record A { string id; }
+}
+`})
+	desired, diags, err := Desired(context.Background(), config.Default(), "prod", []string{dir})
+	require.NoError(t, err)
+	require.False(t, diags.HasErrors(), diags.Error())
+	require.Len(t, diags, 1, diags.Error())
+	assert.Equal(t, diag.Warning, diags[0].Severity)
+	assert.Regexp(t, `r\.avdl:3:3: warning: @traffic_anomaly_monitor is given twice on A: this one wins, the one at .*r\.avdl:2:3 is ignored`, diags.Error())
+	require.Len(t, desired, 1)
+	assert.Contains(t, desired[0].Query, ", 4,", "the last deviations, 4, is the one in the query")
 }
