@@ -29,6 +29,7 @@ var allowed = map[string][]string{
 	"internal/github":    {"internal/reconcile"},
 	"internal/collector": {"internal/idl", "internal/diag"},
 	"internal/metrics":   {},
+	"internal/httplimit": {},
 }
 
 // forbidden lists third-party imports a package must not have: the use
