@@ -113,6 +113,7 @@ arrive within --read-timeout, its answer must be taken within
 (more wait in the listen backlog), and the bodies in flight together hold
 at most --max-inflight-body bytes (a body that finds the budget spent for
 a second is answered 503 with Retry-After).
+
 Bursts of rejected events are posted as Datadog events when DD_API_KEY is
 set (DD_SITE, ESM_DATADOG_URL).
 

@@ -90,6 +90,7 @@ func TestServeReadTimeoutCutsSlowClients(t *testing.T) {
 				}
 			}()
 			answer := waitClosed(t, c)
+			t.Logf("%q", answer)
 			assert.NotContains(t, answer, "HTTP/1.1 202", "a request that never fully arrived is not accepted")
 		})
 	}
