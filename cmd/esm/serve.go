@@ -22,7 +22,9 @@ import (
 	"github.com/esm-dev/esm/internal/collector"
 	"github.com/esm-dev/esm/internal/config"
 	"github.com/esm-dev/esm/internal/datadog"
+	"github.com/esm-dev/esm/internal/httplimit"
 	"github.com/esm-dev/esm/internal/metrics"
+	"github.com/esm-dev/esm/webhook"
 )
 
 // serveConfig is what esm serve runs with, from flags and environment.
@@ -44,6 +46,14 @@ type serveConfig struct {
 	burstWindow  time.Duration
 	shutdownWait time.Duration
 
+	// The server's limits; zero means none (flags always set them).
+	readTimeout     time.Duration // headers and body of a request
+	writeTimeout    time.Duration // from the end of the headers to the end of the answer
+	idleTimeout     time.Duration // between requests on a kept-alive connection
+	maxConns        int           // connections open at once
+	maxInflightBody int64         // bytes all request bodies in flight may take
+	budgetWait      time.Duration // how long a body waits for the budget before a 503
+
 	// bot is the GitHub bot's configuration; nil when the bot is off.
 	bot *botConfig
 
@@ -56,7 +66,22 @@ type serveFlags struct {
 	debounce, burstWindow                                   time.Duration
 	burstCount                                              int
 	bot                                                     botFlags // bot: see serve_bot.go
+
+	// The server's limits, checked by serveConfig.
+	readTimeout, writeTimeout, idleTimeout, maxConns, maxInflightBody string
 }
+
+// The defaults of the server's limits.
+const (
+	defaultReadTimeout     = "30s"
+	defaultWriteTimeout    = "30s"
+	defaultIdleTimeout     = "2m"
+	defaultMaxConns        = "1024"
+	defaultMaxInflightBody = "64MiB"
+	// budgetWait is how long a request body waits for the in-flight
+	// budget before it is answered 503.
+	budgetWait = time.Second
+)
 
 // serveCmd returns the serve command.
 func (a *app) serveCmd() *cobra.Command {
@@ -78,7 +103,17 @@ server after the requests in flight.
 
 Every flag can also be set in the environment: ESM_ROLE, ESM_LISTEN, ESM_ENV,
 ESM_CONFIG, ESM_SCHEMAS, ESM_MAX_BODY, ESM_STATSD_ADDR (default
-$DD_AGENT_HOST:$DD_DOGSTATSD_PORT, 127.0.0.1:8125; "off" disables DogStatsD).
+$DD_AGENT_HOST:$DD_DOGSTATSD_PORT, 127.0.0.1:8125; "off" disables DogStatsD),
+ESM_READ_TIMEOUT, ESM_WRITE_TIMEOUT, ESM_IDLE_TIMEOUT, ESM_MAX_CONNECTIONS
+and ESM_MAX_INFLIGHT_BODY.
+
+Slow and greedy clients are bounded: a request's headers and body must
+arrive within --read-timeout, its answer must be taken within
+--write-timeout, at most --max-connections connections are open at once
+(more wait in the listen backlog), and the bodies in flight together hold
+at most --max-inflight-body bytes (a body that finds the budget spent for
+a second is answered 503 with Retry-After).
+
 Bursts of rejected events are posted as Datadog events when DD_API_KEY is
 set (DD_SITE, ESM_DATADOG_URL).
 
@@ -121,6 +156,11 @@ ESM_DATADOG_URL), else to the local state files under --state-dir.`,
 	fl.DurationVar(&f.debounce, "reload-debounce", 500*time.Millisecond, "wait this long after the last schema file change before reloading")
 	fl.IntVar(&f.burstCount, "rejection-burst", 100, "rejections of one type within one window that make a Datadog event (ESM_REJECTION_BURST)")
 	fl.DurationVar(&f.burstWindow, "rejection-window", time.Minute, "window in which rejections are counted for a Datadog event")
+	fl.StringVar(&f.readTimeout, "read-timeout", defaultReadTimeout, "time a request's headers and body may take to arrive (ESM_READ_TIMEOUT)")
+	fl.StringVar(&f.writeTimeout, "write-timeout", defaultWriteTimeout, "time from a request's headers to the end of its answer (ESM_WRITE_TIMEOUT)")
+	fl.StringVar(&f.idleTimeout, "idle-timeout", defaultIdleTimeout, "time a kept-alive connection may wait for its next request (ESM_IDLE_TIMEOUT)")
+	fl.StringVar(&f.maxConns, "max-connections", defaultMaxConns, "connections open at once; more wait to be accepted (ESM_MAX_CONNECTIONS)")
+	fl.StringVar(&f.maxInflightBody, "max-inflight-body", defaultMaxInflightBody, "bytes the request bodies in flight may hold together, at least --max-body (ESM_MAX_INFLIGHT_BODY)")
 	f.bot.register(fl) // bot: --state-dir, --autoplan, --require-approval
 	return cmd
 }
@@ -144,10 +184,15 @@ func (a *app) serveConfig(cmd *cobra.Command, f *serveFlags) (serveConfig, error
 	fromEnv("statsd", "ESM_STATSD_ADDR", &f.statsd)
 	burst := strconv.Itoa(f.burstCount)
 	fromEnv("rejection-burst", "ESM_REJECTION_BURST", &burst)
+	fromEnv("read-timeout", "ESM_READ_TIMEOUT", &f.readTimeout)
+	fromEnv("write-timeout", "ESM_WRITE_TIMEOUT", &f.writeTimeout)
+	fromEnv("idle-timeout", "ESM_IDLE_TIMEOUT", &f.idleTimeout)
+	fromEnv("max-connections", "ESM_MAX_CONNECTIONS", &f.maxConns)
+	fromEnv("max-inflight-body", "ESM_MAX_INFLIGHT_BODY", &f.maxInflightBody)
 
 	cfg := serveConfig{
 		role: f.role, listen: f.listen, env: f.env, configFile: f.configFile, schemas: f.schemas,
-		debounce: f.debounce, burstWindow: f.burstWindow, shutdownWait: 30 * time.Second,
+		debounce: f.debounce, burstWindow: f.burstWindow, shutdownWait: 30 * time.Second, budgetWait: budgetWait,
 		ddAPIKey: os.Getenv("DD_API_KEY"), ddSite: os.Getenv("DD_SITE"), ddURL: os.Getenv("ESM_DATADOG_URL"),
 		log: slog.New(slog.NewJSONHandler(a.stderr, nil)),
 	}
@@ -187,6 +232,26 @@ func (a *app) serveConfig(cmd *cobra.Command, f *serveFlags) (serveConfig, error
 	}
 	if f.debounce <= 0 || f.burstWindow <= 0 {
 		errs = append(errs, errors.New("--reload-debounce and --rejection-window must be positive"))
+	}
+	for _, d := range []struct {
+		flag, value string
+		to          *time.Duration
+	}{
+		{"read-timeout", f.readTimeout, &cfg.readTimeout},
+		{"write-timeout", f.writeTimeout, &cfg.writeTimeout},
+		{"idle-timeout", f.idleTimeout, &cfg.idleTimeout},
+	} {
+		if *d.to, err = time.ParseDuration(d.value); err != nil || *d.to <= 0 {
+			errs = append(errs, fmt.Errorf("--%s %q: want a positive duration such as 30s", d.flag, d.value))
+		}
+	}
+	if cfg.maxConns, err = strconv.Atoi(f.maxConns); err != nil || cfg.maxConns <= 0 {
+		errs = append(errs, fmt.Errorf("--max-connections %q: want a positive number", f.maxConns))
+	}
+	if cfg.maxInflightBody, err = parseSize(f.maxInflightBody); err != nil {
+		errs = append(errs, fmt.Errorf("--max-inflight-body: %w", err))
+	} else if cfg.maxBody > 0 && cfg.maxInflightBody < cfg.maxBody {
+		errs = append(errs, fmt.Errorf("--max-inflight-body %s is less than --max-body %s: one body would not fit", f.maxInflightBody, f.maxBody))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return serveConfig{}, fmt.Errorf("serve: configuration:\n%w", err)
@@ -278,6 +343,13 @@ func newServer(cfg serveConfig) (*server, error) {
 	obs := metrics.NewObserver(m.Registry())
 	r := chi.NewRouter()
 	r.Use(obs.Middleware)
+	// The bodies in flight share one budget; each route reserves at most
+	// what its handler reads.
+	bodies := func(maxBody int64) chi.Router { return r }
+	if cfg.maxInflightBody > 0 {
+		budget := httplimit.NewBodyBudget(cfg.maxInflightBody, cfg.budgetWait)
+		bodies = func(maxBody int64) chi.Router { return r.With(budget.Middleware(maxBody)) }
+	}
 	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")
@@ -285,14 +357,14 @@ func newServer(cfg serveConfig) (*server, error) {
 	r.Get("/readyz", s.readyz)
 	r.Method(http.MethodGet, "/metrics", m.Handler())
 	if reg != nil {
-		collector.New(reg, opts).Routes(r)
+		collector.New(reg, opts).Routes(bodies(cfg.maxBody))
 	}
 	if cfg.bot != nil { // bot: POST /webhook
 		if s.bot, err = newBot(cfg.bot, cfg.log, obs); err != nil {
 			_ = m.Close()
 			return nil, fmt.Errorf("serve: configuration:\n%w", err)
 		}
-		s.bot.routes(r)
+		s.bot.routes(bodies(webhook.DefaultMaxBodyBytes))
 	}
 	s.Handler = r
 	return s, nil
@@ -333,9 +405,14 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 func (s *server) serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{
 		Handler:           s,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: s.cfg.readTimeout,
+		ReadTimeout:       s.cfg.readTimeout,
+		WriteTimeout:      s.cfg.writeTimeout,
+		IdleTimeout:       s.cfg.idleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	if s.cfg.maxConns > 0 {
+		ln = httplimit.LimitListener(ln, s.cfg.maxConns)
 	}
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup

@@ -28,6 +28,13 @@ func startServer(t *testing.T, cfg serveConfig) (base string, stop func() error)
 	t.Helper()
 	s, err := newServer(cfg)
 	require.NoError(t, err)
+	return serveOnLoopback(t, s)
+}
+
+// serveOnLoopback serves s on 127.0.0.1:0 until stop is called; stop
+// returns what serve returned.
+func serveOnLoopback(t testing.TB, s *server) (base string, stop func() error) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())

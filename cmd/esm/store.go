@@ -10,6 +10,7 @@ import (
 	"github.com/esm-dev/esm/internal/datadog"
 	"github.com/esm-dev/esm/internal/localstore"
 	"github.com/esm-dev/esm/internal/monitor"
+	"github.com/esm-dev/esm/internal/redact"
 )
 
 // The environment variables that select and configure the Datadog store.
@@ -74,7 +75,7 @@ func openStore(env, stateDir string, getenv func(string) string, opts ...storeOp
 func datadogEndpoint(cfg datadog.Config) string {
 	switch {
 	case cfg.URL != "":
-		return cfg.URL
+		return redact.URL(cfg.URL)
 	case cfg.Site != "":
 		return cfg.Site
 	default:

@@ -1,13 +1,22 @@
 package main
 
 import (
+	"bytes"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/esm-dev/esm/internal/datadog"
+	"github.com/esm-dev/esm/internal/datadog/ddtest"
+	"github.com/esm-dev/esm/internal/github/ghtest"
 	"github.com/esm-dev/esm/internal/localstore"
 )
 
@@ -52,4 +61,93 @@ func TestOpenStore(t *testing.T) {
 		})
 	}
 	assert.NoDirExists(t, stateDir, "opening the local store creates nothing")
+}
+
+// closedPort returns a loopback address nothing listens on.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}
+
+func TestPlanNeverPrintsCredentialsOfURLs(t *testing.T) {
+	dd := ddtest.NewServer(t)
+	ddHost := strings.TrimPrefix(dd.URL, "http://")
+	closed := closedPort(t)
+	tests := []struct {
+		name     string
+		url      string
+		wantCode int
+		want     string // in stderr, with the credentials hidden
+	}{
+		{name: "Datadog answers", url: "http://user:secret@" + ddHost, wantCode: exitChanges, want: "using Datadog at http://user:xxxxx@" + ddHost},
+		{name: "Datadog unreachable", url: "http://user:secret@" + closed, wantCode: exitFailure, want: "connection refused"},
+		{name: "token as user name, unreachable", url: "http://secret@" + closed, wantCode: exitFailure, want: "http://xxxxx@" + closed},
+		{name: "URL that does not parse", url: "http://user:secret@" + closed + "x", wantCode: exitFailure, want: "http://xxxxx@" + closed + "x"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv(envAPIKey, "dd-api")
+			t.Setenv(envAppKey, "dd-app")
+			t.Setenv(envSite, "")
+			t.Setenv(envDatadogURL, tt.url)
+			r := runESM(t, "plan", "--env", "prod", "--detailed-exitcode", "../../schemas")
+			assert.Equal(t, tt.wantCode, r.code, r.stderr)
+			assert.Contains(t, r.stderr, tt.want)
+			assert.NotContains(t, r.stdout+r.stderr, "secret")
+		})
+	}
+}
+
+func TestServeNeverPrintsCredentialsOfURLs(t *testing.T) {
+	for _, creds := range []string{"user:secret@", "secret@"} {
+		t.Run(creds, func(t *testing.T) {
+			gh := ghtest.NewServer(t)
+			ddURL := "http://" + creds + closedPort(t)
+			var logs bytes.Buffer
+			vars := map[string]string{
+				envWebhookSecret: e2eSecret, envAllowedRepos: "runatlantis/*",
+				envGitHubToken: "ghp_test", envGitHubURL: strings.Replace(gh.URL, "http://", "http://"+creds, 1),
+				envAPIKey: "dd-api", envAppKey: "dd-app", envDatadogURL: ddURL,
+			}
+			f := botFlags{stateDir: t.TempDir(), requireApproval: "false"}
+			bc, err := f.config(nil, func(k string) string { return vars[k] }, "")
+			require.NoError(t, err)
+			cfg := testServeConfig("")
+			cfg.bot, cfg.log = bc, slog.New(slog.NewJSONHandler(&syncWriter{w: &logs}, nil))
+			cfg.ddAPIKey, cfg.ddURL = "dd-api", ddURL
+			base, stop := startServer(t, cfg)
+
+			resp, err := http.Get(base + "/readyz")
+			require.NoError(t, err)
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			require.NoError(t, err)
+			assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+			assert.Contains(t, string(body), "store prod: validate API key")
+			assert.NotContains(t, string(body), "secret")
+
+			// A rejected event makes the Datadog event client post, and fail.
+			status, _ := httpPost(t, base+"/v1/events/AddToCartEvent", `{}`)
+			assert.Equal(t, http.StatusBadRequest, status)
+			require.NoError(t, stop())
+			assert.Contains(t, logs.String(), "send Datadog event")
+			assert.NotContains(t, logs.String(), "secret")
+		})
+	}
+}
+
+// syncWriter serialises the writes of concurrent loggers.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }

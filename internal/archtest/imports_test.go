@@ -22,13 +22,15 @@ var allowed = map[string][]string{
 	"internal/monitor":    {"annotations", "internal/diag"},
 	"internal/report":     {"internal/monitor", "internal/diag", "annotations"},
 	"internal/reconcile":  {"internal/idl", "annotations", "internal/monitor", "internal/report", "internal/config", "internal/diag"},
-	"internal/datadog":    {"internal/monitor", "annotations"},
+	"internal/datadog":    {"internal/monitor", "annotations", "internal/redact"},
 	"internal/localstore": {"internal/monitor", "annotations"},
 	// The GitHub adapter implements the ports reconcile declares, as the
 	// Datadog adapter implements monitor's.
-	"internal/github":    {"internal/reconcile"},
+	"internal/github":    {"internal/reconcile", "internal/redact"},
 	"internal/collector": {"internal/idl", "internal/diag"},
 	"internal/metrics":   {},
+	"internal/httplimit": {},
+	"internal/redact":    {},
 }
 
 // forbidden lists third-party imports a package must not have: the use

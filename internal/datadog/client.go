@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/DataDog/datadog-api-client-go/v2/api/datadog"
+
+	"github.com/esm-dev/esm/internal/redact"
 )
 
 // newAPIClient returns a datadog-api-client-go client with the client's
@@ -32,6 +34,9 @@ func newAPIClient(site, rawURL string, httpClient *http.Client, operation string
 		if err != nil {
 			return nil, nil, err
 		}
+		// Credentials in the URL go as basic authentication, so that no
+		// error or log line of the client can print them.
+		base, cfg.HTTPClient = redact.Userinfo(base, httpClient)
 		cfg.Servers = datadog.ServerConfigurations{{URL: base, Description: "ESM_DATADOG_URL"}}
 		cfg.OperationServers = nil
 	case site != "":
@@ -65,11 +70,11 @@ func baseURL(raw string) (string, error) {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return "", fmt.Errorf("datadog: URL %q: %w; %s", raw, err, want)
+		return "", fmt.Errorf("datadog: URL %q: %w; %s", redact.URL(raw), err, want)
 	case u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
-		return "", fmt.Errorf("datadog: URL %q: %s", raw, want)
+		return "", fmt.Errorf("datadog: URL %q: %s", redact.URL(raw), want)
 	case u.RawQuery != "" || u.Fragment != "":
-		return "", fmt.Errorf("datadog: URL %q: a base URL has no query or fragment", raw)
+		return "", fmt.Errorf("datadog: URL %q: a base URL has no query or fragment", redact.URL(raw))
 	}
 	return strings.TrimRight(u.String(), "/"), nil
 }

@@ -25,6 +25,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -33,6 +34,7 @@ import (
 	gh "github.com/google/go-github/v60/github"
 
 	"github.com/esm-dev/esm/internal/reconcile"
+	"github.com/esm-dev/esm/internal/redact"
 )
 
 // Defaults of Config.
@@ -120,6 +122,9 @@ func New(cfg Config) (*Client, error) {
 	if c.base == nil {
 		c.base = &http.Client{Timeout: 30 * time.Second}
 	}
+	// Credentials in the URL go as basic authentication (as net/http sends
+	// them), so that no error or log line of go-github can print them.
+	c.cfg.BaseURL, c.base = redact.Userinfo(c.cfg.BaseURL, c.base)
 	probe, err := c.newClient(c.base)
 	if err != nil {
 		errs = append(errs, err)
@@ -173,7 +178,11 @@ func (c *Client) newClient(hc *http.Client) (*gh.Client, error) {
 	}
 	client, err := client.WithEnterpriseURLs(c.cfg.BaseURL, c.cfg.BaseURL)
 	if err != nil {
-		return nil, fmt.Errorf("github url %q: %w", c.cfg.BaseURL, err)
+		var ue *url.Error // it repeats the URL
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("github url %q: %w", redact.URL(c.cfg.BaseURL), err)
 	}
 	return client, nil
 }
