@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"encoding/json"
 	"net/http"
 	"testing"
 	"time"
@@ -44,7 +45,15 @@ func TestRecordedPayloads(t *testing.T) {
 			body, ok := ghtest.Recorded(t, tt.file)
 			require.True(t, ok)
 			h := newRecorder()
-			r := newReceiver(t, h, nil)
+			// The receiver's clock reads a recorded comment as just made.
+			var p struct {
+				Comment struct {
+					CreatedAt time.Time `json:"created_at"`
+				} `json:"comment"`
+			}
+			_ = json.Unmarshal(body, &p)
+			now := p.Comment.CreatedAt.Add(30 * time.Second)
+			r := newReceiver(t, h, func(c *Config) { c.Now = func() time.Time { return now } })
 			w := deliver(t, r, tt.event, "d", body, Sign(secret, body))
 			if !tt.handedOff {
 				assert.Equal(t, http.StatusOK, w.Code, w.Body.String())

@@ -11,12 +11,13 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// recordedAt is just after the recorded comment payload
-// (githubIssueCommentEvent.json) was created: the receivers of these
-// tests read it on their clock, as if GitHub had just delivered it.
-var recordedAt = time.Date(2018, 6, 13, 12, 54, 0, 0, time.UTC)
+// recordedAt is just after the comment of prComment's payload
+// (testdata/github/issue_comment.pull_request.created.json) was created:
+// the receivers of these tests read it on their clock, as if GitHub had
+// just delivered it.
+var recordedAt = time.Date(2026, 12, 1, 10, 5, 30, 0, time.UTC)
 
-// commentAt returns the recorded comment payload with the comment's id and
+// commentAt returns prComment's payload with the comment's id and
 // created_at replaced; a zero created is left out.
 func commentAt(t testing.TB, id int64, created time.Time) []byte {
 	t.Helper()
