@@ -80,9 +80,9 @@ func (d *binaryDecoder) length() (int, *eventError) {
 	if err != nil {
 		return 0, err
 	}
-	if l < 0 || l > int64(d.left()) {
+	if left := d.left(); l < 0 || l > int64(left) {
 		d.i = at
-		return 0, d.malformed("length " + strconv.FormatInt(l, 10) + " exceeds the " + strconv.Itoa(d.left()) + " bytes left")
+		return 0, d.malformed("length " + strconv.FormatInt(l, 10) + " exceeds the " + strconv.Itoa(left) + " bytes left")
 	}
 	return int(l), nil
 }
@@ -273,16 +273,16 @@ func (d *binaryDecoder) blocks(n *node) *eventError {
 			if err != nil {
 				return err
 			}
-			if size < 0 || size > int64(d.left()) {
+			if left := d.left(); size < 0 || size > int64(left) {
 				d.i = at
-				return d.malformed(kind + " block size " + strconv.FormatInt(size, 10) + " exceeds the " + strconv.Itoa(d.left()) + " bytes left")
+				return d.malformed(kind + " block size " + strconv.FormatInt(size, 10) + " exceeds the " + strconv.Itoa(left) + " bytes left")
 			}
 		}
 		// Each item takes a byte at least, or one of the empty budget.
-		if count > int64(d.left())+int64(d.empty) {
+		if left := d.left(); count > int64(left)+int64(d.empty) {
 			d.i = at
 			return d.malformed(kind + " block of " + strconv.FormatInt(count, 10) + " items exceeds what the " +
-				strconv.Itoa(d.left()) + " bytes left can hold")
+				strconv.Itoa(left) + " bytes left can hold")
 		}
 		for range count {
 			itemAt := d.i
