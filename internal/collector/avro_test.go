@@ -13,6 +13,8 @@ import (
 	"github.com/hamba/avro/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/esm-dev/esm/internal/idl"
 )
 
 // hugeBlockBody is the 8-byte CheckoutCompleted of issue 9: two empty
@@ -282,4 +284,18 @@ func TestAvroBinaryBounds(t *testing.T) {
 			assert.Contains(t, got.Error, tt.msg)
 		})
 	}
+}
+
+// TestAvroBinaryPanicIsMalformed: a panic in the walk (a bug, here a
+// broken compiled schema) rejects the event instead of ending the
+// process.
+func TestAvroBinaryPanicIsMalformed(t *testing.T) {
+	reg, _ := testRegistry(t)
+	c := New(reg, Options{})
+	broken := &eventType{name: "Broken", fullName: "test.Broken", node: &node{kind: idl.Union, name: "union [?]", branches: []*node{nil}}}
+	st := c.getState()
+	defer c.putState(st)
+	err := c.decodeAvro(st, broken, []byte{0})
+	require.NotNil(t, err)
+	assert.Equal(t, ReasonMalformed, err.reason)
 }
