@@ -116,9 +116,10 @@ func (c *compiler) compile(s *idl.Schema) (*node, error) {
 		n.logical = logicalBigDecimal
 	case lt == "decimal" && (s.Kind == idl.Bytes || s.Kind == idl.Fixed):
 		p, sc := intProp(s, "precision"), intProp(s, "scale")
-		// An invalid decimal is ignored, as Avro ignores it: the value is
+		// An invalid decimal (one whose precision a fixed cannot hold
+		// included) is ignored, as Avro ignores it: the value is
 		// validated as its underlying type.
-		if p > 0 && sc >= 0 && sc <= p {
+		if p > 0 && sc >= 0 && sc <= p && (s.Kind == idl.Bytes || p <= maxDecimalPrecision(s.Size)) {
 			n.logical, n.precision, n.scale = logicalDecimal, p, sc
 		}
 	}

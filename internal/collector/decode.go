@@ -291,22 +291,8 @@ func (d *decoder) integer(n *node) *eventError {
 	if !ok || n.kind == idl.Int && (v < math.MinInt32 || v > math.MaxInt32) {
 		return d.mismatch(start, "value "+string(d.b[start:end])+" out of range for "+n.name)
 	}
-	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
-	switch n.logical {
-	case logicalDate:
-		lo, hi = minDateDays, maxDateDays
-	case logicalTimeMillis:
-		lo, hi = 0, dayMillis-1
-	case logicalTimeMicros:
-		lo, hi = 0, dayMicros-1
-	case logicalTimestampMillis:
-		lo, hi = minTimeMillis, maxTimeMillis
-	case logicalTimestampMicros:
-		lo, hi = minTimeMicros, maxTimeMicros
-	}
-	if v < lo || v > hi {
-		return d.mismatch(start, "value "+string(d.b[start:end])+" out of range for "+logicalName(n.logical)+
-			" ("+strconv.FormatInt(lo, 10)+" to "+strconv.FormatInt(hi, 10)+")")
+	if msg := rangeProblem(n, v, d.b[start:end]); msg != "" {
+		return d.mismatch(start, msg)
 	}
 	return nil
 }
@@ -519,8 +505,8 @@ func (d *decoder) str(n *node) *eventError {
 	if err != nil {
 		return err
 	}
-	if !isUUID(s) {
-		return d.mismatch(start, "expected a uuid such as 123e4567-e89b-12d3-a456-426614174000, got "+quoteShort(s))
+	if msg := uuidProblem(s); msg != "" {
+		return d.mismatch(start, msg)
 	}
 	return nil
 }
@@ -580,21 +566,27 @@ func (d *decoder) bytesValue(n *node) *eventError {
 		return d.decimalText(n, strStart, s)
 	}
 	count := 0
+	decimal := n.logical == logicalDecimal
+	if decimal {
+		d.scratch = d.scratch[:0]
+	}
 	for r, at := range codePoints(s) {
 		if r > 0xFF {
 			return d.mismatch(start+at, "expected "+n.name+" as a string of code points 0 to 255 (one per byte), got U+"+
 				strings.ToUpper(strconv.FormatInt(int64(r), 16)))
 		}
+		if decimal {
+			d.scratch = append(d.scratch, byte(r))
+		}
 		count++
 	}
-	switch {
-	case n.kind == idl.Fixed && count != n.size:
+	if n.kind == idl.Fixed && count != n.size {
 		return d.mismatch(strStart, "expected "+strconv.Itoa(n.size)+" bytes for fixed "+n.name+", got "+strconv.Itoa(count))
-	case n.kind == idl.Fixed && n.logical == logicalUUID:
-		return nil
-	case n.kind == idl.Bytes && n.logical == logicalDecimal && count > decimalBytes(n.precision):
-		return d.mismatch(strStart, "decimal("+strconv.Itoa(n.precision)+","+strconv.Itoa(n.scale)+") takes at most "+
-			strconv.Itoa(decimalBytes(n.precision))+" bytes, got "+strconv.Itoa(count))
+	}
+	if decimal {
+		if msg := decimalBytesProblem(n, d.scratch); msg != "" {
+			return d.mismatch(strStart, msg)
+		}
 	}
 	return nil
 }
@@ -637,13 +629,14 @@ func (d *decoder) decimalText(n *node, off int, s []byte) *eventError {
 	if n.logical == logicalBigDecimal {
 		return nil
 	}
-	if s[0] == '-' {
-		s = s[1:]
+	digits := s
+	if digits[0] == '-' {
+		digits = digits[1:]
 	}
-	intPart, frac := s, []byte(nil)
-	for i, c := range s {
+	intPart, frac := digits, []byte(nil)
+	for i, c := range digits {
 		if c == '.' {
-			intPart, frac = s[:i], s[i+1:]
+			intPart, frac = digits[:i], digits[i+1:]
 			break
 		}
 	}
@@ -654,15 +647,9 @@ func (d *decoder) decimalText(n *node, off int, s []byte) *eventError {
 		intPart = intPart[:0]
 	}
 	if len(frac) > n.scale || len(intPart) > n.precision-n.scale {
-		return d.mismatch(off, "value "+quoteShort(s)+" does not fit decimal("+strconv.Itoa(n.precision)+","+strconv.Itoa(n.scale)+")")
+		return d.mismatch(off, "value "+quoteShort(s)+" does not fit "+decimalName(n))
 	}
 	return nil
-}
-
-// decimalBytes is the number of bytes of the two's-complement form of the
-// largest unscaled value of the given precision.
-func decimalBytes(precision int) int {
-	return int(math.Ceil((float64(precision)*math.Log2(10) + 1) / 8))
 }
 
 // enum reads an enum symbol.

@@ -30,8 +30,11 @@ type eventType struct {
 	name     string
 	fullName string
 	node     *node
-	avro     avro.Schema
-	counter  Counter
+	// avro is hamba/avro's parse of the record: loading it checks that
+	// Avro accepts the schema, and tests encode events with it. Events
+	// are checked by walking node, in JSON and in Avro binary alike.
+	avro    avro.Schema
+	counter Counter
 }
 
 // schemaSet is one loaded set of schemas. It is immutable once built, so

@@ -29,7 +29,7 @@ const (
 	BotRunDurationName    = "esm_bot_run_duration_seconds"
 	APICallsName          = "esm_api_calls_total"
 	unmatchedRoute        = "unmatched"
-	maxOperationPathParts = 6
+	maxOperationPathParts = 8
 )
 
 // NewObserver registers the metrics with reg.
@@ -85,7 +85,14 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// codeLabel avoids formatting the common status codes per request.
+// OtherLabel is the value of a label whose value is outside its fixed
+// set: an invented HTTP method, a status code net/http does not name, a
+// command or outcome esm does not know.
+const OtherLabel = "other"
+
+// codeLabel is the label of a status code: the codes net/http names (as
+// numbers, the common ones without formatting), OtherLabel for any other,
+// so that neither a client nor an upstream API can add values.
 func codeLabel(code int) string {
 	switch code {
 	case 200:
@@ -107,11 +114,29 @@ func codeLabel(code int) string {
 	case 503:
 		return "503"
 	}
+	if http.StatusText(code) == "" {
+		return OtherLabel
+	}
 	return strconv.Itoa(code)
 }
 
+// methodLabel is the label of an HTTP method: the standard methods,
+// OtherLabel for any other (methods are case-sensitive, so "get" is
+// another).
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+		return method
+	}
+	return OtherLabel
+}
+
 // Middleware counts and times every request by its chi route pattern (so
-// a path with an event type in it is one series, never one per value).
+// a path with an event type in it is one series, never one per value;
+// "unmatched" for a path no route matches and a method chi refuses), its
+// method (OtherLabel for methods outside the standard ones) and its
+// status code: every label comes from a fixed set.
 func (o *Observer) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -127,15 +152,37 @@ func (o *Observer) Middleware(next http.Handler) http.Handler {
 		if code == 0 {
 			code = http.StatusOK
 		}
-		o.requests.WithLabelValues(route, r.Method, codeLabel(code)).Inc()
-		o.duration.WithLabelValues(route, r.Method).Observe(time.Since(start).Seconds())
+		method := methodLabel(r.Method)
+		o.requests.WithLabelValues(route, method, codeLabel(code)).Inc()
+		o.duration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
 	})
 }
 
-// BotRun records one bot run.
+// BotRun records one bot run. command is plan, register or help (""
+// for a denied comment that named none), outcome success, failure,
+// denied or error; any other value is counted as OtherLabel. env comes
+// from the configuration: the bot refuses a comment naming an
+// environment it does not know before it runs anything.
 func (o *Observer) BotRun(command, env, outcome string, d time.Duration) {
+	command, outcome = oneOf(command, botCommands), oneOf(outcome, botOutcomes)
 	o.runs.WithLabelValues(command, env, outcome).Inc()
 	o.runTime.WithLabelValues(command, env).Observe(d.Seconds())
+}
+
+// The values of the command and outcome labels of the bot's runs.
+var (
+	botCommands = []string{"", "plan", "register", "help"}
+	botOutcomes = []string{"success", "failure", "denied", "error"}
+)
+
+// oneOf returns v when it is one of values, else OtherLabel.
+func oneOf(v string, values []string) string {
+	for _, w := range values {
+		if v == w {
+			return v
+		}
+	}
+	return OtherLabel
 }
 
 // Transport wraps rt so that every call to service ("datadog", "github")
@@ -163,11 +210,27 @@ func (t roundTripper) RoundTrip(r *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-// Operation names an API call by its method and path template: segments
-// that are numbers or look like IDs, SHAs or file paths become
-// placeholders, so that the label's values stay few.
+// apiWords are the path segments of the Datadog and GitHub API calls esm
+// makes that Operation keeps as they are; any other segment is a value
+// (a number, a SHA, a login, a name) and becomes a placeholder.
+var apiWords = map[string]bool{
+	// Datadog.
+	"api": true, "v1": true, "v2": true, "monitor": true, "validate": true, "events": true, "search": true,
+	// GitHub.
+	"user": true, "users": true, "app": true, "apps": true, "installation": true, "installations": true,
+	"access_tokens": true, "repos": true, "pulls": true, "files": true, "reviews": true, "contents": true,
+	"issues": true, "comments": true, "reactions": true, "statuses": true, "status": true, "commits": true,
+	"collaborators": true, "permission": true, "git": true, "refs": true, "trees": true, "blobs": true,
+}
+
+// Operation names an API call by its method and path template, so that
+// the label's values come from a fixed set: the owner and repository
+// become {owner} and {repo}, a file path {path}, numbers and SHAs {id},
+// any other segment that is not a word of the APIs esm calls {name}, and
+// a method outside the standard ones OtherLabel.
 // "GET /api/v1/monitor/123" → "GET /api/v1/monitor/{id}";
-// "GET /repos/o/r/contents/schemas/a.avdl" → "GET /repos/{owner}/{repo}/contents/{path}".
+// "GET /repos/o/r/contents/schemas/a.avdl" → "GET /repos/{owner}/{repo}/contents/{path}";
+// "GET /repos/o/r/collaborators/alice/permission" → "GET /repos/{owner}/{repo}/collaborators/{name}/permission".
 func Operation(method, path string) string {
 	parts := strings.Split(strings.Trim(path, "/"), "/")
 	if len(parts) >= 2 && parts[0] == "api" && parts[1] == "v3" {
@@ -183,14 +246,18 @@ func Operation(method, path string) string {
 		}
 	}
 	for i, p := range parts {
-		if isID(p) {
+		switch {
+		case p == "" || apiWords[p] || p == "{owner}" || p == "{repo}" || p == "{path}":
+		case isID(p):
 			parts[i] = "{id}"
+		default:
+			parts[i] = "{name}"
 		}
 	}
 	if len(parts) > maxOperationPathParts {
 		parts = append(parts[:maxOperationPathParts], "...")
 	}
-	return method + " /" + strings.Join(parts, "/")
+	return methodLabel(method) + " /" + strings.Join(parts, "/")
 }
 
 func isID(s string) bool {
