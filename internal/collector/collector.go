@@ -16,6 +16,8 @@
 //	400 {"accepted":N,"rejected":[{"line":2,"type":"AddToCartEvent",
 //	     "reason":"schema","path":"items[2].sku","error":"expected string, got number"}]}
 //	404 the same body, for an unknown type on /v1/events/{type}
+//	408 {"error":"..."}                                the body did not arrive
+//	                                                   within the read timeout
 //	413 {"error":"...","reason":"too_large"}           body over the limit
 //	415 Avro binary sent to the batch endpoint
 //
@@ -68,7 +70,9 @@ import (
 	"io"
 	"log/slog"
 	"mime"
+	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 
@@ -373,9 +377,18 @@ func (c *Collector) bodyError(w http.ResponseWriter, counter Counter, eventType 
 		c.writeJSON(w, http.StatusRequestEntityTooLarge, &Response{Error: msg, Reason: ReasonTooLarge})
 		return
 	}
-	counter.Rejected(ReasonMalformed, 1)
+	// The body did not arrive whole: the client was too slow (the
+	// server's read timeout) or went away. No event was seen, so none is
+	// counted as rejected; the answer, if the client still reads it, says
+	// what happened.
 	c.log.Debug("read request body", "error", err.Error())
-	c.writeJSON(w, http.StatusBadRequest, &Response{Error: "read body: " + err.Error(), Reason: ReasonMalformed})
+	w.Header().Set("Connection", "close")
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded) {
+		c.writeJSON(w, http.StatusRequestTimeout, &Response{Error: "the body did not arrive within the read timeout"})
+		return
+	}
+	c.writeJSON(w, http.StatusBadRequest, &Response{Error: "read body: " + err.Error()})
 }
 
 // rejected tells the observer.
