@@ -18,7 +18,7 @@ func TestHelpListsCommands(t *testing.T) {
 			for _, want := range []string{
 				"idl          Convert an Avro IDL file to its JSON protocol or schema",
 				"idl2schemata Write each named type of an Avro IDL file to OUTDIR/<Name>.avsc",
-				"validate     Check every Avro schema file under the given paths (default: schemas)",
+				"validate     Check schemas, annotations and esm.yaml as plan does, without the store",
 				"version      Print the esm version, commit and Go version",
 			} {
 				assert.Contains(t, r.stdout, want)

@@ -31,10 +31,16 @@ func LoadConfig(path string) (*config.Config, error) {
 // monitors must not be applied. err is for paths that cannot be read and
 // unknown environments.
 func Desired(ctx context.Context, cfg *config.Config, env string, paths []string) ([]monitor.Desired, diag.List, error) {
+	return DesiredWith(ctx, cfg, env, paths, idl.Options{})
+}
+
+// DesiredWith is Desired reading the schemas with opts, such as the
+// import search paths of -I.
+func DesiredWith(ctx context.Context, cfg *config.Config, env string, paths []string, opts idl.Options) ([]monitor.Desired, diag.List, error) {
 	if _, err := cfg.Env(env); err != nil {
 		return nil, nil, err
 	}
-	tree, err := idl.LoadTree(paths, idl.Options{})
+	tree, err := idl.LoadTree(paths, opts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -55,21 +61,24 @@ func DesiredFromTypes(cfg *config.Config, env string, types []*idl.Schema) ([]mo
 
 // repoRelative returns a function that names a schema file relative to
 // the root of the repository holding paths (the nearest directory with a
-// .git above the first path), or to the working directory outside one,
-// in slash form. Monitors then name their schema file as the GitHub bot
+// .git above the first path; outside a repository, the nearest one with
+// an esm.yaml), or to the working directory outside both, in slash form. Monitors then name their schema file as the GitHub bot
 // does ("schemas/cart.avdl"), wherever esm plan runs from, so the CLI and
 // the bot never fight over a monitor's message or tags.
 func repoRelative(paths []string) func(string) string {
 	root, _ := os.Getwd()
 	if len(paths) > 0 {
 		if dir, err := filepath.Abs(paths[0]); err == nil {
-			for d := dir; ; d = filepath.Dir(d) {
-				if _, err := os.Stat(filepath.Join(d, ".git")); err == nil {
-					root = d
-					break
-				}
-				if filepath.Dir(d) == d {
-					break
+		marks:
+			for _, mark := range []string{".git", config.DefaultFile} {
+				for d := dir; ; d = filepath.Dir(d) {
+					if _, err := os.Stat(filepath.Join(d, mark)); err == nil {
+						root = d
+						break marks
+					}
+					if filepath.Dir(d) == d {
+						break
+					}
 				}
 			}
 		}
