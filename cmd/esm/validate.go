@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -74,6 +75,7 @@ files ("esm plan" and "esm apply" refuse such a PATH too).`,
 			if cfg != nil {
 				v.monitors(cfg, envs, types)
 			}
+			v.print()
 			if _, err := fmt.Fprintln(a.stdout, v.summary(len(files))); err != nil {
 				return fmt.Errorf("write summary: %w", err)
 			}
@@ -89,12 +91,14 @@ files ("esm plan" and "esm apply" refuse such a PATH too).`,
 	return cmd
 }
 
-// validation is one run of "esm validate". Problems are printed as they
-// are found, each distinct one once: a file imported by two .avdl files
-// would otherwise be reported twice.
+// validation is one run of "esm validate". Problems are recorded each
+// distinct one once (a file imported by two .avdl files would otherwise
+// be reported twice, a problem of every environment once per
+// environment), then printed sorted by file and position.
 type validation struct {
 	w          io.Writer
-	seen       map[string]bool // problems already printed, as rendered
+	seen       map[string]bool // problems already recorded, as rendered
+	lines      []problemLine   // the problems, to print sorted
 	errors     int
 	warnings   int
 	errorFiles map[string]bool // absolute paths of the files with errors
@@ -196,7 +200,7 @@ func (v *validation) collect(paths []string) []string {
 	for _, err := range problems {
 		var pe *schemaPathError
 		if errors.As(err, &pe) {
-			v.problem(pe.path, diag.Error, pe.Error())
+			v.problem(pe.path, diag.Position{}, diag.Error, pe.Error())
 		}
 	}
 	return files
@@ -238,7 +242,7 @@ func (v *validation) config(file string) *config.Config {
 	}
 	for _, e := range leafErrors(err) {
 		for _, line := range strings.Split(strings.TrimSpace(e.Error()), "\n") {
-			v.problem(file, diag.Error, line)
+			v.problem(file, diag.Position{}, diag.Error, line)
 		}
 	}
 	return nil
@@ -286,8 +290,7 @@ func (v *validation) monitors(cfg *config.Config, envs []string, types []*idl.Sc
 			named.Message = fmt.Sprintf("%s (%s %s)", d.Message, word, strings.Join(in, ", "))
 			d = &named
 		}
-		file := d.Pos.Filename
-		v.problem(file, d.Severity, d.Error())
+		v.problem(d.Pos.Filename, d.Pos, d.Severity, d.Error())
 	}
 }
 
@@ -302,7 +305,7 @@ func (v *validation) loadError(path string, err error) {
 	v.diagnostics(path, list)
 	if !list.HasErrors() {
 		// The load failed but said why only in warnings, if at all.
-		v.problem(path, diag.Error, path+": could not be loaded")
+		v.problem(path, diag.Position{}, diag.Error, path+": could not be loaded")
 	}
 }
 
@@ -314,7 +317,7 @@ func (v *validation) diagnostics(path string, list diag.List) {
 		if file == "" {
 			file = path
 		}
-		v.problem(file, d.Severity, d.Error())
+		v.problem(file, d.Pos, d.Severity, d.Error())
 	}
 }
 
@@ -323,25 +326,52 @@ func (v *validation) diagnostics(path string, list diag.List) {
 func (v *validation) plainError(path string, err error) {
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
-		v.problem(pe.Path, diag.Error, pe.Path+": "+oneLine(pe.Err.Error()))
+		v.problem(pe.Path, diag.Position{}, diag.Error, pe.Path+": "+oneLine(pe.Err.Error()))
 		return
 	}
-	v.problem(path, diag.Error, path+": "+oneLine(err.Error()))
+	v.problem(path, diag.Position{}, diag.Error, path+": "+oneLine(err.Error()))
 }
 
-// problem prints line unless it was printed before, and counts it.
-func (v *validation) problem(file string, sev diag.Severity, line string) {
+// problem records line, the problem at pos in file, unless it was
+// recorded before, and counts it.
+func (v *validation) problem(file string, pos diag.Position, sev diag.Severity, line string) {
 	if v.seen[line] {
 		return
 	}
 	v.seen[line] = true
-	fmt.Fprintln(v.w, line)
+	v.lines = append(v.lines, problemLine{file: file, line: pos.Line, col: pos.Column, text: line})
 	if sev == diag.Warning {
 		v.warnings++
 		return
 	}
 	v.errors++
 	v.errorFiles[absPath(file)] = true
+}
+
+// problemLine is one problem as printed, with where it is for sorting:
+// line and col are 0 when the problem has no position.
+type problemLine struct {
+	file      string
+	line, col int
+	text      string
+}
+
+// print writes the problems, sorted by file, line and column; problems
+// at one place keep the order they were found in.
+func (v *validation) print() {
+	sort.SliceStable(v.lines, func(i, j int) bool {
+		a, b := v.lines[i], v.lines[j]
+		if a.file != b.file {
+			return a.file < b.file
+		}
+		if a.line != b.line {
+			return a.line < b.line
+		}
+		return a.col < b.col
+	})
+	for _, l := range v.lines {
+		fmt.Fprintln(v.w, l.text)
+	}
 }
 
 // summary renders the last line of "esm validate", such as

@@ -118,8 +118,8 @@ func TestValidateReportsEachProblemOnce(t *testing.T) {
 	}}
 	r := runWithLoader(t, f.load, "validate", dir)
 	assert.Equal(t, exitFailure, r.code)
-	assert.Equal(t, bad+`:2:5: unknown type "lng"`+"\n"+
-		bad+":1:1: warning: ignoring out-of-place documentation comment\n", r.stderr)
+	assert.Equal(t, bad+":1:1: warning: ignoring out-of-place documentation comment\n"+
+		bad+`:2:5: unknown type "lng"`+"\n", r.stderr, "sorted by position")
 	assert.Equal(t, "validated 3 files: 1 error in 1 file, 1 warning\n", r.stdout)
 	assert.Equal(t, []string{"x.avdl", "y.avdl", "bad.avsc"}, f.loaded,
 		"a failed load covers no imports, so bad.avsc is loaded on its own too")
@@ -161,8 +161,8 @@ func TestValidatePlainLoadErrors(t *testing.T) {
 	}}
 	r := runWithLoader(t, f.load, "validate", dir)
 	assert.Equal(t, exitFailure, r.code)
-	assert.Equal(t, imported+": permission denied\n"+
-		filepath.Join(dir, "b.avsc")+": unexpected end of JSON input; at offset 0\n", r.stderr)
+	assert.Equal(t, filepath.Join(dir, "b.avsc")+": unexpected end of JSON input; at offset 0\n"+
+		imported+": permission denied\n", r.stderr, "sorted by file")
 	assert.Equal(t, "validated 2 files: 2 errors in 2 files\n", r.stdout)
 }
 
