@@ -62,9 +62,10 @@ func DesiredFromTypes(cfg *config.Config, env string, types []*idl.Schema) ([]mo
 // repoRelative returns a function that names a schema file relative to
 // the root of the repository holding paths (the nearest directory with a
 // .git above the first path; outside a repository, the nearest one with
-// an esm.yaml), or to the working directory outside both, in slash form. Monitors then name their schema file as the GitHub bot
-// does ("schemas/cart.avdl"), wherever esm plan runs from, so the CLI and
-// the bot never fight over a monitor's message or tags.
+// an esm.yaml), or to the working directory outside both, in slash form.
+// Monitors then name their schema file as the GitHub bot does
+// ("schemas/cart.avdl"), wherever esm plan runs from, so the CLI and the
+// bot never fight over a monitor's message or tags.
 func repoRelative(paths []string) func(string) string {
 	root, _ := os.Getwd()
 	if len(paths) > 0 {
