@@ -325,8 +325,34 @@ func TestValidateRunsPlansChecks(t *testing.T) {
 			assert.Len(t, strings.Split(strings.TrimSpace(r.stderr), "\n"), len(tt.want),
 				"each problem once, across environments: %s", r.stderr)
 			assert.Contains(t, r.stdout, fmt.Sprintf("%d error", len(tt.want)))
+
+			// plan finds the same problems at the same places, in one
+			// environment or another.
+			useLocalStore(t)
+			planned := map[string]bool{}
+			for _, env := range []string{"prod", "staging"} {
+				p := runESM(t, append(append([]string{"plan", "--env", env, "--state-dir", t.TempDir()}, args...), filepath.Join(dir, "schemas"))...)
+				for w := range problemPlaces(p.stderr) {
+					planned[w] = true
+				}
+			}
+			assert.Equal(t, planned, problemPlaces(r.stderr), "plan: the same problems at the same places")
 		})
 	}
+}
+
+// problemPlaces returns where each line of stderr places its problem:
+// "file:line:col", or "file" for a problem of a whole file; plan's
+// closing "esm: ..." line is none.
+func problemPlaces(stderr string) map[string]bool {
+	place := regexp.MustCompile(`^(.+?:\d+:\d+|[^:\s]+): `)
+	out := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(stderr), "\n") {
+		if m := place.FindStringSubmatch(line); m != nil && m[1] != "esm" {
+			out[m[1]] = true
+		}
+	}
+	return out
 }
 
 // --env restricts the check to one environment; a problem of the only

@@ -109,7 +109,8 @@ func desiredFromTypes(cfg *config.Config, env string, types []*idl.Schema, file 
 	for _, s := range types {
 		for _, d := range monitorsOf(s, cfg, e, file(s.Filename()), &diags) {
 			if prev, dup := byName[d.Name]; dup {
-				pos := diag.Position{Filename: d.Source.File, Line: d.Source.Line, Column: d.Source.Column}
+				// The file as read, as every other diagnostic names it.
+				pos := diag.Position{Filename: s.Filename(), Line: d.Source.Line, Column: d.Source.Column}
 				diags.Add(diag.Error, pos, pos, "monitor %q of %s has the same name as the monitor of %s (%s:%d); records with one simple name in two namespaces cannot both have it",
 					d.Name, d.Source.Record, prev.Source.Record, prev.Source.File, prev.Source.Line)
 				continue
