@@ -12,6 +12,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/esm-dev/esm/internal/config"
+	"github.com/esm-dev/esm/internal/idl"
 	"github.com/esm-dev/esm/internal/monitor"
 	"github.com/esm-dev/esm/internal/reconcile"
 	"github.com/esm-dev/esm/internal/report"
@@ -32,16 +33,23 @@ func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)
 
 // planFlags are the flags "esm plan" and "esm apply" share.
 type planFlags struct {
-	env      string
-	config   string
-	stateDir string
+	env        string
+	config     string
+	stateDir   string
+	importDirs []string
 }
 
 // add registers the shared flags on cmd.
 func (f *planFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.env, "env", "", "the `ENV`ironment whose monitors to manage, such as prod (required)")
-	cmd.Flags().StringVar(&f.config, "config", "", "read settings from `FILE` (default: esm.yaml when it exists, else built-in defaults)")
-	cmd.Flags().StringVar(&f.stateDir, "state-dir", defaultStateDir, "`DIR` of the local state files, used when DD_API_KEY and DD_APP_KEY are not set")
+	addConfigFlag(cmd, &f.config)
+	cmd.Flags().StringVar(&f.stateDir, "state-dir", "", "`DIR` of the local state files, used when DD_API_KEY and DD_APP_KEY are not set (default: "+defaultStateDir+" at the repository root)")
+	addImportDirFlag(cmd, &f.importDirs)
+}
+
+// addConfigFlag adds --config.
+func addConfigFlag(cmd *cobra.Command, file *string) {
+	cmd.Flags().StringVar(file, "config", "", "read settings from `FILE` (default: esm.yaml at the repository root when it exists, else built-in defaults)")
 }
 
 // planned is a computed plan with what applying it needs.
@@ -54,7 +62,9 @@ type planned struct {
 }
 
 // makePlan loads the configuration and the schemas under paths, opens the
-// store and plans. Every path (default: schemas) must exist and hold a
+// store and plans. The configuration, the state directory and the default
+// path are found at the repository root (findRepoRoot) unless flags name
+// them. Every path (default: schemas at the root) must exist and hold a
 // schema file (findSchemaFiles); otherwise makePlan returns an error naming
 // it, before the store is opened. Schema problems are printed to stderr as
 // file:line:col: message; when there is an error among them, makePlan
@@ -64,10 +74,12 @@ func (a *app) makePlan(ctx context.Context, f *planFlags, paths []string, text b
 	if f.env == "" {
 		return nil, usagef("--env is required: the environment whose monitors to plan, such as prod")
 	}
+	ws := findRepoRoot()
 	if len(paths) == 0 {
-		paths = []string{defaultValidatePath}
+		paths = []string{ws.schemas()}
 	}
-	cfg, err := reconcile.LoadConfig(f.config)
+	f.stateDir = ws.stateDir(f.stateDir)
+	cfg, err := reconcile.LoadConfig(ws.configFile(f.config))
 	if err != nil {
 		msg := strings.TrimSpace(err.Error())
 		if !strings.Contains(msg, "\n") {
@@ -87,7 +99,7 @@ func (a *app) makePlan(ctx context.Context, f *planFlags, paths []string, text b
 		// monitors.
 		return nil, errors.Join(problems...)
 	}
-	desired, diags, err := reconcile.Desired(ctx, cfg, f.env, files)
+	desired, diags, err := reconcile.DesiredWith(ctx, cfg, f.env, files, idl.Options{ImportPaths: f.importDirs})
 	if err != nil {
 		return nil, fmt.Errorf("read schemas: %w", err)
 	}
@@ -117,9 +129,11 @@ func (a *app) planCmd() *cobra.Command {
 	var detailed bool
 	cmd := &cobra.Command{
 		DisableFlagsInUseLine: true,
-		Use:                   "plan --env ENV [--config FILE] [--output text|json] [--detailed-exitcode] [--state-dir DIR] [PATH...]",
+		Use:                   "plan --env ENV [--config FILE] [-I DIR]... [--output text|json] [--detailed-exitcode] [--state-dir DIR] [PATH...]",
 		Short:                 "Show what apply would change in the monitors of an environment",
-		Long: `Read the annotated schemas under each PATH (default: schemas), compute the
+		Long: `Read the annotated schemas under each PATH (default: schemas at the
+repository root, the nearest directory up from here holding .git or
+esm.yaml, where esm.yaml and .esm/state are found too), compute the
 monitors they ask for in the environment, and compare them with the
 monitors the store holds with the environment's tag (esm-ENV). Nothing is
 changed. Every PATH must exist and hold a schema file (.avdl, .avsc or

@@ -98,6 +98,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 
 // rootCmd builds the command tree on a.
 func (a *app) rootCmd() *cobra.Command {
+	var showVersion bool
 	root := &cobra.Command{
 		Use:   "esm",
 		Short: "Monitors from annotated Avro IDL schemas",
@@ -123,21 +124,29 @@ cannot be read or written, a usage error), 2 only from "esm plan
 			}
 			return nil
 		},
-		// Without a command, esm is a usage error too. RunE also makes the
-		// root runnable, so that cobra validates its arguments above.
+		// Without a command, esm is a usage error too, unless --version
+		// asks for the version. RunE also makes the root runnable, so that
+		// cobra validates its arguments above.
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if showVersion {
+				return a.printVersion()
+			}
 			return usagef("missing command")
 		},
 	}
+	root.Flags().BoolVar(&showVersion, "version", false, `print the version, as "esm version" does`)
 	root.SuggestionsMinimumDistance = 2
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &usageError{msg: err.Error()}
 	})
+	// "esm completion" is esm's own (completion.go), with usage errors as
+	// every other command's.
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(
 		a.versionCmd(),
+		a.completionCmd(),
 		a.idlCmd(),
 		a.idl2schemataCmd(),
 		a.validateCmd(),

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -18,12 +21,13 @@ func TestHelpListsCommands(t *testing.T) {
 			for _, want := range []string{
 				"idl          Convert an Avro IDL file to its JSON protocol or schema",
 				"idl2schemata Write each named type of an Avro IDL file to OUTDIR/<Name>.avsc",
-				"validate     Check every Avro schema file under the given paths (default: schemas)",
+				"validate     Check schemas, annotations and esm.yaml as plan does, without the store",
 				"version      Print the esm version, commit and Go version",
+				"completion   Print the shell completion script for bash, zsh, fish or PowerShell",
+				"--version   print the version, as \"esm version\" does",
 			} {
 				assert.Contains(t, r.stdout, want)
 			}
-			assert.NotContains(t, r.stdout, "completion", "the completion command is not documented, so not offered")
 		})
 	}
 }
@@ -59,6 +63,11 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"idl2schemata", "a.avdl"}, "esm: idl2schemata: missing arguments: want FILE.avdl OUTDIR", "Run 'esm idl2schemata --help' for usage."},
 		{[]string{"version", "extra"}, "esm: version: accepts no arguments, got 1", "Run 'esm version --help' for usage."},
 		{[]string{"validate", "--nope"}, "esm: unknown flag: --nope", "Run 'esm validate --help' for usage."},
+		{[]string{"completion"}, "esm: completion: missing arguments: want SHELL (bash, zsh, fish or powershell)", "Run 'esm completion --help' for usage."},
+		{[]string{"completion", "tcsh"}, `esm: completion: unknown shell "tcsh": want bash, zsh, fish or powershell`, "Run 'esm completion --help' for usage."},
+		{[]string{"completion", "bash", "zsh"}, "esm: completion: too many arguments: want SHELL (bash, zsh, fish or powershell), got 2", "Run 'esm completion --help' for usage."},
+		{[]string{"--version", "extra"}, `esm: unknown command "extra"`, "Run 'esm --help' for usage."},
+		{[]string{"plan", "--version"}, "esm: unknown flag: --version", "Run 'esm plan --help' for usage."},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -148,4 +157,84 @@ func TestExitStatus(t *testing.T) {
 		})
 	}
 	assert.NoFileExists(t, w.statePath(), "plan changes nothing")
+}
+
+// esm --version prints what esm version prints.
+func TestVersionFlag(t *testing.T) {
+	want := runESM(t, "version")
+	require.Equal(t, exitOK, want.code)
+	r := runESM(t, "--version")
+	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
+	assert.Empty(t, r.stderr)
+	assert.Equal(t, want.stdout, r.stdout)
+	assert.True(t, strings.HasPrefix(r.stdout, "esm "), r.stdout)
+}
+
+// esm completion SHELL prints cobra's script for the shell, which asks
+// esm's hidden __complete command for the candidates; a shell that is
+// installed checks the script's syntax.
+func TestCompletionScripts(t *testing.T) {
+	tests := []struct {
+		shell  string
+		marks  []string // what the script must mention
+		syntax []string // a command that checks the syntax of the file appended, when installed
+	}{
+		{"bash", []string{"# bash completion V2 for esm", "complete -o default -F __start_esm esm", "__complete"}, []string{"bash", "-n"}},
+		{"zsh", []string{"#compdef esm", "compdef _esm esm", "__complete"}, []string{"zsh", "-n"}},
+		{"fish", []string{"complete -c esm", "__complete"}, []string{"fish", "--no-execute"}},
+		{"powershell", []string{"Register-ArgumentCompleter", "-CommandName 'esm'", "__complete"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.shell, func(t *testing.T) {
+			r := runESM(t, "completion", tt.shell)
+			require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
+			assert.Empty(t, r.stderr)
+			for _, m := range tt.marks {
+				assert.Contains(t, r.stdout, m)
+			}
+			if tt.syntax == nil {
+				return
+			}
+			shell, err := exec.LookPath(tt.syntax[0])
+			if err != nil {
+				t.Logf("%s is not installed: the syntax is not checked", tt.syntax[0])
+				return
+			}
+			file := filepath.Join(t.TempDir(), "esm."+tt.shell)
+			require.NoError(t, os.WriteFile(file, []byte(r.stdout), 0o644))
+			out, err := exec.Command(shell, append(tt.syntax[1:], file)...).CombinedOutput()
+			assert.NoError(t, err, "%s: %s", strings.Join(tt.syntax, " "), out)
+		})
+	}
+}
+
+// The scripts complete from what esm's hidden __complete command answers:
+// the commands, each command's flags, and completion's shells.
+func TestCompletionCandidates(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want []string // lines of the answer start with these candidates
+	}{
+		{"commands", []string{""}, []string{"apply", "completion", "idl", "idl2schemata", "plan", "serve", "validate", "version"}},
+		{"plan's flags", []string{"plan", "--"}, []string{"--env", "--config", "--import-dir", "--state-dir", "--output", "--detailed-exitcode"}},
+		{"validate's flags", []string{"validate", "--"}, []string{"--env", "--config", "--import-dir"}},
+		{"apply's flags", []string{"apply", "--"}, []string{"--env", "--import-dir", "--yes"}},
+		{"shells", []string{"completion", ""}, []string{"bash", "zsh", "fish", "powershell"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runESM(t, append([]string{"__complete"}, tt.args...)...)
+			require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
+			var got []string
+			for _, line := range strings.Split(r.stdout, "\n") {
+				if c, _, _ := strings.Cut(line, "\t"); c != "" && !strings.HasPrefix(c, ":") {
+					got = append(got, c)
+				}
+			}
+			for _, w := range tt.want {
+				assert.Contains(t, got, w)
+			}
+		})
+	}
 }

@@ -7,45 +7,75 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/esm-dev/esm/internal/config"
 	"github.com/esm-dev/esm/internal/diag"
 	"github.com/esm-dev/esm/internal/idl"
+	"github.com/esm-dev/esm/internal/reconcile"
 )
 
-// defaultValidatePath is what "esm validate" checks without arguments.
+// defaultValidatePath is the schema PATH esm reads without arguments,
+// at the repository root.
 const defaultValidatePath = "schemas"
 
 // validateCmd is "esm validate".
 func (a *app) validateCmd() *cobra.Command {
 	var importDirs []string
+	var env, configFile string
 	cmd := &cobra.Command{
 		DisableFlagsInUseLine: true,
-		Use:                   "validate [-I DIR]... [PATH...]",
-		Short:                 "Check every Avro schema file under the given paths (default: schemas)",
-		Long: `Check every .avdl, .avsc and .avpr file under each PATH, a file or a
-directory searched recursively (directories whose name starts with "." are
-skipped). Without PATH, the directory "schemas" is checked.
+		Use:                   "validate [--env ENV] [--config FILE] [-I DIR]... [PATH...]",
+		Short:                 "Check schemas, annotations and esm.yaml as plan does, without the store",
+		Long: `Run every check "esm plan" runs short of reading the store: the
+configuration (esm.yaml at the repository root when it exists, or FILE),
+every .avdl, .avsc and .avpr file under each PATH (a file or a directory
+searched recursively; directories whose name starts with "." are skipped),
+and the monitors their annotations ask for in every configured environment
+(only ENV with --env): annotation parameters, their layering with esm.yaml,
+Datadog's rules, two records with one monitor name, one record declared in
+two files. Without PATH, the directory "schemas" at the repository root
+(the nearest directory up from here holding .git or esm.yaml) is checked.
 
 Every .avdl file is loaded with its imports. A .avsc or .avpr file is then
 loaded on its own only if no .avdl file imported it, so that a schema that
 is only meaningful as an import is not reported out of context.
 
 Every problem is printed once to standard error as file:line:col: message,
-warnings included, and a summary line to standard output. The exit status is
-1 if there is any error: an invalid schema, a PATH that does not exist, or a
-directory without schema files ("esm plan" and "esm apply" refuse such a
-PATH too).`,
+warnings included; one that concerns only some environments ends with
+"(environment ENV)". A summary line goes to standard output. The exit
+status is 1 if there is any error: an invalid schema, annotation or
+configuration, a PATH that does not exist, or a directory without schema
+files ("esm plan" and "esm apply" refuse such a PATH too).`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			root := findRepoRoot()
 			if len(args) == 0 {
-				args = []string{defaultValidatePath}
+				args = []string{root.schemas()}
 			}
 			v := &validation{w: a.stderr, seen: map[string]bool{}, errorFiles: map[string]bool{}}
+			cfg := v.config(root.configFile(configFile))
+			var envs []string
+			if cfg != nil {
+				envs = cfg.EnvNames()
+				if env != "" {
+					if _, err := cfg.Env(env); err != nil {
+						return err
+					}
+					envs = []string{env}
+				}
+			}
 			files := v.collect(args)
-			v.check(files, a.load, idl.Options{ImportPaths: importDirs})
+			results := v.check(files, a.load, idl.Options{ImportPaths: importDirs})
+			types, dups := idl.MergeTypes(results)
+			v.diagnostics("", dups)
+			if cfg != nil {
+				v.monitors(cfg, envs, types)
+			}
+			v.print()
 			if _, err := fmt.Fprintln(a.stdout, v.summary(len(files))); err != nil {
 				return fmt.Errorf("write summary: %w", err)
 			}
@@ -55,16 +85,20 @@ PATH too).`,
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&env, "env", "", "check the monitors of `ENV` only (default: every configured environment)")
+	addConfigFlag(cmd, &configFile)
 	addImportDirFlag(cmd, &importDirs)
 	return cmd
 }
 
-// validation is one run of "esm validate". Problems are printed as they
-// are found, each distinct one once: a file imported by two .avdl files
-// would otherwise be reported twice.
+// validation is one run of "esm validate". Problems are recorded each
+// distinct one once (a file imported by two .avdl files would otherwise
+// be reported twice, a problem of every environment once per
+// environment), then printed sorted by file and position.
 type validation struct {
 	w          io.Writer
-	seen       map[string]bool // problems already printed, as rendered
+	seen       map[string]bool // problems already recorded, as rendered
+	lines      []problemLine   // the problems, to print sorted
 	errors     int
 	warnings   int
 	errorFiles map[string]bool // absolute paths of the files with errors
@@ -166,23 +200,98 @@ func (v *validation) collect(paths []string) []string {
 	for _, err := range problems {
 		var pe *schemaPathError
 		if errors.As(err, &pe) {
-			v.problem(pe.path, diag.Error, pe.Error())
+			v.problem(pe.path, diag.Position{}, diag.Error, pe.Error())
 		}
 	}
 	return files
 }
 
 // check loads every .avdl file, then every .avsc and .avpr file that no
-// .avdl load read (idl.Visit), and reports what each load found.
-func (v *validation) check(files []string, load loadFunc, opts idl.Options) {
+// .avdl load read (idl.Visit), reports what each load found and returns
+// the results.
+func (v *validation) check(files []string, load loadFunc, opts idl.Options) []*idl.Result {
+	var results []*idl.Result
 	idl.Visit(files, opts, load, func(path string, res *idl.Result, err error) {
 		if res != nil {
+			results = append(results, res)
 			v.diagnostics(path, res.Warnings)
 		}
 		if err != nil {
 			v.loadError(path, err)
 		}
 	})
+	return results
+}
+
+// config loads the configuration file (reconcile.LoadConfig; "" for
+// esm.yaml in the working directory when it exists, else the built-in
+// one) and reports each of its problems. It returns nil when there is
+// any.
+func (v *validation) config(file string) *config.Config {
+	cfg, err := reconcile.LoadConfig(file)
+	if err == nil {
+		return cfg
+	}
+	if file == "" {
+		file = config.DefaultFile
+	}
+	var list diag.List
+	if errors.As(err, &list) {
+		v.diagnostics(file, list)
+		return nil
+	}
+	for _, e := range leafErrors(err) {
+		for _, line := range strings.Split(strings.TrimSpace(e.Error()), "\n") {
+			v.problem(file, diag.Position{}, diag.Error, line)
+		}
+	}
+	return nil
+}
+
+// leafErrors returns the errors joined in err (errors.Join), depth first,
+// or err itself.
+func leafErrors(err error) []error {
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []error{err}
+	}
+	var out []error
+	for _, e := range j.Unwrap() {
+		out = append(out, leafErrors(e)...)
+	}
+	return out
+}
+
+// monitors reports the problems of the monitors the annotations of types
+// ask for in each of envs (reconcile.DesiredFromTypes, as plan computes
+// them), sorted, each once: a problem found in some of envs but not all
+// names them, "(environment prod)".
+func (v *validation) monitors(cfg *config.Config, envs []string, types []*idl.Schema) {
+	var list diag.List
+	envsOf := map[string][]string{}
+	for _, env := range envs {
+		_, diags := reconcile.DesiredFromTypes(cfg, env, types)
+		for _, d := range diags {
+			key := d.Error()
+			if envsOf[key] == nil {
+				list = append(list, d)
+			}
+			envsOf[key] = append(envsOf[key], env)
+		}
+	}
+	list.Sort()
+	for _, d := range list {
+		if in := envsOf[d.Error()]; len(in) < len(envs) {
+			word := "environment"
+			if len(in) > 1 {
+				word += "s"
+			}
+			named := *d
+			named.Message = fmt.Sprintf("%s (%s %s)", d.Message, word, strings.Join(in, ", "))
+			d = &named
+		}
+		v.problem(d.Pos.Filename, d.Pos, d.Severity, d.Error())
+	}
 }
 
 // loadError reports the error of loading path: each diagnostic of a
@@ -196,7 +305,7 @@ func (v *validation) loadError(path string, err error) {
 	v.diagnostics(path, list)
 	if !list.HasErrors() {
 		// The load failed but said why only in warnings, if at all.
-		v.problem(path, diag.Error, path+": could not be loaded")
+		v.problem(path, diag.Position{}, diag.Error, path+": could not be loaded")
 	}
 }
 
@@ -208,7 +317,7 @@ func (v *validation) diagnostics(path string, list diag.List) {
 		if file == "" {
 			file = path
 		}
-		v.problem(file, d.Severity, d.Error())
+		v.problem(file, d.Pos, d.Severity, d.Error())
 	}
 }
 
@@ -217,25 +326,52 @@ func (v *validation) diagnostics(path string, list diag.List) {
 func (v *validation) plainError(path string, err error) {
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
-		v.problem(pe.Path, diag.Error, pe.Path+": "+oneLine(pe.Err.Error()))
+		v.problem(pe.Path, diag.Position{}, diag.Error, pe.Path+": "+oneLine(pe.Err.Error()))
 		return
 	}
-	v.problem(path, diag.Error, path+": "+oneLine(err.Error()))
+	v.problem(path, diag.Position{}, diag.Error, path+": "+oneLine(err.Error()))
 }
 
-// problem prints line unless it was printed before, and counts it.
-func (v *validation) problem(file string, sev diag.Severity, line string) {
+// problem records line, the problem at pos in file, unless it was
+// recorded before, and counts it.
+func (v *validation) problem(file string, pos diag.Position, sev diag.Severity, line string) {
 	if v.seen[line] {
 		return
 	}
 	v.seen[line] = true
-	fmt.Fprintln(v.w, line)
+	v.lines = append(v.lines, problemLine{file: file, line: pos.Line, col: pos.Column, text: line})
 	if sev == diag.Warning {
 		v.warnings++
 		return
 	}
 	v.errors++
 	v.errorFiles[absPath(file)] = true
+}
+
+// problemLine is one problem as printed, with where it is for sorting:
+// line and col are 0 when the problem has no position.
+type problemLine struct {
+	file      string
+	line, col int
+	text      string
+}
+
+// print writes the problems, sorted by file, line and column; problems
+// at one place keep the order they were found in.
+func (v *validation) print() {
+	sort.SliceStable(v.lines, func(i, j int) bool {
+		a, b := v.lines[i], v.lines[j]
+		if a.file != b.file {
+			return a.file < b.file
+		}
+		if a.line != b.line {
+			return a.line < b.line
+		}
+		return a.col < b.col
+	})
+	for _, l := range v.lines {
+		fmt.Fprintln(v.w, l.text)
+	}
 }
 
 // summary renders the last line of "esm validate", such as

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -117,8 +118,8 @@ func TestValidateReportsEachProblemOnce(t *testing.T) {
 	}}
 	r := runWithLoader(t, f.load, "validate", dir)
 	assert.Equal(t, exitFailure, r.code)
-	assert.Equal(t, bad+`:2:5: unknown type "lng"`+"\n"+
-		bad+":1:1: warning: ignoring out-of-place documentation comment\n", r.stderr)
+	assert.Equal(t, bad+":1:1: warning: ignoring out-of-place documentation comment\n"+
+		bad+`:2:5: unknown type "lng"`+"\n", r.stderr, "sorted by position")
 	assert.Equal(t, "validated 3 files: 1 error in 1 file, 1 warning\n", r.stdout)
 	assert.Equal(t, []string{"x.avdl", "y.avdl", "bad.avsc"}, f.loaded,
 		"a failed load covers no imports, so bad.avsc is loaded on its own too")
@@ -160,8 +161,8 @@ func TestValidatePlainLoadErrors(t *testing.T) {
 	}}
 	r := runWithLoader(t, f.load, "validate", dir)
 	assert.Equal(t, exitFailure, r.code)
-	assert.Equal(t, imported+": permission denied\n"+
-		filepath.Join(dir, "b.avsc")+": unexpected end of JSON input; at offset 0\n", r.stderr)
+	assert.Equal(t, filepath.Join(dir, "b.avsc")+": unexpected end of JSON input; at offset 0\n"+
+		imported+": permission denied\n", r.stderr, "sorted by file")
 	assert.Equal(t, "validated 2 files: 2 errors in 2 files\n", r.stdout)
 }
 
@@ -234,4 +235,177 @@ func TestValidateDefaultPath(t *testing.T) {
 	r = runWithLoader(t, f.load, "validate")
 	assert.Equal(t, exitFailure, r.code)
 	assert.True(t, strings.HasPrefix(r.stderr, "schemas: "), "names the default path: %q", r.stderr)
+}
+
+// brokenTreeSchema is a protocol with one record carrying params as its
+// monitor's parameters, the annotation at line 3, column 3, the record's
+// name at line 4, column 10.
+func brokenTreeSchema(namespace, record, params string) string {
+	return fmt.Sprintf("@namespace(%q)\nprotocol P {\n  @traffic_anomaly_monitor(%s)\n  record %s { string id; }\n}\n", namespace, params, record)
+}
+
+// validate runs every check plan runs short of the store; before, it
+// only parsed the schemas and passed each of these trees. want are
+// regular expressions, each matching a whole line of standard error, with
+// "DIR/" standing for the tree's directory.
+func TestValidateRunsPlansChecks(t *testing.T) {
+	ok := brokenTreeSchema("shop", "Ok", "{}")
+	tests := []struct {
+		name  string
+		files map[string]string
+		args  []string
+		want  []string
+	}{
+		{
+			name:  "bad annotation parameter",
+			files: map[string]string{"schemas/a.avdl": brokenTreeSchema("shop", "Cart", `{"deviations": -1}`)},
+			want:  []string{`DIR/schemas/a\.avdl:3:3: deviations must be greater than 0 and at most 10, not -1`},
+		},
+		{
+			name: "layering conflict with esm.yaml in one environment",
+			files: map[string]string{
+				"esm.yaml": "environments:\n  prod: {}\n  staging:\n    defaults:\n      traffic_anomaly_monitor:\n        seasonality: weekly\n",
+				// The annotation chooses basic; staging's esm.yaml layer adds weekly.
+				"schemas/a.avdl": brokenTreeSchema("shop", "Cart", `{"algorithm": "basic"}`),
+			},
+			// Blamed at the esm.yaml value or at the annotation, named as staging's only.
+			want: []string{`(esm\.yaml:6:9|DIR/schemas/a\.avdl:3:3): .*seasonality.*basic.* \(environment staging\)`},
+		},
+		{
+			name: "two records with the same monitor name",
+			files: map[string]string{
+				"schemas/a.avdl": brokenTreeSchema("a", "Same", "{}"),
+				"schemas/b.avdl": brokenTreeSchema("b", "Same", "{}"),
+			},
+			want: []string{`DIR/schemas/b\.avdl:3:3: monitor "Traffic Anomaly with Same" of b\.Same has the same name as the monitor of a\.Same \(DIR/schemas/a\.avdl:3\).*`},
+		},
+		{
+			name: "a record in two files",
+			files: map[string]string{
+				"schemas/a.avdl": brokenTreeSchema("shop", "Cart", "{}"),
+				"schemas/b.avdl": brokenTreeSchema("shop", "Cart", "{}"),
+			},
+			want: []string{`DIR/schemas/b\.avdl:4:10: record shop\.Cart is declared in more than one file: also at DIR/schemas/a\.avdl:4:10`},
+		},
+		{
+			name: "a bad esm.yaml",
+			files: map[string]string{
+				"esm.yaml":       "environments:\n  prod:\n    max_deletes: -1\n  staging:\n    metric: 9lives\n",
+				"schemas/a.avdl": ok,
+			},
+			want: []string{
+				`esm\.yaml(:3:\d+)?: environments\.prod\.max_deletes must not be negative`,
+				`esm\.yaml(:5:\d+)?: environments\.staging\.metric "9lives" is not a valid metric name`,
+			},
+		},
+		{
+			name: "an unknown key in --config",
+			files: map[string]string{
+				"other.yaml":     "defaults:\n  traffic_anomaly_monitor:\n    deviations: 3\nenvironmentz: {}\n",
+				"schemas/a.avdl": ok,
+			},
+			args: []string{"--config", "DIR/other.yaml"},
+			want: []string{`DIR/other\.yaml:4(:1)?: unknown key "environmentz"`},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := writeFiles(t, t.TempDir(), tt.files)
+			t.Chdir(dir) // esm.yaml is found in the working directory, and named relative to it
+			var args []string
+			for _, a := range tt.args {
+				args = append(args, strings.ReplaceAll(a, "DIR", dir))
+			}
+			r := runESM(t, append(append([]string{"validate"}, args...), filepath.Join(dir, "schemas"))...)
+			assert.Equal(t, exitFailure, r.code, "stderr: %s", r.stderr)
+			for _, w := range tt.want {
+				re := `(?m)^` + strings.ReplaceAll(w, "DIR/", regexp.QuoteMeta(dir+string(filepath.Separator))) + `$`
+				assert.Regexp(t, regexp.MustCompile(re), r.stderr)
+			}
+			assert.Len(t, strings.Split(strings.TrimSpace(r.stderr), "\n"), len(tt.want),
+				"each problem once, across environments: %s", r.stderr)
+			assert.Contains(t, r.stdout, fmt.Sprintf("%d error", len(tt.want)))
+
+			// plan finds the same problems at the same places, in one
+			// environment or another.
+			useLocalStore(t)
+			planned := map[string]bool{}
+			for _, env := range []string{"prod", "staging"} {
+				p := runESM(t, append(append([]string{"plan", "--env", env, "--state-dir", t.TempDir()}, args...), filepath.Join(dir, "schemas"))...)
+				for w := range problemPlaces(p.stderr) {
+					planned[w] = true
+				}
+			}
+			assert.Equal(t, planned, problemPlaces(r.stderr), "plan: the same problems at the same places")
+		})
+	}
+}
+
+// problemPlaces returns where each line of stderr places its problem:
+// "file:line:col", or "file" for a problem of a whole file; plan's
+// closing "esm: ..." line is none.
+func problemPlaces(stderr string) map[string]bool {
+	place := regexp.MustCompile(`^(.+?:\d+:\d+|[^:\s]+): `)
+	out := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(stderr), "\n") {
+		if m := place.FindStringSubmatch(line); m != nil && m[1] != "esm" {
+			out[m[1]] = true
+		}
+	}
+	return out
+}
+
+// --env restricts the check to one environment; a problem of the only
+// environment checked needs no environment named.
+func TestValidateEnv(t *testing.T) {
+	dir := writeFiles(t, t.TempDir(), map[string]string{
+		"esm.yaml":       "environments:\n  prod: {}\n  staging:\n    defaults:\n      traffic_anomaly_monitor:\n        seasonality: weekly\n",
+		"schemas/a.avdl": brokenTreeSchema("shop", "Cart", `{"algorithm": "basic"}`),
+	})
+	t.Chdir(dir)
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string // a regular expression for all of standard error
+	}{
+		{"prod only", []string{"--env", "prod"}, exitOK, `^$`},
+		{"staging only", []string{"--env", "staging"}, exitFailure, `^\S+:\d+:\d+: [^(]*seasonality[^(]*\n$`},
+		{"every environment", nil, exitFailure, `^\S+:\d+:\d+: .*seasonality.* \(environment staging\)\n$`},
+		{"unknown environment", []string{"--env", "nope"}, exitFailure, `^esm: unknown environment "nope": configured environments are prod, staging\n$`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runESM(t, append([]string{"validate"}, tt.args...)...)
+			assert.Equal(t, tt.code, r.code, "stderr: %s", r.stderr)
+			assert.Regexp(t, regexp.MustCompile(tt.stderr), r.stderr)
+		})
+	}
+}
+
+// One record declared in two files gets one verdict, at both positions,
+// from validate, plan and the collector of serve.
+func TestRecordInTwoFilesOneVerdict(t *testing.T) {
+	useLocalStore(t)
+	dir := writeFiles(t, t.TempDir(), map[string]string{
+		"schemas/a.avdl": brokenTreeSchema("shop", "Cart", "{}"),
+		"schemas/b.avdl": brokenTreeSchema("shop", "Cart", `{"deviations": 4}`),
+	})
+	t.Chdir(dir)
+	verdict := filepath.Join("schemas", "b.avdl") + ":4:10: record shop.Cart is declared in more than one file: also at " +
+		filepath.Join("schemas", "a.avdl") + ":4:10"
+
+	r := runESM(t, "validate")
+	assert.Equal(t, exitFailure, r.code)
+	assert.Equal(t, verdict+"\n", r.stderr)
+
+	r = runESM(t, "plan", "--env", "prod")
+	assert.Equal(t, exitFailure, r.code)
+	assert.Equal(t, verdict+"\nesm: 1 error in the schemas; nothing was planned\n", r.stderr)
+
+	cfg := testServeConfig("")
+	cfg.role, cfg.schemas = "collector", "schemas"
+	_, err := newServer(cfg)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), verdict)
 }

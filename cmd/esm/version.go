@@ -15,14 +15,19 @@ func (a *app) versionCmd() *cobra.Command {
 		Short: "Print the esm version, commit and Go version",
 		Args:  rangeArgs(0, 0, ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			info, _ := debug.ReadBuildInfo()
-			_, err := fmt.Fprint(a.stdout, versionText(version, info, runtime.Version()+" "+runtime.GOOS+"/"+runtime.GOARCH))
-			if err != nil {
-				return fmt.Errorf("write version: %w", err)
-			}
-			return nil
+			return a.printVersion()
 		},
 	}
+}
+
+// printVersion writes the output of "esm version" and "esm --version".
+func (a *app) printVersion() error {
+	info, _ := debug.ReadBuildInfo()
+	_, err := fmt.Fprint(a.stdout, versionText(version, info, runtime.Version()+" "+runtime.GOOS+"/"+runtime.GOARCH))
+	if err != nil {
+		return fmt.Errorf("write version: %w", err)
+	}
+	return nil
 }
 
 // versionText renders the output of "esm version":

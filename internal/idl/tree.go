@@ -80,21 +80,14 @@ func LoadTree(paths []string, opts Options) (*Tree, error) {
 
 // LoadFiles loads every .avdl file of files with its imports, then every
 // .avsc and .avpr file that none of them imported, so that a schema that
-// is only meaningful as an import is not checked out of context.
+// is only meaningful as an import is not checked out of context. A record
+// declared in more than one file is an error (MergeTypes).
 func LoadFiles(files []string, opts Options) *Tree {
 	t := &Tree{}
 	seenDiag := map[string]bool{}
-	seenType := map[string]bool{}
 	Visit(files, opts, LoadFile, func(path string, res *Result, err error) {
 		if res != nil {
 			t.Results = append(t.Results, res)
-			for _, s := range res.Types {
-				key := s.FullName() + "\x00" + absPath(s.Filename())
-				if !seenType[key] {
-					seenType[key] = true
-					t.Types = append(t.Types, s)
-				}
-			}
 			t.addDiags(res.Warnings, seenDiag)
 		}
 		if list, ok := err.(diag.List); ok {
@@ -104,8 +97,55 @@ func LoadFiles(files []string, opts Options) *Tree {
 			t.Diags = append(t.Diags, &diag.Diagnostic{Severity: diag.Error, Pos: pos, End: pos, Message: err.Error()})
 		}
 	})
+	types, dups := MergeTypes(t.Results)
+	t.Types = types
+	t.addDiags(dups, seenDiag)
 	t.Diags.Sort()
 	return t
+}
+
+// MergeTypes returns the named types of results, each once by full name
+// and declaring file, in order. Files loaded on their own do not share a
+// namespace, so one record may be declared in two of them; each record
+// makes monitors and an event type, so that is an error, reported at
+// every later declaration and naming the first: "record R is declared in
+// more than one file: also at a.avdl:3:10". The later declarations are
+// left out of the types. validate, plan, the bot and the collector all
+// merge the types of their files with it, so they give that one verdict.
+func MergeTypes(results []*Result) ([]*Schema, diag.List) {
+	var types []*Schema
+	var diags diag.List
+	seen := map[string]bool{}
+	records := map[string]*Schema{} // the first declaration of each record, by full name
+	for _, res := range results {
+		if res == nil {
+			continue
+		}
+		for _, s := range res.Types {
+			key := s.FullName() + "\x00" + absPath(s.Filename())
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+			if s.Kind == Record {
+				if first, dup := records[s.FullName()]; dup {
+					r := s.NameRange
+					if r.File == nil {
+						r = s.Range
+					}
+					at := first.NameRange
+					if at.File == nil {
+						at = first.Range
+					}
+					diags.Add(diag.Error, r.Pos(), r.EndPos(), "record %s is declared in more than one file: also at %s", s.FullName(), at.Pos())
+					continue
+				}
+				records[s.FullName()] = s
+			}
+			types = append(types, s)
+		}
+	}
+	return types, diags
 }
 
 // Visit loads, with load (LoadFile, or a stand-in in tests), every .avdl

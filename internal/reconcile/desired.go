@@ -33,10 +33,16 @@ func LoadConfig(path string) (*config.Config, error) {
 // monitors must not be applied. err is for paths that cannot be read and
 // unknown environments.
 func Desired(ctx context.Context, cfg *config.Config, env string, paths []string) ([]monitor.Desired, diag.List, error) {
+	return DesiredWith(ctx, cfg, env, paths, idl.Options{})
+}
+
+// DesiredWith is Desired reading the schemas with opts, such as the
+// import search paths of -I.
+func DesiredWith(ctx context.Context, cfg *config.Config, env string, paths []string, opts idl.Options) ([]monitor.Desired, diag.List, error) {
 	if _, err := cfg.Env(env); err != nil {
 		return nil, nil, err
 	}
-	tree, err := idl.LoadTree(paths, idl.Options{})
+	tree, err := idl.LoadTree(paths, opts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -57,21 +63,25 @@ func DesiredFromTypes(cfg *config.Config, env string, types []*idl.Schema) ([]mo
 
 // repoRelative returns a function that names a schema file relative to
 // the root of the repository holding paths (the nearest directory with a
-// .git above the first path), or to the working directory outside one,
-// in slash form. Monitors then name their schema file as the GitHub bot
-// does ("schemas/cart.avdl"), wherever esm plan runs from, so the CLI and
-// the bot never fight over a monitor's message or tags.
+// .git above the first path; outside a repository, the nearest one with
+// an esm.yaml), or to the working directory outside both, in slash form.
+// Monitors then name their schema file as the GitHub bot does
+// ("schemas/cart.avdl"), wherever esm plan runs from, so the CLI and the
+// bot never fight over a monitor's message or tags.
 func repoRelative(paths []string) func(string) string {
 	root, _ := os.Getwd()
 	if len(paths) > 0 {
 		if dir, err := filepath.Abs(paths[0]); err == nil {
-			for d := dir; ; d = filepath.Dir(d) {
-				if _, err := os.Stat(filepath.Join(d, ".git")); err == nil {
-					root = d
-					break
-				}
-				if filepath.Dir(d) == d {
-					break
+		marks:
+			for _, mark := range []string{".git", config.DefaultFile} {
+				for d := dir; ; d = filepath.Dir(d) {
+					if _, err := os.Stat(filepath.Join(d, mark)); err == nil {
+						root = d
+						break marks
+					}
+					if filepath.Dir(d) == d {
+						break
+					}
 				}
 			}
 		}
@@ -101,7 +111,8 @@ func desiredFromTypes(cfg *config.Config, env string, types []*idl.Schema, file 
 	for _, s := range types {
 		for _, d := range monitorsOf(s, cfg, e, file(s.Filename()), &diags) {
 			if prev, dup := byName[d.Name]; dup {
-				pos := diag.Position{Filename: d.Source.File, Line: d.Source.Line, Column: d.Source.Column}
+				// The file as read, as every other diagnostic names it.
+				pos := diag.Position{Filename: s.Filename(), Line: d.Source.Line, Column: d.Source.Column}
 				diags.Add(diag.Error, pos, pos, "monitor %q of %s has the same name as the monitor of %s (%s:%d); records with one simple name in two namespaces cannot both have it",
 					d.Name, d.Source.Record, prev.Source.Record, prev.Source.File, prev.Source.Line)
 				continue
