@@ -259,7 +259,7 @@ func TestValidateRunsPlansChecks(t *testing.T) {
 		{
 			name:  "bad annotation parameter",
 			files: map[string]string{"schemas/a.avdl": brokenTreeSchema("shop", "Cart", `{"deviations": -1}`)},
-			want:  []string{`DIR/schemas/a\.avdl:3:3: deviations must be greater than 0 and at most 10, not -1`},
+			want:  []string{`DIR/schemas/a\.avdl:3:43: deviations must be greater than 0 and at most 10, not -1`},
 		},
 		{
 			name: "layering conflict with esm.yaml in one environment",
@@ -269,7 +269,7 @@ func TestValidateRunsPlansChecks(t *testing.T) {
 				"schemas/a.avdl": brokenTreeSchema("shop", "Cart", `{"algorithm": "basic"}`),
 			},
 			// Blamed at the esm.yaml value or at the annotation, named as staging's only.
-			want: []string{`(esm\.yaml:6:9|DIR/schemas/a\.avdl:3:3): .*seasonality.*basic.* \(environment staging\)`},
+			want: []string{`esm\.yaml:6:22: seasonality "weekly" cannot be used with the basic algorithm.* \(environment staging\)`},
 		},
 		{
 			name: "two records with the same monitor name",
@@ -294,8 +294,8 @@ func TestValidateRunsPlansChecks(t *testing.T) {
 				"schemas/a.avdl": ok,
 			},
 			want: []string{
-				`esm\.yaml(:3:\d+)?: environments\.prod\.max_deletes must not be negative`,
-				`esm\.yaml(:5:\d+)?: environments\.staging\.metric "9lives" is not a valid metric name`,
+				`esm\.yaml:3:18: environments\.prod\.max_deletes must not be negative`,
+				`esm\.yaml:5:13: environments\.staging\.metric "9lives" is not a valid Datadog metric name: .*`,
 			},
 		},
 		{
