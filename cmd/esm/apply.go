@@ -63,7 +63,7 @@ change's outcome is printed), 2 on a usage error.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 			defer stop()
-			unlock := holdLock(&f)
+			unlock := holdLock(&f, a.stderr)
 			defer unlock()
 			pl, err := a.makePlan(ctx, &f, args, true)
 			if err != nil {
@@ -115,14 +115,21 @@ change's outcome is printed), 2 on a usage error.`,
 // (monitor.Locker: the local state store), before it lists the monitors,
 // and returns the function that releases it: the lock is held across the
 // plan, the question and the apply, so that concurrent runs take turns.
-func holdLock(f *planFlags) (unlock func()) {
+func holdLock(f *planFlags, stderr io.Writer) (unlock func()) {
 	release := func() {}
 	f.beforeList = func(ctx context.Context, store monitor.Store) error {
 		l, ok := store.(monitor.Locker)
 		if !ok {
 			return nil
 		}
-		u, err := l.Lock(ctx)
+		// Try once first, to say why esm waits when another run holds it.
+		tried, cancel := context.WithCancel(ctx)
+		cancel()
+		u, err := l.Lock(tried)
+		if errors.Is(err, context.Canceled) && ctx.Err() == nil {
+			fmt.Fprintln(stderr, "waiting for another esm run to finish with the state store (it holds the lock)")
+			u, err = l.Lock(ctx)
+		}
 		if err != nil {
 			return err
 		}

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -332,4 +335,56 @@ func TestApplyHealsDuplicatesPastTheGuard(t *testing.T) {
 			assert.Equal(t, 2, count())
 		})
 	}
+}
+
+// esmProcessEnv makes the test binary run esm's command line (the
+// arguments after "--") instead of the tests: TestRunAsESM.
+const esmProcessEnv = "ESM_TEST_RUN_AS_ESM"
+
+// TestRunAsESM is not a test: run by TestConcurrentApplyProcesses in a
+// child process, it is esm.
+func TestRunAsESM(t *testing.T) {
+	if os.Getenv(esmProcessEnv) != "1" {
+		t.Skip("runs only as a child process of TestConcurrentApplyProcesses")
+	}
+	args := os.Args
+	for i, a := range args {
+		if a == "--" {
+			args = args[i+1:]
+			break
+		}
+	}
+	os.Exit(run(args, os.Stdout, os.Stderr))
+}
+
+// Separate esm processes on one state directory take turns too (the lock
+// is the directory's flock, which processes share).
+func TestConcurrentApplyProcesses(t *testing.T) {
+	w := newWorkspace(t, annotatedIDL(concurrentApplyRecords, all(concurrentApplyRecords...)))
+	const n = 4
+	cmds := make([]*exec.Cmd, n)
+	outs := make([]*bytes.Buffer, n)
+	for i := range cmds {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestRunAsESM$", "--", "apply", "--env", "prod", "--yes", "--state-dir", w.stateDir, w.schemas)
+		cmd.Env = append(os.Environ(), esmProcessEnv+"=1")
+		outs[i] = &bytes.Buffer{}
+		cmd.Stdout, cmd.Stderr = outs[i], outs[i]
+		require.NoError(t, cmd.Start())
+		cmds[i] = cmd
+	}
+	for i, cmd := range cmds {
+		assert.NoError(t, cmd.Wait(), "process %d: %s", i, outs[i])
+	}
+	var st struct {
+		Monitors []struct{ Name string } `json:"monitors"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(w.state()), &st))
+	var names []string
+	for _, m := range st.Monitors {
+		names = append(names, m.Name)
+	}
+	t.Logf("local store, %d concurrent esm processes: %d monitors, %d duplicates left", n, len(names), duplicates(names))
+	assert.Zero(t, duplicates(names), "duplicates: %v", names)
+	r := w.esm("plan", "--detailed-exitcode")
+	assert.Equal(t, exitOK, r.code, "%s%s", r.stdout, r.stderr)
 }

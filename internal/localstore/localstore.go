@@ -192,13 +192,18 @@ func (s *Store) Delete(ctx context.Context, id int64) error {
 // every write takes), creating the directory if needed, and holds it until
 // unlock is called: another esm, or another Store on the same file, waits
 // in its Lock and its writes meanwhile, and this Store's writes do not
-// wait. It waits until the lock is free or ctx is done. unlock may be
-// called more than once.
+// wait. It waits until the lock is free or ctx is done; a lock that is
+// free is taken even with a done ctx, so that Lock with a cancelled
+// context tries once. unlock may be called more than once.
 func (s *Store) Lock(ctx context.Context) (unlock func(), err error) {
 	select {
-	case s.turn <- struct{}{}:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("lock state directory %s: another run holds it: %w", filepath.Dir(s.path), ctx.Err())
+	case s.turn <- struct{}{}: // free: taken even when ctx is done
+	default:
+		select {
+		case s.turn <- struct{}{}:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("lock state directory %s: another run holds it: %w", filepath.Dir(s.path), ctx.Err())
+		}
 	}
 	dir := filepath.Dir(s.path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {

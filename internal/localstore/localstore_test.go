@@ -518,3 +518,16 @@ func TestLockWaitsForTheHolder(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, got, 2)
 }
+
+// Lock with a done context tries once: it takes a free lock and fails at
+// once on a held one.
+func TestLockWithDoneContextTriesOnce(t *testing.T) {
+	path := statePath(t)
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range 20 { // the free lock is taken every time, not by chance
+		unlock, err := open(t, path).Lock(canceled)
+		require.NoError(t, err)
+		unlock()
+	}
+}
