@@ -229,17 +229,7 @@ func TestConcurrentApplyLeavesNoDuplicate(t *testing.T) {
 				var names func() []string
 				switch store {
 				case "local":
-					names = func() []string {
-						var st struct {
-							Monitors []struct{ Name string } `json:"monitors"`
-						}
-						require.NoError(t, json.Unmarshal([]byte(w.state()), &st))
-						var out []string
-						for _, m := range st.Monitors {
-							out = append(out, m.Name)
-						}
-						return out
-					}
+					names = w.stateNames
 				case "datadog":
 					// Latency makes every run list before any creates, as
 					// runs started together against Datadog do.
@@ -268,6 +258,20 @@ func TestConcurrentApplyLeavesNoDuplicate(t *testing.T) {
 			})
 		}
 	}
+}
+
+// stateNames returns the names of the monitors in the state file, by ID.
+func (w *workspace) stateNames() []string {
+	w.t.Helper()
+	var st struct {
+		Monitors []struct{ Name string } `json:"monitors"`
+	}
+	require.NoError(w.t, json.Unmarshal([]byte(w.state()), &st))
+	var out []string
+	for _, m := range st.Monitors {
+		out = append(out, m.Name)
+	}
+	return out
 }
 
 func dedupeNames(names []string) []string {
@@ -375,14 +379,7 @@ func TestConcurrentApplyProcesses(t *testing.T) {
 	for i, cmd := range cmds {
 		assert.NoError(t, cmd.Wait(), "process %d: %s", i, outs[i])
 	}
-	var st struct {
-		Monitors []struct{ Name string } `json:"monitors"`
-	}
-	require.NoError(t, json.Unmarshal([]byte(w.state()), &st))
-	var names []string
-	for _, m := range st.Monitors {
-		names = append(names, m.Name)
-	}
+	names := w.stateNames()
 	t.Logf("local store, %d concurrent esm processes: %d monitors, %d duplicates left", n, len(names), duplicates(names))
 	assert.Zero(t, duplicates(names), "duplicates: %v", names)
 	r := w.esm("plan", "--detailed-exitcode")
