@@ -122,14 +122,9 @@ func holdLock(f *planFlags, stderr io.Writer) (unlock func()) {
 		if !ok {
 			return nil
 		}
-		// Try once first, to say why esm waits when another run holds it.
-		tried, cancel := context.WithCancel(ctx)
-		cancel()
-		u, err := l.Lock(tried)
-		if errors.Is(err, context.Canceled) && ctx.Err() == nil {
+		u, err := monitor.Lock(ctx, l, func() {
 			fmt.Fprintln(stderr, "waiting for another esm run to finish with the state store (it holds the lock)")
-			u, err = l.Lock(ctx)
-		}
+		})
 		if err != nil {
 			return err
 		}

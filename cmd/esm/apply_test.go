@@ -16,8 +16,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/esm-dev/esm/internal/config"
 	"github.com/esm-dev/esm/internal/datadog/ddtest"
 	"github.com/esm-dev/esm/internal/localstore"
+	"github.com/esm-dev/esm/internal/monitor"
+	"github.com/esm-dev/esm/internal/reconcile"
 )
 
 // onTerminal makes "esm apply" believe standard input is a terminal on
@@ -384,4 +387,63 @@ func TestConcurrentApplyProcesses(t *testing.T) {
 	assert.Zero(t, duplicates(names), "duplicates: %v", names)
 	r := w.esm("plan", "--detailed-exitcode")
 	assert.Equal(t, exitOK, r.code, "%s%s", r.stdout, r.stderr)
+}
+
+// signalWriter collects what is written and closes said once a write
+// contains text.
+type signalWriter struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	text string
+	said chan struct{}
+	once sync.Once
+}
+
+func (w *signalWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	if strings.Contains(w.buf.String(), w.text) {
+		w.once.Do(func() { close(w.said) })
+	}
+	return len(p), nil
+}
+
+// An apply that finds the local store locked by another run says so,
+// waits, and plans against what that run did.
+func TestApplyWaitsForTheLock(t *testing.T) {
+	w := newWorkspace(t, annotatedIDL([]string{"Ping"}, all("Ping")))
+	other, err := localstore.Open(w.statePath())
+	require.NoError(t, err)
+	unlock, err := other.Lock(context.Background())
+	require.NoError(t, err)
+
+	stderr := &signalWriter{text: "waiting for another esm run to finish with the state store", said: make(chan struct{})}
+	var stdout bytes.Buffer
+	code := make(chan int, 1)
+	go func() {
+		code <- run([]string{"apply", "--env", "prod", "--yes", "--state-dir", w.stateDir, w.schemas}, &stdout, stderr)
+	}()
+	select {
+	case <-stderr.said:
+	case c := <-code:
+		t.Fatalf("apply did not wait for the lock: exit %d\n%s", c, stdout.String())
+	case <-time.After(30 * time.Second): // a safety net, not a measure
+		t.Fatal("apply never said it waits")
+	}
+	// The other run creates the monitor meanwhile.
+	r := w.esm("plan", "--output", "json")
+	require.Equal(t, exitOK, r.code, "plan takes no lock: %s", r.stderr)
+	ctx := context.Background()
+	desired, _, err := reconcile.Desired(ctx, config.Default(), "prod", []string{w.schemas})
+	require.NoError(t, err)
+	p, err := reconcile.Plan(ctx, other, "prod", desired)
+	require.NoError(t, err)
+	_, err = monitor.Apply(ctx, other, p, monitor.ApplyOptions{})
+	require.NoError(t, err)
+	unlock()
+
+	require.Equal(t, exitOK, <-code, "stdout: %s\nstderr: %s", stdout.String(), stderr.buf.String())
+	assert.Equal(t, "No changes. Monitors match the schemas.\n", stdout.String(), "it planned after the other run")
+	assert.Len(t, w.stateNames(), 1)
 }

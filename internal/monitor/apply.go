@@ -37,6 +37,21 @@ type Locker interface {
 	Lock(ctx context.Context) (unlock func(), err error)
 }
 
+// Lock takes l's lock for a run, waiting until it is free or ctx is done.
+// When another run holds it, waiting is called once first, so that the
+// run can say why it waits. Lockers take a free lock even with a done
+// context, which is how Lock tries once.
+func Lock(ctx context.Context, l Locker, waiting func()) (unlock func(), err error) {
+	tried, cancel := context.WithCancel(ctx)
+	cancel()
+	unlock, err = l.Lock(tried)
+	if err == nil || !errors.Is(err, context.Canceled) || ctx.Err() != nil {
+		return unlock, err
+	}
+	waiting()
+	return l.Lock(ctx)
+}
+
 // Created is what a ConvergingCreator's create did.
 type Created struct {
 	// ID is the monitor that now stands for the desired one.

@@ -3,6 +3,8 @@ package monitor
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -261,4 +263,58 @@ func TestMassDeleteGuardIgnoresHealing(t *testing.T) {
 			assert.Equal(t, p.Summary().Delete, p.Summary().Healing)
 		})
 	}
+}
+
+// fakeLocker is a lock another run may hold.
+type fakeLocker struct {
+	mu   sync.Mutex
+	held bool
+	free chan struct{} // closed when the other run lets go
+}
+
+func (l *fakeLocker) Lock(ctx context.Context) (func(), error) {
+	l.mu.Lock()
+	held, free := l.held, l.free
+	l.mu.Unlock()
+	if held {
+		select {
+		case <-free:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return func() {}, nil
+}
+
+func (l *fakeLocker) release() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.held {
+		l.held = false
+		close(l.free)
+	}
+}
+
+func TestLockSaysWhenItWaits(t *testing.T) {
+	for _, held := range []bool{false, true} {
+		t.Run(fmt.Sprintf("held %v", held), func(t *testing.T) {
+			l := &fakeLocker{held: held, free: make(chan struct{})}
+			waited := 0
+			unlock, err := Lock(context.Background(), l, func() {
+				waited++
+				l.release() // the other run finishes
+			})
+			require.NoError(t, err)
+			require.NotNil(t, unlock)
+			want := 0
+			if held {
+				want = 1
+			}
+			assert.Equal(t, want, waited)
+		})
+	}
+	l := &fakeLocker{held: true, free: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	_, err := Lock(ctx, l, cancel)
+	require.ErrorIs(t, err, context.Canceled, "a run given up while waiting")
 }

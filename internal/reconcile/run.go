@@ -662,7 +662,9 @@ func (ru *run) carryOut(ctx context.Context) (*report.CommentInput, string) {
 		// Held from the list to the last change, so that a concurrent
 		// register or esm apply on the same store waits rather than
 		// planning against the same state and creating the same monitors.
-		unlock, err := l.Lock(ctx)
+		unlock, err := monitor.Lock(ctx, l, func() {
+			ru.log.Info("waiting for the store's lock: another run (esm apply, or a register elsewhere) holds it")
+		})
 		if err != nil {
 			return fail("lock the store of %s: %w", ru.cmd.Env, err)
 		}

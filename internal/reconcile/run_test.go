@@ -675,6 +675,7 @@ func TestRegisterWaitsForAConcurrentApply(t *testing.T) {
 
 	assert.ElementsMatch(t, []string{"Traffic Anomaly with Alpha", "Traffic Anomaly with Beta", "Traffic Anomaly with Gamma"}, h.monitors("prod"), "one monitor per name")
 	assert.Contains(t, h.bot()[0], "**No changes.**", "register planned after the apply")
+	assert.Contains(t, h.logs.String(), "waiting for the store's lock", "the wait is logged")
 }
 
 // signallingStore says when it has listed.
