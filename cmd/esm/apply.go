@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -45,7 +46,15 @@ without the environment's tag are never touched.
 When standard input is a terminal, esm asks for confirmation first (--yes
 skips the question); in pipes and CI it applies without asking. A plan that
 deletes more monitors than the environment's max_deletes (default 10) is
-refused unless --allow-mass-delete is given.
+refused unless --allow-mass-delete is given; deleting newer duplicates of
+monitors that are kept (left by concurrent runs) heals the store and does
+not count.
+
+Concurrent runs never duplicate a monitor: on the local state store, apply
+holds the state directory's lock from listing the monitors to its last
+change (another apply waits for it); on Datadog, which has no lock, each
+create first looks for a monitor of the same name and tag, and afterwards
+keeps the oldest of any twins a concurrent run created.
 
 Exit status: 0 when every change was applied (or there was nothing to do),
 1 on any error (a usage error too), a refused or declined plan, or when
@@ -54,6 +63,8 @@ any change failed (each change's outcome is printed).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 			defer stop()
+			unlock := holdLock(&f, a.stderr)
+			defer unlock()
 			pl, err := a.makePlan(ctx, &f, args, true)
 			if err != nil {
 				return err
@@ -98,6 +109,29 @@ any change failed (each change's outcome is printed).`,
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "apply without asking for confirmation")
 	cmd.Flags().BoolVar(&allowMassDelete, "allow-mass-delete", false, "apply a plan that deletes more monitors than the environment's max_deletes")
 	return cmd
+}
+
+// holdLock makes f's plan take the store's lock, when the store has one
+// (monitor.Locker: the local state store), before it lists the monitors,
+// and returns the function that releases it: the lock is held across the
+// plan, the question and the apply, so that concurrent runs take turns.
+func holdLock(f *planFlags, stderr io.Writer) (unlock func()) {
+	release := func() {}
+	f.beforeList = func(ctx context.Context, store monitor.Store) error {
+		l, ok := store.(monitor.Locker)
+		if !ok {
+			return nil
+		}
+		u, err := monitor.Lock(ctx, l, func() {
+			fmt.Fprintln(stderr, "waiting for another esm run to finish with the state store (it holds the lock)")
+		})
+		if err != nil {
+			return err
+		}
+		release = u
+		return nil
+	}
+	return func() { release() }
 }
 
 // confirm asks whether to apply and reports whether the answer is "yes".

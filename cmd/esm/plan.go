@@ -37,6 +37,9 @@ type planFlags struct {
 	config     string
 	stateDir   string
 	importDirs []string
+	// beforeList, when set, runs on the opened store before it is listed:
+	// esm apply takes the store's lock there.
+	beforeList func(ctx context.Context, store monitor.Store) error
 }
 
 // add registers the shared flags on cmd.
@@ -114,6 +117,11 @@ func (a *app) makePlan(ctx context.Context, f *planFlags, paths []string, text b
 	}
 	if text {
 		fmt.Fprintf(a.stderr, "using %s\n", desc)
+	}
+	if f.beforeList != nil {
+		if err := f.beforeList(ctx, store); err != nil {
+			return nil, err
+		}
 	}
 	p, err := reconcile.Plan(ctx, store, f.env, desired)
 	if err != nil {

@@ -5,15 +5,20 @@
 // have created a monitor); the Store retries 429, 5xx and transport errors
 // itself, waiting as long as Datadog's rate-limit headers ask, and before
 // re-sending a create it looks for the monitor the failed attempt may have
-// made.
+// made. Datadog has no lock, so creates converge instead: each looks for
+// the monitor (same name and identity tag) just before and just after,
+// and runs that raced keep the oldest (see Store.CreateConverged).
 package datadog
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -89,7 +94,10 @@ type Store struct {
 	log          *slog.Logger
 }
 
-var _ monitor.Store = (*Store)(nil)
+var (
+	_ monitor.Store             = (*Store)(nil)
+	_ monitor.ConvergingCreator = (*Store)(nil)
+)
 
 // New returns a Store for cfg after checking it; every problem is
 // reported at once.
@@ -219,25 +227,51 @@ func (s *Store) list(ctx context.Context, name, tags string) ([]monitor.Monitor,
 	}
 }
 
-// Create calls POST /api/v1/monitor (CreateMonitor) and returns the new
-// monitor's ID. When an attempt fails in a way that may have created the
-// monitor anyway (a 5xx or a transport error), the retry first lists the
-// monitors with the name and the esm-<env> tag of m (ListMonitors with
-// name= and monitor_tags=) and returns the ID of one it finds instead of
-// creating a duplicate.
+// Create creates m as CreateConverged does and returns the ID of the
+// monitor that stands for it.
 func (s *Store) Create(ctx context.Context, m *monitor.Monitor) (int64, error) {
+	c, err := s.CreateConverged(ctx, m)
+	return c.ID, err
+}
+
+// CreateConverged calls POST /api/v1/monitor (CreateMonitor) so that runs
+// racing on one Datadog, which has no lock, end with one monitor per name
+// and identity tag (m's first "esm-" tag):
+//
+//   - just before the create, it lists the monitors with m's name and tag
+//     (ListMonitors with name= and monitor_tags=); when there is one, a
+//     concurrent run made it: the oldest is updated to m instead and any
+//     newer twins are deleted;
+//   - just after, it lists them again; when a concurrent run created one
+//     first (a lower ID), that one is kept and updated to m and the others,
+//     the one just created included, are deleted.
+//
+// When an attempt fails in a way that may have created the monitor anyway
+// (a 5xx or a transport error), the retry first looks for it the same way
+// and takes what it finds instead of creating a duplicate. The note says
+// what happened when it was not a plain create.
+func (s *Store) CreateConverged(ctx context.Context, m *monitor.Monitor) (monitor.Created, error) {
+	keep, deleted, updated, err := s.converge(ctx, m, 0)
+	if err != nil {
+		return monitor.Created{}, fmt.Errorf("create monitor: look for a monitor of the same name and tag: %w", err)
+	}
+	if keep != 0 {
+		s.log.InfoContext(ctx, "datadog: the monitor exists already; took it instead of creating one", slog.String("name", m.Name), slog.Int64("id", keep))
+		return monitor.Created{ID: keep, Note: fmt.Sprintf("monitor %d of the same name and tag exists (made by a concurrent run): %s instead of creating one%s", keep, tookIt(updated), deletedNote(deleted))}, nil
+	}
 	body := newMonitor(&m.Monitor)
 	var id int64
 	uncertain := false // an earlier attempt may have created the monitor
-	err := s.retry(ctx, "create", func(ctx context.Context) error {
+	found := false     // a failed attempt had created it
+	err = s.retry(ctx, "create", func(ctx context.Context) error {
 		if uncertain {
-			found, err := s.findCreated(ctx, &m.Monitor)
+			keep, _, _, err := s.converge(ctx, m, 0)
 			if err != nil {
 				return permanent{fmt.Errorf("look for the monitor a failed attempt may have created: %w", err)}
 			}
-			if found != 0 {
-				s.log.InfoContext(ctx, "datadog: a failed create had created the monitor", slog.String("name", m.Name), slog.Int64("id", found))
-				id = found
+			if keep != 0 {
+				s.log.InfoContext(ctx, "datadog: a failed create had created the monitor", slog.String("name", m.Name), slog.Int64("id", keep))
+				id, found = keep, true
 				return nil
 			}
 		}
@@ -250,30 +284,94 @@ func (s *Store) Create(ctx context.Context, m *monitor.Monitor) (int64, error) {
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("create monitor: %w", err)
+		return monitor.Created{}, fmt.Errorf("create monitor: %w", err)
 	}
-	return id, nil
+	if found {
+		return monitor.Created{ID: id}, nil
+	}
+	keep, deleted, updated, err = s.converge(ctx, m, id)
+	switch {
+	case err != nil:
+		return monitor.Created{ID: id}, fmt.Errorf("create monitor: created %d, then look for twins a concurrent run created: %w", id, err)
+	case keep != 0 && keep != id:
+		s.log.InfoContext(ctx, "datadog: a concurrent run created the monitor first; kept its monitor", slog.String("name", m.Name), slog.Int64("id", keep), slog.Int64("deleted", id))
+		return monitor.Created{ID: keep, Note: fmt.Sprintf("a concurrent run created monitor %d first: %s and deleted %s", keep, tookIt(updated), idList(deleted))}, nil
+	case len(deleted) > 0:
+		return monitor.Created{ID: id, Note: "deleted the newer twins " + idList(deleted) + " a concurrent run created"}, nil
+	}
+	return monitor.Created{ID: id}, nil
 }
 
-// findCreated returns the ID of a monitor named exactly like m that carries
-// m's identity tag (the first tag starting with "esm-", or all of m's tags
-// when it has none), or 0.
-func (s *Store) findCreated(ctx context.Context, m *annotations.Monitor) (int64, error) {
+// converge lists the monitors named exactly like m that carry m's identity
+// tag, keeps the oldest (lowest ID) and deletes the others. created is the
+// monitor this run has just created (0 before the create): when it is not
+// the one kept and the kept one differs from m in a field esm owns, the
+// kept one is updated to m, since the run's create stood for that change.
+// converge returns the kept ID (0 when there is none), the IDs it deleted
+// and whether it updated the kept one.
+func (s *Store) converge(ctx context.Context, m *monitor.Monitor, created int64) (keep int64, deleted []int64, updated bool, err error) {
+	twins, err := s.twins(ctx, &m.Monitor)
+	if err != nil || len(twins) == 0 {
+		return 0, nil, false, err
+	}
+	keep = twins[0].ID
+	for _, t := range twins[1:] {
+		if err := s.Delete(ctx, t.ID); err != nil {
+			return keep, deleted, false, fmt.Errorf("delete twin: %w", err)
+		}
+		deleted = append(deleted, t.ID)
+	}
+	if keep != created && !slices.Equal(monitor.Fields(&twins[0].Monitor), monitor.Fields(&m.Monitor)) {
+		if err := s.Update(ctx, keep, m); err != nil {
+			return keep, deleted, false, err
+		}
+		updated = true
+	}
+	return keep, deleted, updated, nil
+}
+
+// tookIt says what a create did with the monitor it found.
+func tookIt(updated bool) string {
+	if updated {
+		return "updated it"
+	}
+	return "kept it (already as desired)"
+}
+
+// twins returns the monitors, lowest ID first, named exactly like m that
+// carry m's identity tag (the first tag starting with "esm-", or all of
+// m's tags when it has none).
+func (s *Store) twins(ctx context.Context, m *annotations.Monitor) ([]monitor.Monitor, error) {
 	want := identityTags(m.Tags)
 	ms, err := s.list(ctx, m.Name, strings.Join(want, ","))
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	var id int64
+	var out []monitor.Monitor
 	for _, c := range ms {
-		if c.Name != m.Name || !hasAll(c.Tags, want) {
-			continue
-		}
-		if id == 0 || c.ID < id {
-			id = c.ID
+		if c.Name == m.Name && hasAll(c.Tags, want) {
+			out = append(out, c)
 		}
 	}
-	return id, nil
+	slices.SortFunc(out, func(a, b monitor.Monitor) int { return cmp.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// idList writes IDs as "12" or "12, 15".
+func idList(ids []int64) string {
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = strconv.FormatInt(id, 10)
+	}
+	return strings.Join(s, ", ")
+}
+
+// deletedNote is "; deleted its newer twins 12, 15" or "".
+func deletedNote(ids []int64) string {
+	if len(ids) == 0 {
+		return ""
+	}
+	return "; deleted its newer twins " + idList(ids)
 }
 
 func identityTags(tags []string) []string {

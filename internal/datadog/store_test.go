@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -168,7 +169,7 @@ func TestRequestBodies(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, st.Update(ctx, id, m))
 
-	reqs := s.Requests()
+	reqs := writes(s)
 	require.Len(t, reqs, 2)
 	assert.Equal(t, "POST", reqs[0].Method)
 	created := `{
@@ -192,6 +193,27 @@ func TestRequestBodies(t *testing.T) {
 	assert.Nil(t, updated["priority"])
 	delete(updated, "priority")
 	assert.JSONEq(t, created, jsonString(updated), "an update carries every owned field and the whole options")
+}
+
+// writes returns the requests other than list calls (the look-ups a
+// create makes before and after it, among others).
+func writes(s *ddtest.Server) []ddtest.Request {
+	var out []ddtest.Request
+	for _, r := range s.Requests() {
+		if r.Method != http.MethodGet || r.Path != "/api/v1/monitor" {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// calls returns the requests as "GET 200", "POST 500" ...
+func calls(s *ddtest.Server) []string {
+	var out []string
+	for _, r := range s.Requests() {
+		out = append(out, fmt.Sprintf("%s %d", r.Method, r.Status))
+	}
+	return out
 }
 
 func jsonString(v any) string {
@@ -384,7 +406,13 @@ func TestErrors(t *testing.T) {
 			var apiErr *APIError
 			require.ErrorAs(t, err, &apiErr)
 			assert.Equal(t, tc.status, apiErr.StatusCode)
-			assert.Len(t, s.Requests(), 1, "client errors are not retried")
+			n := 0
+			for _, r := range s.Requests() {
+				if r.Status == tc.status {
+					n++
+				}
+			}
+			assert.Equal(t, 1, n, "client errors are not retried")
 			assert.NotContains(t, err.Error(), "api-key")
 		})
 	}
@@ -414,7 +442,8 @@ func TestRetryServerErrors(t *testing.T) {
 			require.Len(t, s.Monitors(), 1)
 			assert.Equal(t, id, s.Monitors()[0].ID)
 			assert.Equal(t, 3, s.CountRequests("POST", "/api/v1/monitor"))
-			assert.Equal(t, 2, s.CountRequests("GET", "/api/v1/monitor"), "looked for the monitor before each re-send")
+			assert.Equal(t, []string{"GET 200", "POST " + fmt.Sprint(status), "GET 200", "POST " + fmt.Sprint(status), "GET 200", "POST 200", "GET 200"}, calls(s),
+				"looked for the monitor before the create, before each re-send and after")
 
 			s.FailNext(2, status, nil)
 			require.NoError(t, st.Update(ctx, id, anomaly("Cart")))
@@ -465,9 +494,9 @@ func TestCreateNoDuplicate(t *testing.T) {
 		assert.Equal(t, ms[0].ID, id)
 		assert.Equal(t, 1, s.CountRequests("POST", "/api/v1/monitor"))
 		reqs := s.Requests()
-		require.Len(t, reqs, 2)
-		assert.Equal(t, "Traffic Anomaly with Cart", reqs[1].Query.Get("name"))
-		assert.Equal(t, "esm-prod", reqs[1].Query.Get("monitor_tags"))
+		assert.Equal(t, []string{"GET 200", "POST 500", "GET 200"}, calls(s), "the look-up after the failure finds it: no re-send")
+		assert.Equal(t, "Traffic Anomaly with Cart", reqs[2].Query.Get("name"))
+		assert.Equal(t, "esm-prod", reqs[2].Query.Get("monitor_tags"))
 	})
 	t.Run("look-alikes are not taken for it", func(t *testing.T) {
 		s := ddtest.NewServer(t)
@@ -494,11 +523,12 @@ func TestCreateNoDuplicate(t *testing.T) {
 		assert.Equal(t, 1, s.CountRequests("POST", "/api/v1/monitor"))
 	})
 	t.Run("429 is not a write", func(t *testing.T) {
-		s := ddtest.NewServer(t, ddtest.FailNext(1, http.StatusTooManyRequests, nil))
+		s := ddtest.NewServer(t)
+		s.FailNextOn("POST", "/api/v1/monitor", 1, http.StatusTooManyRequests, nil)
 		st := newStore(t, s)
 		_, err := st.Create(ctx, anomaly("Cart"))
 		require.NoError(t, err)
-		assert.Equal(t, 0, s.CountRequests("GET", "/api/v1/monitor"), "no look-up after a refused create")
+		assert.Equal(t, []string{"GET 200", "POST 429", "POST 200", "GET 200"}, calls(s), "no look-up after a refused create, only before and after")
 		assert.Len(t, s.Monitors(), 1)
 	})
 }
@@ -646,4 +676,100 @@ func TestPing(t *testing.T) {
 	bad, err := New(Config{APIKey: "wrong", AppKey: "app", URL: srv.URL, MaxRetries: -1})
 	require.NoError(t, err)
 	assert.ErrorContains(t, bad.Ping(context.Background()), "validate API key")
+}
+
+// A create that finds the monitor already there (same name and identity
+// tag, made by a concurrent run) updates the oldest instead and deletes
+// the newer twins; look-alikes are left alone.
+func TestCreateFindsTheMonitorFirst(t *testing.T) {
+	ctx := context.Background()
+	m := anomaly("Cart")
+	seed := func(query string, tags ...string) ddtest.Monitor {
+		return ddtest.Monitor{Name: m.Name, Type: "query alert", Query: query, Message: m.Message, Tags: tags,
+			Options: map[string]any{"thresholds": map[string]any{"critical": 1, "critical_recovery": 0},
+				"threshold_windows": map[string]any{"trigger_window": "last_15m", "recovery_window": "last_15m"}}}
+	}
+	tests := []struct {
+		name     string
+		seed     []ddtest.Monitor
+		wantKept int // index into seed
+		wantGone []int
+		calls    []string
+		note     string
+	}{
+		{
+			name:     "stale twin: updated",
+			seed:     []ddtest.Monitor{seed("avg(last_5m):sum:old{*} > 1", m.Tags...)},
+			calls:    []string{"GET 200", "PUT 200"},
+			note:     "monitor 1001 of the same name and tag exists (made by a concurrent run): updated it instead of creating one",
+			wantKept: 0,
+		},
+		{
+			name:     "twins: the oldest kept, the others deleted",
+			seed:     []ddtest.Monitor{seed(m.Query, m.Tags...), seed(m.Query, m.Tags...), seed(m.Query, "team:x"), seed(m.Query, "esm-prod")},
+			calls:    []string{"GET 200", "DELETE 200", "DELETE 200"},
+			note:     "monitor 1001 of the same name and tag exists (made by a concurrent run): kept it (already as desired) instead of creating one; deleted its newer twins 1002, 1004",
+			wantKept: 0,
+			wantGone: []int{1, 3},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := ddtest.NewServer(t)
+			ids := s.Seed(tt.seed...)
+			st := newStore(t, s)
+			got, err := st.CreateConverged(ctx, m)
+			require.NoError(t, err)
+			assert.Equal(t, ids[tt.wantKept], got.ID)
+			assert.Equal(t, tt.note, got.Note)
+			assert.Equal(t, tt.calls, calls(s))
+			assert.Zero(t, s.CountRequests("POST", "/api/v1/monitor"), "nothing created")
+			kept, ok := s.Monitor(got.ID)
+			require.True(t, ok)
+			assert.Equal(t, m.Query, kept.Query, "the kept monitor has the desired fields")
+			for _, i := range tt.wantGone {
+				_, ok := s.Monitor(ids[i])
+				assert.False(t, ok, "twin %d deleted", ids[i])
+			}
+			assert.Len(t, s.Monitors(), len(ids)-len(tt.wantGone), "look-alikes (other tags) stay")
+		})
+	}
+}
+
+// Runs creating one monitor at once converge on the oldest: every create
+// returns its ID and no duplicate remains. The latency makes every run
+// look before any creates, as runs started together do.
+func TestConcurrentCreatesConverge(t *testing.T) {
+	ctx := context.Background()
+	for _, n := range []int{2, 3, 8} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			s := ddtest.NewServer(t, ddtest.WithLatency(20*time.Millisecond))
+			got := make([]monitor.Created, n)
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for i := range n {
+				st := newStore(t, s)
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					var err error
+					got[i], err = st.CreateConverged(ctx, anomaly("Cart"))
+					assert.NoError(t, err)
+				}()
+			}
+			close(start)
+			wg.Wait()
+			ms := s.Monitors()
+			require.Len(t, ms, 1, "no duplicate remains")
+			notes := 0
+			for _, c := range got {
+				assert.Equal(t, ms[0].ID, c.ID, "every run names the kept monitor")
+				if c.Note != "" {
+					notes++
+				}
+			}
+			assert.GreaterOrEqual(t, notes, n-1, "the runs that did not create it say so: %+v", got)
+		})
+	}
 }

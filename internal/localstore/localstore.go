@@ -22,7 +22,10 @@
 // Every write replaces the file atomically (a temporary file in the same
 // directory, synced, then renamed), under an advisory lock on the
 // directory where the platform has one, so that two esm processes do not
-// lose each other's changes. A file that cannot be read or parsed is an
+// lose each other's changes. A run that plans and applies holds the same
+// lock from its List to its last write (Lock, monitor.Locker), so that
+// concurrent runs take turns instead of each creating the monitors the
+// other is creating. A file that cannot be read or parsed is an
 // error naming the file and is never overwritten. A Store is safe for
 // concurrent use; concurrent writes are committed together in one file
 // write.
@@ -71,9 +74,20 @@ type Store struct {
 
 	// commitMu is held by the goroutine committing a batch of writes.
 	commitMu sync.Mutex
+
+	// turn holds a token while a Lock of this Store is held, so that the
+	// runs sharing the Store (the bot's, on several repositories) take
+	// turns too.
+	turn chan struct{}
+	// locked is set, under commitMu, while Lock holds the directory lock:
+	// commits then do not take it again.
+	locked bool
 }
 
-var _ monitor.Store = (*Store)(nil)
+var (
+	_ monitor.Store  = (*Store)(nil)
+	_ monitor.Locker = (*Store)(nil)
+)
 
 // op is one write waiting to be committed: fn changes the state in place,
 // or returns an error and leaves it alone.
@@ -86,7 +100,7 @@ type op struct {
 // exists. A missing file is an empty store; the file and its directory
 // are created by the first write.
 func Open(path string) (*Store, error) {
-	s := &Store{path: path}
+	s := &Store{path: path, turn: make(chan struct{}, 1)}
 	st, info, err := load(path)
 	if err != nil {
 		return nil, err
@@ -174,6 +188,48 @@ func (s *Store) Delete(ctx context.Context, id int64) error {
 	return nil
 }
 
+// Lock takes the exclusive advisory lock of the state directory (the one
+// every write takes), creating the directory if needed, and holds it until
+// unlock is called: another esm, or another Store on the same file, waits
+// in its Lock and its writes meanwhile, and this Store's writes do not
+// wait. It waits until the lock is free or ctx is done; a lock that is
+// free is taken even with a done ctx, so that Lock with a cancelled
+// context tries once. unlock may be called more than once.
+func (s *Store) Lock(ctx context.Context) (unlock func(), err error) {
+	select {
+	case s.turn <- struct{}{}: // free: taken even when ctx is done
+	default:
+		select {
+		case s.turn <- struct{}{}:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("lock state directory %s: another run holds it: %w", filepath.Dir(s.path), ctx.Err())
+		}
+	}
+	dir := filepath.Dir(s.path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		<-s.turn
+		return nil, fmt.Errorf("create state directory: %w", err)
+	}
+	unlockDir, err := lockDir(ctx, lockDirOf(s.path))
+	if err != nil {
+		<-s.turn
+		return nil, err
+	}
+	s.commitMu.Lock()
+	s.locked = true
+	s.commitMu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.commitMu.Lock()
+			s.locked = false
+			s.commitMu.Unlock()
+			unlockDir()
+			<-s.turn
+		})
+	}, nil
+}
+
 // write queues fn and waits until it is committed. The goroutine that
 // gets commitMu commits every queued write in one file write, so that
 // concurrent writers do not rewrite the whole file once each.
@@ -200,8 +256,9 @@ func (s *Store) write(ctx context.Context, fn func(*state) error) error {
 }
 
 // commit applies batch to a copy of the state, under the directory lock
-// and after rereading the file if another process replaced it, and writes
-// the result. Each op learns its own outcome; when the file cannot be
+// (taken here unless Lock holds it) and after rereading the file if
+// another process replaced it, and writes the result. s.commitMu must be
+// held. Each op learns its own outcome; when the file cannot be
 // written, every op that changed the state fails and the state is as
 // before.
 func (s *Store) commit(ctx context.Context, batch []*op) {
@@ -215,12 +272,14 @@ func (s *Store) commit(ctx context.Context, batch []*op) {
 		finish(fmt.Errorf("create state directory: %w", err))
 		return
 	}
-	unlock, err := lockDir(ctx, lockDirOf(s.path))
-	if err != nil {
-		finish(err)
-		return
+	if !s.locked {
+		unlock, err := lockDir(ctx, lockDirOf(s.path))
+		if err != nil {
+			finish(err)
+			return
+		}
+		defer unlock()
 	}
-	defer unlock()
 
 	s.mu.Lock()
 	defer s.mu.Unlock()

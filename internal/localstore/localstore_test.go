@@ -7,9 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -427,4 +429,105 @@ func TestApplyThroughStore(t *testing.T) {
 	}
 	again := monitor.Diff("prod", desired, current, monitor.Scope{})
 	assert.False(t, again.HasChanges())
+}
+
+// Runs that hold the lock from List to their last write take turns: each
+// finds what the one before created, so none duplicates it. Stores on one
+// file stand for separate processes (flock locks belong to the open file,
+// so they exclude each other within a process too); the shared Store
+// stands for the bot, whose runs on several repositories share one.
+func TestLockSerialisesListAndWrites(t *testing.T) {
+	ctx := context.Background()
+	for _, shared := range []bool{false, true} {
+		t.Run(fmt.Sprintf("shared store %v", shared), func(t *testing.T) {
+			path := statePath(t)
+			one := open(t, path)
+			const runs = 8
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			for range runs {
+				s := one
+				if !shared {
+					s = open(t, path)
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					unlock, err := s.Lock(ctx)
+					if !assert.NoError(t, err) {
+						return
+					}
+					defer unlock()
+					cur, err := s.List(ctx, "esm-prod")
+					assert.NoError(t, err)
+					for _, name := range []string{"a", "b", "c"} {
+						if !slices.ContainsFunc(cur, func(m monitor.Monitor) bool { return m.Name == name }) {
+							_, err := s.Create(ctx, anomaly(name, "esm-prod"))
+							assert.NoError(t, err)
+						}
+					}
+				}()
+			}
+			close(start)
+			wg.Wait()
+			got, err := open(t, path).List(ctx, "esm-prod")
+			require.NoError(t, err)
+			var names []string
+			for _, m := range got {
+				names = append(names, m.Name)
+			}
+			assert.Equal(t, []string{"a", "b", "c"}, names, "one monitor per name")
+		})
+	}
+}
+
+func TestLockWaitsForTheHolder(t *testing.T) {
+	ctx := context.Background()
+	path := statePath(t)
+	holder := open(t, path)
+	unlock, err := holder.Lock(ctx)
+	require.NoError(t, err)
+	assert.DirExists(t, filepath.Dir(path), "Lock creates the state directory")
+
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	for name, s := range map[string]*Store{"other store": open(t, path), "same store": holder} {
+		_, err := s.Lock(canceled)
+		require.ErrorIs(t, err, context.Canceled, name)
+		assert.Contains(t, err.Error(), "lock state directory", name)
+	}
+	short, stop := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer stop()
+	_, err = open(t, path).Create(short, anomaly("x", "esm-prod"))
+	require.ErrorIs(t, err, context.DeadlineExceeded, "another store's write waits for the lock")
+
+	// The holder's own writes do not wait for the lock it holds.
+	_, err = holder.Create(ctx, anomaly("mine", "esm-prod"))
+	require.NoError(t, err)
+	unlock()
+	unlock() // a second call does nothing
+
+	other := open(t, path)
+	unlock2, err := other.Lock(ctx)
+	require.NoError(t, err, "free again")
+	_, err = other.Create(ctx, anomaly("theirs", "esm-prod"))
+	require.NoError(t, err)
+	unlock2()
+	got, err := holder.List(ctx, "esm-prod")
+	require.NoError(t, err)
+	assert.Len(t, got, 2)
+}
+
+// Lock with a done context tries once: it takes a free lock and fails at
+// once on a held one.
+func TestLockWithDoneContextTriesOnce(t *testing.T) {
+	path := statePath(t)
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range 20 { // the free lock is taken every time, not by chance
+		unlock, err := open(t, path).Lock(canceled)
+		require.NoError(t, err)
+		unlock()
+	}
 }

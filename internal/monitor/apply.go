@@ -28,6 +28,49 @@ type Store interface {
 	Writer
 }
 
+// Locker is a store that concurrent runs can take turns on: a run holds
+// the lock from its List to the end of its Apply, so that no two runs
+// plan against the same state and both create a monitor. The local state
+// file implements it; unlock releases the lock and may be called more
+// than once. Writes of the run that holds the lock do not wait for it.
+type Locker interface {
+	Lock(ctx context.Context) (unlock func(), err error)
+}
+
+// Lock takes l's lock for a run, waiting until it is free or ctx is done.
+// When another run holds it, waiting is called once first, so that the
+// run can say why it waits. Lockers take a free lock even with a done
+// context, which is how Lock tries once.
+func Lock(ctx context.Context, l Locker, waiting func()) (unlock func(), err error) {
+	tried, cancel := context.WithCancel(ctx)
+	cancel()
+	unlock, err = l.Lock(tried)
+	if err == nil || !errors.Is(err, context.Canceled) || ctx.Err() != nil {
+		return unlock, err
+	}
+	waiting()
+	return l.Lock(ctx)
+}
+
+// Created is what a ConvergingCreator's create did.
+type Created struct {
+	// ID is the monitor that now stands for the desired one.
+	ID int64
+	// Note says what happened when it was not a plain create, such as
+	// "a concurrent run created monitor 123 first: updated it and deleted
+	// 125"; empty otherwise.
+	Note string
+}
+
+// ConvergingCreator is a store without a lock (Datadog) whose creates
+// converge when runs race: a create that finds the monitor already there
+// (same name and environment tag) updates it instead, and one that finds
+// an older twin after creating keeps the older one. Apply prefers it to
+// Writer.Create and reports the note.
+type ConvergingCreator interface {
+	CreateConverged(ctx context.Context, m *Monitor) (Created, error)
+}
+
 // ApplyOptions bound what Apply may do.
 type ApplyOptions struct {
 	// Concurrency is the number of changes applied at once. Zero takes the
@@ -53,16 +96,21 @@ type Result struct {
 	// ID is the monitor's ID after the change (the new ID for a create).
 	ID  int64
 	Err error
+	// Note explains an outcome that is not the plain change, such as a
+	// create that found the monitor made by a concurrent run.
+	Note string
 }
 
 // CheckGuard returns an error wrapping ErrMassDelete when the plan deletes
-// more monitors than opts allow.
+// more monitors than opts allow. Deletions that heal a duplicate of a kept
+// monitor (Change.Heal) are not counted.
 func CheckGuard(p *Plan, opts ApplyOptions) error {
 	max := opts.MaxDeletes
 	if max <= 0 {
 		max = DefaultMaxDeletes
 	}
-	if n := p.Summary().Delete; n > max && !opts.AllowMassDelete {
+	s := p.Summary()
+	if n := s.Delete - s.Healing; n > max && !opts.AllowMassDelete {
 		return fmt.Errorf("%w: %d deletions, more than the limit of %d; check the plan and rerun with --allow-mass-delete", ErrMassDelete, n, max)
 	}
 	return nil
@@ -102,7 +150,7 @@ func Apply(ctx context.Context, w Writer, p *Plan, opts ApplyOptions) ([]Result,
 		sem <- struct{}{}
 		go func(r *Result) {
 			defer func() { <-sem; wg.Done() }()
-			r.ID, r.Err = applyOne(ctx, w, r.Change)
+			r.ID, r.Note, r.Err = applyOne(ctx, w, r.Change)
 		}(&results[i])
 	}
 	wg.Wait()
@@ -111,14 +159,20 @@ func Apply(ctx context.Context, w Writer, p *Plan, opts ApplyOptions) ([]Result,
 
 // applyOne carries out one change. Its error is the store's, which names
 // the operation; the Result carries the change.
-func applyOne(ctx context.Context, w Writer, c *Change) (int64, error) {
+func applyOne(ctx context.Context, w Writer, c *Change) (id int64, note string, err error) {
 	switch c.Action {
 	case Create:
-		return w.Create(ctx, &Monitor{Monitor: c.Desired.Monitor})
+		m := &Monitor{Monitor: c.Desired.Monitor}
+		if cc, ok := w.(ConvergingCreator); ok {
+			got, err := cc.CreateConverged(ctx, m)
+			return got.ID, got.Note, err
+		}
+		id, err := w.Create(ctx, m)
+		return id, "", err
 	case Update:
-		return c.ID, w.Update(ctx, c.ID, &Monitor{ID: c.ID, Monitor: c.Desired.Monitor})
+		return c.ID, "", w.Update(ctx, c.ID, &Monitor{ID: c.ID, Monitor: c.Desired.Monitor})
 	case Delete:
-		return c.ID, w.Delete(ctx, c.ID)
+		return c.ID, "", w.Delete(ctx, c.ID)
 	}
-	return c.ID, nil
+	return c.ID, "", nil
 }

@@ -46,6 +46,12 @@ type Change struct {
 	// Reason explains a change that is not obvious, such as the deletion of
 	// a duplicate.
 	Reason string
+	// Heal marks the deletion of a newer duplicate of a monitor the plan
+	// keeps (one with the same name and environment tag, left by runs
+	// that created it concurrently): it repairs the store rather than
+	// removing a monitor an annotation asked for, so the mass-delete guard
+	// does not count it.
+	Heal bool
 }
 
 // Summary counts the changes of a plan by action.
@@ -54,6 +60,9 @@ type Summary struct {
 	Update    int `json:"update"`
 	Delete    int `json:"delete"`
 	Unchanged int `json:"unchanged"`
+	// Healing counts the deletions (included in Delete) that heal a
+	// duplicate of a kept monitor; see Change.Heal.
+	Healing int `json:"healing,omitempty"`
 }
 
 // Plan is the difference between the desired and the current monitors of
@@ -78,6 +87,9 @@ func (p *Plan) Summary() Summary {
 			s.Update++
 		case Delete:
 			s.Delete++
+			if c.Heal {
+				s.Healing++
+			}
 		default:
 			s.Unchanged++
 		}
@@ -98,11 +110,22 @@ type Scope struct {
 	// files before or after the change). Current monitors of other records
 	// are left alone. Nil means the whole tree.
 	Records map[string]bool
+	// Names holds the names of the monitors that the records of the
+	// change set ask for, before or after the change. With Records, a
+	// current monitor is in scope when its record tag names one of
+	// Records or its name is one of Names: identity is the name and the
+	// environment tag, so a monitor without esm's record tag (made by an
+	// older tool, or whose tag was edited away) is still the one a record
+	// asks for, and is updated rather than duplicated.
+	Names map[string]bool
 }
 
 // inScope reports whether a current monitor belongs to the scope.
 func (s Scope) inScope(m *Monitor) bool {
 	if s.Records == nil {
+		return true
+	}
+	if s.Names[m.Name] {
 		return true
 	}
 	rec, ok := TagValue(m.Tags, RecordTagPrefix)
@@ -129,19 +152,30 @@ func Diff(env string, desired []Desired, current []Monitor, scope Scope) *Plan {
 		}
 		byName[m.Name] = append(byName[m.Name], m)
 	}
-	// Duplicates: keep the oldest (lowest ID), delete the others.
+	wanted := make(map[string]bool, len(desired))
+	for i := range desired {
+		wanted[desired[i].Name] = true
+	}
+	// Duplicates: keep the oldest (lowest ID), delete the others. When an
+	// annotation still asks for the name, the deletion heals the store.
 	for _, name := range names {
 		ms := byName[name]
 		if len(ms) < 2 {
 			continue
 		}
 		sort.Slice(ms, func(i, j int) bool { return ms[i].ID < ms[j].ID })
+		keep := strconv.FormatInt(ms[0].ID, 10)
 		for _, dup := range ms[1:] {
 			c := deleteChange(dup)
-			c.Reason = "duplicate of monitor " + strconv.FormatInt(ms[0].ID, 10)
+			c.Reason = "duplicate of monitor " + keep
+			note := "monitor " + strconv.FormatInt(dup.ID, 10) + " \"" + name + "\" duplicates monitor " + keep + ": keeping the older one, deleting this one"
+			if wanted[name] {
+				c.Heal = true
+				c.Reason += ", healing"
+				note += " (healing: not counted by the mass-delete guard)"
+			}
 			p.Changes = append(p.Changes, c)
-			p.Notes = append(p.Notes, "monitor "+strconv.FormatInt(dup.ID, 10)+" \""+name+"\" duplicates monitor "+
-				strconv.FormatInt(ms[0].ID, 10)+": keeping the older one, deleting this one")
+			p.Notes = append(p.Notes, note)
 		}
 		byName[name] = ms[:1]
 	}

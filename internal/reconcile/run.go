@@ -854,11 +854,23 @@ func (ru *run) carryOut(ctx context.Context) (*report.CommentInput, string) {
 	if err != nil {
 		return fail("open the store of %s: %w", ru.cmd.Env, err)
 	}
+	if l, ok := store.(monitor.Locker); ok && ru.cmd.Kind == CommandRegister {
+		// Held from the list to the last change, so that a concurrent
+		// register or esm apply on the same store waits rather than
+		// planning against the same state and creating the same monitors.
+		unlock, err := monitor.Lock(ctx, l, func() {
+			ru.log.Info("waiting for the store's lock: another run (esm apply, or a register elsewhere) holds it")
+		})
+		if err != nil {
+			return fail("lock the store of %s: %w", ru.cmd.Env, err)
+		}
+		defer unlock()
+	}
 	current, err := store.List(ctx, monitor.EnvTag(ru.cmd.Env))
 	if err != nil {
 		return fail("list monitors: %w", err)
 	}
-	plan := monitor.Diff(ru.cmd.Env, ch.desired, current, monitor.Scope{Records: ch.scope})
+	plan := monitor.Diff(ru.cmd.Env, ch.desired, current, monitor.Scope{Records: ch.scope, Names: ch.names})
 	res.Plan = plan
 	s := plan.Summary()
 	ru.log.Info("planned", "create", s.Create, "update", s.Update, "delete", s.Delete, "unchanged", s.Unchanged)
@@ -1001,10 +1013,17 @@ type changeSet struct {
 	desired []monitor.Desired
 	diags   diag.List
 	scope   map[string]bool // full names declared before or after, as record tags hold them
+	// names are the names of the monitors the records of the changed
+	// files ask for before or after the change: identity is name plus
+	// environment tag, so a monitor of such a name is in scope even
+	// without esm's record tag.
+	names map[string]bool
 }
 
 // load parses the changed schema files at the head and at the base, with
-// their imports, and computes the desired monitors and the scope. The
+// their imports, and computes the desired monitors and the scope: the
+// records declared in the changed files at either side, and the names of
+// the monitors they ask for at either side. The
 // error is for files that cannot be fetched; problems in the schemas are
 // in diags.
 func (ru *run) load(ctx context.Context, pr *PullRequest, changes []fileChange) (*changeSet, error) {
@@ -1019,7 +1038,7 @@ func (ru *run) load(ctx context.Context, pr *PullRequest, changes []fileChange) 
 	}
 	sort.Strings(head)
 	sort.Strings(base)
-	cs := &changeSet{files: head, scope: map[string]bool{}}
+	cs := &changeSet{files: head, scope: map[string]bool{}, names: map[string]bool{}}
 
 	headTypes, headDiags, err := ru.parseAt(ctx, pr.HeadSHA, head)
 	if err != nil {
@@ -1039,6 +1058,12 @@ func (ru *run) load(ctx context.Context, pr *PullRequest, changes []fileChange) 
 	}
 	desired, diags := DesiredFromTypes(ru.r.Config, ru.cmd.Env, headTypes)
 	cs.desired = desired
+	// The base's problems are not this pull request's: its monitors only
+	// name what the scope holds.
+	before, _ := DesiredFromTypes(ru.r.Config, ru.cmd.Env, baseTypes)
+	for _, d := range append(before, desired...) {
+		cs.names[d.Name] = true
+	}
 	cs.diags = append(append(diag.List{}, headDiags...), diags...)
 	cs.diags.Sort()
 	return cs, nil

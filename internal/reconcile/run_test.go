@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/esm-dev/esm/internal/config"
 	"github.com/esm-dev/esm/internal/github"
 	"github.com/esm-dev/esm/internal/github/ghtest"
+	"github.com/esm-dev/esm/internal/idl"
 	"github.com/esm-dev/esm/internal/localstore"
 	"github.com/esm-dev/esm/internal/monitor"
 	"github.com/esm-dev/esm/internal/reconcile"
@@ -530,4 +532,152 @@ func FuzzParseCommand(f *testing.F) {
 			t.Fatalf("kind %q", cmd.Kind)
 		}
 	})
+}
+
+// Identity is the name and the environment tag: a monitor tagged esm-prod
+// whose name a record of the changed files gives, but without esm's
+// record tag (made by an older tool, or the tag edited away), is the
+// record's monitor. register updates it, gaining esm's tags, rather than
+// creating a second one, and deletes it when the record stops asking.
+func TestChangeSetScopeByName(t *testing.T) {
+	tests := []struct {
+		name       string
+		base, head string // schemas/a.avdl
+		want       []string
+		summary    string
+	}{
+		{
+			name: "annotation added: updated, not duplicated",
+			base: protocol("A", "plainAlpha"), head: protocol("A", "Alpha"),
+			want:    []string{"Traffic Anomaly with Alpha", "Traffic Anomaly with Other"},
+			summary: "**Apply complete:** 0 created, 1 updated, 0 deleted, 0 failed.",
+		},
+		{
+			name: "annotation changed: updated, not duplicated",
+			base: protocol("A", "Alpha"), head: strings.Replace(protocol("A", "Alpha"), `"deviations": 3`, `"deviations": 4`, 1),
+			want:    []string{"Traffic Anomaly with Alpha", "Traffic Anomaly with Other"},
+			summary: "**Apply complete:** 0 created, 1 updated, 0 deleted, 0 failed.",
+		},
+		{
+			name: "annotation removed: deleted",
+			base: protocol("A", "Alpha"), head: protocol("A", "plainAlpha"),
+			want:    []string{"Traffic Anomaly with Other"},
+			summary: "**Apply complete:** 0 created, 0 updated, 1 deleted, 0 failed.",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			h.srv.SetPermission(repoName, "alice", "write")
+			store, err := h.store("prod")
+			require.NoError(t, err)
+			ctx := context.Background()
+			legacy := func(name string) *monitor.Monitor {
+				m := &monitor.Monitor{}
+				m.Name, m.Type, m.Query, m.Tags = name, "query alert", "avg(last_5m):sum:legacy{*} > 1", []string{"esm-prod", "team:a"}
+				return m
+			}
+			id, err := store.Create(ctx, legacy("Traffic Anomaly with Alpha"))
+			require.NoError(t, err)
+			_, err = store.Create(ctx, legacy("Traffic Anomaly with Other"))
+			require.NoError(t, err)
+
+			h.push(map[string]string{"schemas/a.avdl": tt.base}, map[string]string{"schemas/a.avdl": tt.head})
+			h.comment("alice", "esm prod register")
+			bot := h.bot()
+			require.Len(t, bot, 1)
+			assert.Contains(t, bot[0], tt.summary)
+			assert.ElementsMatch(t, tt.want, h.monitors("prod"))
+
+			ms, err := store.List(ctx, "esm-prod")
+			require.NoError(t, err)
+			for _, m := range ms {
+				if m.Name == "Traffic Anomaly with Alpha" {
+					assert.Equal(t, id, m.ID, "the monitor that was there is the one updated")
+					assert.Contains(t, m.Tags, "esm_record:com.acme.alpha", "it gains esm's tags")
+					assert.Contains(t, m.Tags, "managed_by:esm")
+				}
+				if m.Name == "Traffic Anomaly with Other" {
+					assert.Equal(t, []string{"esm-prod", "team:a"}, m.Tags, "a monitor the change set does not name is left alone")
+				}
+			}
+		})
+	}
+}
+
+// A register and an esm apply running at once on one local state file
+// take turns: the apply holds the store's lock across its plan and
+// apply, and register waits for it instead of planning against the same
+// empty state, so no monitor is created twice.
+func TestRegisterWaitsForAConcurrentApply(t *testing.T) {
+	listed := make(chan struct{}, 1)
+	h := newHarness(t, nil)
+	h.runner.Stores = func(env string) (monitor.Store, error) {
+		s, err := h.store(env)
+		return &signallingStore{Store: s.(*localstore.Store), listed: listed}, err
+	}
+	h.srv.SetPermission(repoName, "alice", "write")
+	src := protocol("A", "Alpha", "Beta", "Gamma")
+	h.push(nil, map[string]string{"schemas/a.avdl": src})
+	desired, bad := desiredOf(t, src)
+	require.False(t, bad)
+
+	// The apply (the CLI's: its own store on the file) takes the lock
+	// first, then lets the register run; it plans once the register has
+	// listed, or after a while when the register waits for the lock as it
+	// should.
+	ctx := context.Background()
+	cli, err := localstore.Open(filepath.Join(h.dir, "prod.json"))
+	require.NoError(t, err)
+	unlock, err := cli.Lock(ctx)
+	require.NoError(t, err)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.comment("alice", "esm prod register")
+	}()
+	select {
+	case <-listed:
+	case <-time.After(500 * time.Millisecond):
+	}
+	p, err := reconcile.Plan(ctx, cli, "prod", desired)
+	require.NoError(t, err)
+	_, err = monitor.Apply(ctx, cli, p, monitor.ApplyOptions{})
+	require.NoError(t, err)
+	unlock()
+	<-done
+
+	assert.ElementsMatch(t, []string{"Traffic Anomaly with Alpha", "Traffic Anomaly with Beta", "Traffic Anomaly with Gamma"}, h.monitors("prod"), "one monitor per name")
+	assert.Contains(t, h.bot()[0], "**No changes.**", "register planned after the apply")
+	assert.Contains(t, h.logs.String(), "waiting for the store's lock", "the wait is logged")
+}
+
+// signallingStore says when it has listed.
+type signallingStore struct {
+	*localstore.Store
+	listed chan struct{}
+}
+
+func (s *signallingStore) List(ctx context.Context, tag string) ([]monitor.Monitor, error) {
+	ms, err := s.Store.List(ctx, tag)
+	select {
+	case s.listed <- struct{}{}:
+	default:
+	}
+	return ms, err
+}
+
+// desiredOf returns the monitors the bot's config asks for in prod from
+// src as schemas/a.avdl, named as the bot names them; diags is whether
+// there were errors.
+func desiredOf(t *testing.T, src string) ([]monitor.Desired, bool) {
+	t.Helper()
+	tree := idl.LoadFiles([]string{"schemas/a.avdl"}, idl.Options{ReadFile: func(name string) ([]byte, error) {
+		if name == "schemas/a.avdl" {
+			return []byte(src), nil
+		}
+		return nil, fs.ErrNotExist
+	}})
+	desired, diags := reconcile.DesiredFromTypes(config.Default(), "prod", tree.Types)
+	return desired, tree.Diags.HasErrors() || diags.HasErrors()
 }

@@ -31,6 +31,7 @@ var commentTemplates = template.Must(template.New("comment").Funcs(template.Func
 	"short":   shortSHA,
 	"plural":  plural,
 	"applied": appliedSummary,
+	"healing": healing,
 	"inline":  inline,
 	"code":    code,
 	"failureText": func(r monitor.Result) string {
@@ -132,6 +133,11 @@ func Comment(in *CommentInput, limit int) []string {
 		var notes, failures, changes []string
 		for _, n := range in.Plan.Notes {
 			notes = append(notes, render("note", n))
+		}
+		for _, r := range in.Results {
+			if r.Note != "" && r.Err == nil && r.Change != nil {
+				notes = append(notes, render("note", fmt.Sprintf("%s monitor %q: %s", r.Change.Action, r.Change.Name, r.Note)))
+			}
 		}
 		for _, r := range in.Results {
 			if r.Err != nil && r.Change != nil {

@@ -30,7 +30,7 @@ func commentInputs() map[string]*CommentInput {
 		c := &mixed.Changes[i]
 		switch c.Action {
 		case monitor.Create:
-			results = append(results, monitor.Result{Change: c, ID: 31})
+			results = append(results, monitor.Result{Change: c, ID: 31, Note: "a concurrent run created monitor 31 first: updated it and deleted 32"})
 		case monitor.Update:
 			results = append(results, monitor.Result{Change: c, ID: c.ID,
 				Err: fmt.Errorf("update monitor %d %q: %w", c.ID, c.Name, errors.New("datadog: 400 Bad Request: The value provided for parameter 'query' is invalid"))})
@@ -111,7 +111,13 @@ func TestCommentEssentials(t *testing.T) {
 		{"register_applied", []string{
 			"**Apply complete:** 1 created, 0 updated, 1 deleted, 1 failed.",
 			"failed to update `Traffic Anomaly with RemoveFromCartEvent` (monitor 12): datadog: 400 Bad Request",
+			"#### Notes\n- create monitor \"Traffic Anomaly with CheckoutCompleted\": a concurrent run created monitor 31 first: updated it and deleted 32\n",
 		}, []string{"To apply"}},
+		{"plan_duplicate", []string{
+			"**Plan:** 0 to create, 0 to update, 1 to delete (1 healing a duplicate), 1 unchanged.",
+			"duplicate of monitor 5, healing",
+			"(healing: not counted by the mass-delete guard)",
+		}, nil},
 		{"register_errors", []string{
 			"**❌ 2 errors in the schemas: nothing was applied.**",
 			"- [`schemas/cart.avdl:19:3`](https://github.com/acme/shop/blob/" + testSHA + "/schemas/cart.avdl#L19): unknown parameter \"deviation\"",

@@ -28,7 +28,10 @@ type (
 		Line   int            `json:"line,omitempty"`
 		Column int            `json:"column,omitempty"`
 		Reason string         `json:"reason,omitempty"`
-		Diff   diffJSON       `json:"diff"`
+		// Healing is set on the deletion of a newer duplicate of a kept
+		// monitor (monitor.Change.Heal).
+		Healing bool     `json:"healing,omitempty"`
+		Diff    diffJSON `json:"diff"`
 	}
 	// diffJSON marshals as an object whose keys keep the order of
 	// monitor.FieldNames.
@@ -45,7 +48,7 @@ func JSON(w io.Writer, p *monitor.Plan) error {
 	for _, c := range p.Changes {
 		cj := changeJSON{
 			Action: c.Action, Name: c.Name, Record: c.Record, File: c.File,
-			Line: c.Line, Column: c.Column, Reason: c.Reason, Diff: c.Diff,
+			Line: c.Line, Column: c.Column, Reason: c.Reason, Healing: c.Heal, Diff: c.Diff,
 		}
 		if c.Action != monitor.Create {
 			id := c.ID

@@ -18,7 +18,8 @@
 //	      "file": "schemas/cart.avdl",
 //	      "line": 19,                    // the annotation's line and column, when known
 //	      "column": 3,
-//	      "reason": "duplicate of monitor 5", // when the change needs explaining
+//	      "reason": "duplicate of monitor 5, healing", // when the change needs explaining
+//	      "healing": true,               // a deletion that heals a duplicate of a kept monitor
 //	      "diff": {
 //	        "query": {"before": null, "after": "avg(last_4h):anomalies(...) >= 1"},
 //	        "tags": {"before": null, "after": ["esm-prod", "esm_record:com.example.shop.addtocartevent"]},
@@ -27,7 +28,7 @@
 //	    }
 //	  ],
 //	  "notes": ["monitor 9 \"X\" duplicates monitor 5: keeping the older one, deleting this one"],
-//	  "summary": {"create": 1, "update": 0, "delete": 0, "unchanged": 0}
+//	  "summary": {"create": 1, "update": 0, "delete": 0, "unchanged": 0, "healing": 0}
 //	}
 //
 // Every change is listed, unchanged ones too, sorted by name then ID.
@@ -37,7 +38,11 @@
 // field is unset) is null. Values are typed: "tags" is an array of
 // strings, thresholds, priority and durations are numbers, flags are
 // booleans and the rest are strings. "line", "column", "reason" and
-// "notes" are left out when empty.
+// "notes" are left out when empty. "healing" marks the deletion of a
+// newer duplicate of a monitor the plan keeps (left by concurrent runs):
+// it repairs the store and the mass-delete guard does not count it; the
+// summary's "healing" counts them (they are included in "delete") and is
+// left out when zero.
 package report
 
 import (

@@ -165,8 +165,10 @@ func TestTextEssentials(t *testing.T) {
 		{
 			plan: "duplicate",
 			want: []string{
-				`  # monitor 9 "Traffic Anomaly with AddToCartEvent" will be deleted: duplicate of monitor 5`,
+				`  # monitor 9 "Traffic Anomaly with AddToCartEvent" will be deleted: duplicate of monitor 5, healing`,
 				"Notes:\n  - monitor 9 \"Traffic Anomaly with AddToCartEvent\" duplicates monitor 5",
+				"(healing: not counted by the mass-delete guard)",
+				"Plan: 0 to create, 0 to update, 1 to delete (1 healing a duplicate), 1 unchanged.\n",
 			},
 		},
 		{
@@ -235,6 +237,11 @@ func assertJSONShape(t *testing.T, p *monitor.Plan, data []byte) {
 		} else {
 			assert.NotContains(t, c, "reason")
 		}
+		if want.Heal {
+			assert.Equal(t, true, c["healing"])
+		} else {
+			assert.NotContains(t, c, "healing")
+		}
 		diff, ok := c["diff"].(map[string]any)
 		require.True(t, ok, "diff is an object")
 		assert.Len(t, diff, len(want.Diff))
@@ -252,9 +259,13 @@ func assertJSONShape(t *testing.T, p *monitor.Plan, data []byte) {
 		}
 	}
 	s := p.Summary()
-	assert.Equal(t, map[string]any{
+	wantSummary := map[string]any{
 		"create": float64(s.Create), "update": float64(s.Update), "delete": float64(s.Delete), "unchanged": float64(s.Unchanged),
-	}, out["summary"])
+	}
+	if s.Healing > 0 {
+		wantSummary["healing"] = float64(s.Healing)
+	}
+	assert.Equal(t, wantSummary, out["summary"])
 }
 
 // Values in the diff carry their JSON types, and keys keep the order of
@@ -330,6 +341,9 @@ func TestResults(t *testing.T) {
 			{Change: del, ID: del.ID, Err: errors.New("context canceled")},
 		}},
 		{"results_empty", nil},
+		{"results_converged", []monitor.Result{
+			{Change: create, ID: 120, Note: "a concurrent run created monitor 120 first: updated it and deleted 123"},
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -12,7 +12,9 @@ import (
 // such as `created monitor 123 "Traffic Anomaly with Ping"` or
 // `failed to update monitor 12 "Traffic Anomaly with Ping": <error>`,
 // then a summary line such as "Apply complete: 2 created, 1 updated, 0
-// deleted, 1 failed."
+// deleted, 1 failed." A result's note follows its line in parentheses:
+// `created monitor 123 "X" (a concurrent run created monitor 123 first:
+// updated it and deleted 125)`.
 func Results(w io.Writer, results []monitor.Result) error {
 	var b strings.Builder
 	var created, updated, deleted, failed int
@@ -41,7 +43,11 @@ func Results(w io.Writer, results []monitor.Result) error {
 		default:
 			continue
 		}
-		fmt.Fprintf(&b, "%sd %s\n", verb, what) // created, updated, deleted
+		note := ""
+		if r.Note != "" {
+			note = " (" + oneLine(r.Note) + ")"
+		}
+		fmt.Fprintf(&b, "%sd %s%s\n", verb, what, note) // created, updated, deleted
 	}
 	fmt.Fprintf(&b, "Apply complete: %d created, %d updated, %d deleted, %d failed.\n", created, updated, deleted, failed)
 	if _, err := io.WriteString(w, b.String()); err != nil {

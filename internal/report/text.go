@@ -104,8 +104,8 @@ func (t *textWriter) plan(p *monitor.Plan) {
 		t.line("%s", t.paint(ansiBold, NoChanges))
 		return
 	}
-	t.line("%s %d to create, %d to update, %d to delete, %d unchanged.",
-		t.paint(ansiBold, "Plan:"), s.Create, s.Update, s.Delete, s.Unchanged)
+	t.line("%s %d to create, %d to update, %d to delete%s, %d unchanged.",
+		t.paint(ansiBold, "Plan:"), s.Create, s.Update, s.Delete, healing(s), s.Unchanged)
 }
 
 // change writes the block of one change; nothing for an unchanged monitor.
@@ -262,4 +262,16 @@ func printable(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// healing returns " (2 healing duplicates)" when some of the plan's
+// deletions heal duplicates of kept monitors, else "".
+func healing(s monitor.Summary) string {
+	switch s.Healing {
+	case 0:
+		return ""
+	case 1:
+		return " (1 healing a duplicate)"
+	}
+	return fmt.Sprintf(" (%d healing duplicates)", s.Healing)
 }

@@ -328,3 +328,41 @@ func TestSeedAndCopies(t *testing.T) {
 	_, body := call(t, s, "POST", "/api/v1/monitor", anomaly)
 	assert.Equal(t, 5001.0, decode(t, body)["id"], "ids continue after seeded ones")
 }
+
+// Datadog accepts two monitors of one name and tags: concurrent creates
+// each get their own, increasing id, and a list by name and monitor tag
+// returns them all, oldest first, as esm's converging creates expect.
+func TestConcurrentCreatesOfOneMonitor(t *testing.T) {
+	s := NewServer(t, WithLatency(10*time.Millisecond))
+	const n = 8
+	ids := make(chan float64, n)
+	done := make(chan struct{})
+	for range n {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			status, body := call(t, s, "POST", "/api/v1/monitor", anomaly)
+			if assert.Equal(t, http.StatusOK, status, body) {
+				ids <- decode(t, body)["id"].(float64)
+			}
+		}()
+	}
+	for range n {
+		<-done
+	}
+	close(ids)
+	seen := map[float64]bool{}
+	for id := range ids {
+		assert.False(t, seen[id], "id %v given twice", id)
+		seen[id] = true
+	}
+	assert.Len(t, seen, n)
+
+	status, body := call(t, s, "GET", "/api/v1/monitor?name=Traffic+Anomaly+with+Cart&monitor_tags=esm-prod&page=0&page_size=1000", "")
+	require.Equal(t, http.StatusOK, status, body)
+	var listed []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(body), &listed))
+	require.Len(t, listed, n)
+	for i := 1; i < n; i++ {
+		assert.Less(t, listed[i-1]["id"].(float64), listed[i]["id"].(float64), "oldest first")
+	}
+}
