@@ -2,8 +2,8 @@ package queries
 
 import (
 	"context"
-	"os"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -264,7 +264,10 @@ func TestSchedulerStoredResultNotUsed(t *testing.T) {
 		{"newer format", func(t *testing.T, path string) {
 			require.NoError(t, os.WriteFile(path, []byte(`{"version": 2, "query": "daily", "time": "2026-01-02T03:00:00Z"}`), 0o644))
 		}, "stored result of query daily at DIR/daily.json: format version 2, want 1; running the query again"},
-		{"unreadable", func(t *testing.T, path string) { require.NoError(t, os.Remove(path)); require.NoError(t, os.Mkdir(path, 0o755)) },
+		{"unreadable", func(t *testing.T, path string) {
+			require.NoError(t, os.Remove(path))
+			require.NoError(t, os.Mkdir(path, 0o755))
+		},
 			"stored result of query daily at DIR/daily.json: read DIR/daily.json: is a directory; running the query again"},
 		{"other definition", func(t *testing.T, path string) {}, ""},
 	}
