@@ -33,6 +33,8 @@ type Config struct {
 	Defaults map[string]Params `yaml:"defaults"`
 	// Environments are the environments monitors are managed in.
 	Environments map[string]*Environment `yaml:"environments"`
+	// QuerySettings are the databases and limits of query monitors.
+	QuerySettings `yaml:",inline"`
 
 	// File is the file the configuration was read from ("" for built-in).
 	File string `yaml:"-"`
@@ -218,6 +220,7 @@ func (c *Config) validate() error {
 		}
 		checkDefaults(e.Defaults, "environments."+name+".defaults")
 	}
+	errs = append(errs, c.resolveQuerySettings(c.File)...)
 	return errors.Join(errs...)
 }
 
