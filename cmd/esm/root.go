@@ -141,6 +141,7 @@ read or written, 2 on a usage error.`,
 		a.serveCmd(),
 		a.planCmd(),
 		a.applyCmd(),
+		a.queryCmd(),
 	)
 	return root
 }

@@ -29,6 +29,9 @@ var allowed = map[string][]string{
 	"internal/github":    {"internal/reconcile"},
 	"internal/collector": {"internal/idl", "internal/diag"},
 	"internal/metrics":   {},
+	// Query monitors: files, runner, scheduler and result store; the
+	// database drivers are its own SDKs.
+	"internal/queries": {"internal/diag", "annotations"},
 }
 
 // forbidden lists third-party imports a package must not have: the use
