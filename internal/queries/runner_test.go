@@ -205,3 +205,34 @@ func TestNumeric(t *testing.T) {
 		})
 	}
 }
+
+func TestPoolLimits(t *testing.T) {
+	d := sqliteDatabase(t)
+	d.MaxOpenConns = 3
+	p, err := Open([]Database{d.Database}, 1)
+	require.NoError(t, err)
+	defer p.Close()
+	assert.Equal(t, 3, p.dbs["main"].Stats().MaxOpenConnections)
+
+	// Every slot taken: a query waits for one, within its context.
+	p.sem <- struct{}{}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err = p.Run(ctx, testQuery("waits", "SELECT 1"))
+	assert.EqualError(t, err, "query waits: wait for a free query slot: context deadline exceeded")
+	<-p.sem
+	rows, err := p.Run(context.Background(), testQuery("runs", "SELECT 1"))
+	require.NoError(t, err)
+	assert.Len(t, rows, 1)
+
+	def, err := Open([]Database{{Name: "main", Driver: DriverSQLite, DSN: ":memory:"}}, 0)
+	require.NoError(t, err)
+	defer def.Close()
+	assert.Equal(t, DefaultMaxOpenConns, def.dbs["main"].Stats().MaxOpenConnections)
+	assert.Equal(t, DefaultMaxConcurrentQueries, cap(def.sem))
+
+	_, err = Open([]Database{{Name: "x", Driver: "oracle"}}, 0)
+	assert.EqualError(t, err, `open database x: unknown driver "oracle"; supported drivers: postgres, mysql, sqlite`)
+	_, err = p.Run(context.Background(), &Query{Name: "q", DB: "other"})
+	assert.EqualError(t, err, `query q: unknown database "other"`)
+}
