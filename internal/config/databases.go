@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -141,7 +142,7 @@ func (c *nodeChecker) mapping(path string, n *yaml.Node, known []string) [][2]*y
 			continue
 		}
 		seen[k.Value] = k
-		if known != nil && !contains(known, k.Value) {
+		if known != nil && !slices.Contains(known, k.Value) {
 			c.errorf(k, "%s: unknown key %q; known keys: %s", path, k.Value, strings.Join(known, ", "))
 			continue
 		}
@@ -209,7 +210,7 @@ func (c *nodeChecker) database(k, v *yaml.Node) *Database {
 		case "driver":
 			driverNode = val
 			if s, ok := c.str(path+".driver", val); ok {
-				if !contains(databaseDrivers, s) {
+				if !slices.Contains(databaseDrivers, s) {
 					c.errorf(val, "%s.driver must be one of %s, not %q", path, strings.Join(databaseDrivers, ", "), s)
 				}
 				db.Driver = s
@@ -234,7 +235,7 @@ func (c *nodeChecker) database(k, v *yaml.Node) *Database {
 		switch {
 		case driverNode == nil:
 			c.errorf(v, "%s: missing driver (one of %s)", path, strings.Join(databaseDrivers, ", "))
-		case dsnNode != nil && db.Driver != "sqlite" && contains(databaseDrivers, db.Driver):
+		case dsnNode != nil && db.Driver != "sqlite" && slices.Contains(databaseDrivers, db.Driver):
 			c.errorf(dsnNode, "%s.dsn: only sqlite takes a DSN in esm.yaml; give %s's DSN in an environment variable named by dsn_env, so that secrets stay out of files", path, db.Driver)
 		case dsnNode != nil && db.DSNEnv != "":
 			c.errorf(dsnNode, "%s: set dsn or dsn_env, not both", path)
@@ -246,13 +247,4 @@ func (c *nodeChecker) database(k, v *yaml.Node) *Database {
 		return nil
 	}
 	return db
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

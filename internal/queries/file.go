@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -230,7 +231,7 @@ func (p *fileParser) field(q *Query, k, v *yaml.Node) bool {
 			return false
 		}
 		q.DB = s
-		if p.dbs != nil && !contains(p.dbs, s) {
+		if p.dbs != nil && !slices.Contains(p.dbs, s) {
 			if len(p.dbs) == 0 {
 				p.errorf(v, "unknown database %q: esm.yaml declares no databases", s)
 			} else {
@@ -330,7 +331,7 @@ func (p *fileParser) labels(q *Query, v *yaml.Node) bool {
 		case strings.HasPrefix(e.Value, "__"):
 			p.errorf(e, "label %q: names starting with __ are reserved by Prometheus", e.Value)
 			ok = false
-		case contains(reservedLabels, e.Value):
+		case slices.Contains(reservedLabels, e.Value):
 			p.errorf(e, "label %q is reserved: esm sets it on every series", e.Value)
 			ok = false
 		case seen[e.Value] != nil:
@@ -369,15 +370,6 @@ func kindName(n *yaml.Node) string {
 		return fmt.Sprintf("%q", n.Value)
 	}
 	return "nothing"
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // IsQueryFile reports whether path is read as a query file: .yaml or .yml.

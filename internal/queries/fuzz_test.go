@@ -3,6 +3,7 @@ package queries
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -34,7 +35,7 @@ func FuzzParseFile(f *testing.F) {
 			if !nameRE.MatchString(q.Name) || q.DB == "" || q.SQL == "" || q.Interval <= 0 || q.Timeout <= 0 || q.MaxSeries < 1 {
 				t.Fatalf("incomplete query: %+v", q)
 			}
-			if !contains(testOpts.Databases, q.DB) {
+			if !slices.Contains(testOpts.Databases, q.DB) {
 				t.Fatalf("unknown database accepted: %q", q.DB)
 			}
 		}
