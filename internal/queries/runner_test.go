@@ -2,8 +2,12 @@ package queries
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -235,4 +239,40 @@ func TestPoolLimits(t *testing.T) {
 	assert.EqualError(t, err, `open database x: unknown driver "oracle"; supported drivers: postgres, mysql, sqlite`)
 	_, err = p.Run(context.Background(), &Query{Name: "q", DB: "other"})
 	assert.EqualError(t, err, `query q: unknown database "other"`)
+}
+
+func TestSQLitePaths(t *testing.T) {
+	tests := []struct{ name, dir, dsn string }{
+		{"relative", "", "rel.db"},
+		{"relative in a directory", "", "data/rel.db"},
+		{"special characters", "a b?c#d%", "x.db"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Chdir(t.TempDir())
+			path := filepath.Join(tt.dir, tt.dsn)
+			require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+			admin, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath())
+			require.NoError(t, err)
+			_, err = admin.Exec("CREATE TABLE t (n INTEGER); INSERT INTO t VALUES (7)")
+			require.NoError(t, err)
+			admin.Close()
+			p, err := Open([]Database{{Name: "main", Driver: DriverSQLite, DSN: path}}, 1)
+			require.NoError(t, err)
+			defer p.Close()
+			rows, err := p.Run(context.Background(), testQuery("x", "SELECT n FROM t"))
+			require.NoError(t, err)
+			assert.Equal(t, []Row{{Labels: []string{}, Value: 7}}, rows)
+		})
+	}
+}
+
+func TestSQLiteLongLabel(t *testing.T) {
+	p := sqliteDatabase(t).pool(t)
+	// hex(zeroblob(513)) is 1026 characters.
+	_, err := p.Run(context.Background(), testQuery("long", "SELECT hex(zeroblob(513)) AS l, 1 AS v", "l"))
+	assert.EqualError(t, err, `query long: row 1: label column "l": value is longer than 1024 bytes`)
+	rows, err := p.Run(context.Background(), testQuery("long", "SELECT hex(zeroblob(512)) AS l, 1 AS v", "l"))
+	require.NoError(t, err)
+	assert.Len(t, rows[0].Labels[0], 1024)
 }
