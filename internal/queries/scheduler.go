@@ -2,7 +2,6 @@ package queries
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -17,7 +16,8 @@ type Executor interface {
 }
 
 // Sink receives results: a later wiring exports them as Prometheus and
-// DogStatsD gauges.
+// DogStatsD gauges. The scheduler calls it with its lock held: a Sink
+// must return quickly and must not call the scheduler.
 type Sink interface {
 	// Set publishes the latest result of a query. A failed result carries
 	// the rows of the last successful run, to keep exporting.
@@ -94,7 +94,8 @@ func NewScheduler(opts SchedulerOptions) *Scheduler {
 }
 
 // Set replaces the query set, at start and on reload. A query whose
-// definition is unchanged keeps its last result and schedule; a new or
+// database, SQL and labels are unchanged keeps its last result and its
+// schedule (under its new interval); a new or
 // changed query loads its stored result, which the sink gets at once,
 // and runs when its interval has passed since that stored run (at once
 // without one). A removed or changed query is withdrawn from the sink.
@@ -158,14 +159,19 @@ func (s *Scheduler) loadStored(ctx context.Context, q *Query) (Result, bool, err
 		s.log.Info("stored result is of a different query definition; running the query again", "query", q.Name)
 		return Result{}, false, nil
 	}
+	if now := s.clock.Now(); r.Time.After(now) {
+		// A clock that went back must not postpone the query by as much.
+		s.log.Warn("stored result is from the future; running the query again", "query", q.Name, "time", r.Time, "now", now)
+		return Result{}, false, nil
+	}
 	r.Loaded = true
 	return r, true, nil
 }
 
-// sameQuery reports whether two definitions of a query run the same way.
-func sameQuery(a, b *Query) bool {
-	return a.Fingerprint() == b.Fingerprint() && a.Interval == b.Interval && a.Timeout == b.Timeout && a.MaxSeries == b.MaxSeries
-}
+// sameQuery reports whether two definitions of a query compute the same
+// result: the same database, SQL and labels. A new interval, timeout or
+// max_series applies from the next run on.
+func sameQuery(a, b *Query) bool { return a.Fingerprint() == b.Fingerprint() }
 
 // due returns when st runs next.
 func due(st *queryState) time.Time {
@@ -216,7 +222,7 @@ func (s *Scheduler) runOne(ctx context.Context, st *queryState) {
 		return // removed or replaced while it ran
 	}
 	if err != nil {
-		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		if ctx.Err() != nil {
 			s.mu.Unlock()
 			return // shutting down: not a failure of the query
 		}

@@ -270,6 +270,14 @@ func TestSchedulerStoredResultNotUsed(t *testing.T) {
 		},
 			"stored result of query daily at DIR/daily.json: read DIR/daily.json: is a directory; running the query again"},
 		{"other definition", func(t *testing.T, path string) {}, ""},
+		{"from the future", func(t *testing.T, path string) {
+			store := NewDirStore(filepath.Dir(path))
+			r, ok, err := store.Load(context.Background(), "daily")
+			require.NoError(t, err)
+			require.True(t, ok)
+			r.Time = r.Time.Add(48 * time.Hour)
+			require.NoError(t, store.Save(context.Background(), r))
+		}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -287,7 +295,7 @@ func TestSchedulerStoredResultNotUsed(t *testing.T) {
 
 			second := first.restart(t)
 			q2 := *q
-			if tt.warning == "" {
+			if tt.name == "other definition" {
 				q2.SQL += " WHERE n > 0"
 			}
 			warnings := second.s.Set(context.Background(), []*Query{&q2})
@@ -322,7 +330,8 @@ func TestSchedulerSet(t *testing.T) {
 
 	f.clock.Advance(time.Minute)
 	keep2 := *keep
-	keep2.Description = "only the description changed"
+	keep2.Description = "the description changed"
+	keep2.Interval = 10 * time.Minute // applies from now on
 	change2 := *change
 	change2.SQL = "SELECT 2"
 	added := testQuery("added", "SELECT 3")
@@ -335,6 +344,12 @@ func TestSchedulerSet(t *testing.T) {
 	assert.Equal(t, t0, results["keep"].Time)
 	assert.Equal(t, []Row{{Labels: []string{}, Value: 2}}, results["change"].Rows)
 	assert.Equal(t, t0.Add(time.Minute), results["added"].Time)
+
+	f.clock.Advance(4 * time.Minute) // t0+5m: the old interval has passed
+	assert.Equal(t, 0, f.runDue(), "keep waits for its new interval")
+	f.clock.Advance(5 * time.Minute) // t0+10m: all three are due
+	assert.Equal(t, 3, f.runDue())
+	assert.Equal(t, t0.Add(10*time.Minute), f.s.Results()["keep"].Time)
 }
 
 func TestSchedulerRun(t *testing.T) {
