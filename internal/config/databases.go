@@ -38,6 +38,7 @@ type QuerySettings struct {
 
 // Databases are the databases declared in esm.yaml, sorted by name.
 type Databases struct {
+	// List holds the databases, sorted by name.
 	List []*Database
 	node *yaml.Node
 }

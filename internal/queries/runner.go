@@ -52,8 +52,10 @@ type Database struct {
 // Row is one series of a result: the values of the label columns, in
 // the query's label order, and the value.
 type Row struct {
+	// Labels are the label columns' values, as text.
 	Labels []string `json:"labels"`
-	Value  float64  `json:"value"`
+	// Value is the value column's value.
+	Value float64 `json:"value"`
 }
 
 // Pool runs queries against their databases: one small connection pool

@@ -33,9 +33,12 @@ type Clock interface {
 	After(d time.Duration) <-chan time.Time
 }
 
+// realClock is the system clock.
 type realClock struct{}
 
+// Now returns time.Now().
 func (realClock) Now() time.Time                         { return time.Now() }
+// After returns time.After(d).
 func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // RetryAfterFailure is the longest a failed query waits before it runs

@@ -61,6 +61,7 @@ const maxStoredResult = 16 << 20
 
 // storedResult is the JSON document of a stored result.
 type storedResult struct {
+	// Version is StoreFormatVersion.
 	Version int `json:"version"`
 	Result
 }
