@@ -37,7 +37,8 @@ type Clock interface {
 type realClock struct{}
 
 // Now returns time.Now().
-func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) Now() time.Time { return time.Now() }
+
 // After returns time.After(d).
 func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
