@@ -182,6 +182,10 @@ func (p *Pool) run(ctx context.Context, q *Query) ([]Row, error) {
 }
 
 func (p *Pool) query(ctx context.Context, db *sql.DB, q *Query) ([]Row, error) {
+	// Cancelling stops a result that does not fit (more than max_series
+	// rows) at once: closing the rows alone would read the rest of them.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("begin read-only transaction: %w", err)
@@ -194,6 +198,7 @@ func (p *Pool) query(ctx context.Context, db *sql.DB, q *Query) ([]Row, error) {
 	defer rs.Close()
 	out, err := scanRows(rs, q)
 	if err != nil {
+		cancel()
 		return nil, err
 	}
 	if err := rs.Err(); err != nil {

@@ -117,6 +117,9 @@ func TestSQLite(t *testing.T) {
 		// A recursive CTE that counts far: SQLite has no sleep.
 		testTimeout(t, sqliteDatabase(t), "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT max(x) FROM c")
 	})
+	t.Run("ten million rows", func(t *testing.T) {
+		testTooManyRows(t, sqliteDatabase(t), "WITH RECURSIVE c(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM c WHERE g < 10000000) SELECT g, g AS v FROM c")
+	})
 	t.Run("missing file", func(t *testing.T) {
 		p, err := Open([]Database{{Name: "main", Driver: DriverSQLite, DSN: t.TempDir() + "/missing.db"}}, 1)
 		require.NoError(t, err)
@@ -152,6 +155,20 @@ func TestPostgres(t *testing.T) {
 		})
 	})
 	t.Run("timeout", func(t *testing.T) { testTimeout(t, d, "SELECT pg_sleep(5)") })
+	t.Run("ten million rows", func(t *testing.T) {
+		testTooManyRows(t, d, "SELECT g, g AS v FROM generate_series(1, 10000000) AS g")
+	})
+}
+
+// testTooManyRows runs a query returning far more than max_series rows:
+// it fails, and the pool still works.
+func testTooManyRows(t *testing.T, d *testDatabase, sql string) {
+	p := d.pool(t)
+	_, err := p.Run(context.Background(), testQuery("huge", sql, "g"))
+	assert.EqualError(t, err, "query huge: returned more than 100 rows (max_series); aggregate the query or raise max_series")
+	rows, err := p.Run(context.Background(), testQuery("after", "SELECT 1 AS v"))
+	require.NoError(t, err)
+	assert.Len(t, rows, 1)
 }
 
 func TestMySQL(t *testing.T) {
@@ -170,6 +187,9 @@ func TestMySQL(t *testing.T) {
 		})
 	})
 	t.Run("timeout", func(t *testing.T) { testTimeout(t, d, "SELECT SLEEP(5)") })
+	t.Run("a million rows", func(t *testing.T) {
+		testTooManyRows(t, d, "WITH RECURSIVE c(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM c WHERE g < 1000000) SELECT g, g AS v FROM c")
+	})
 }
 
 func TestSeries(t *testing.T) {
