@@ -71,7 +71,8 @@ type Scheduler struct {
 	log    *slog.Logger
 	wake   chan struct{}
 	wg     sync.WaitGroup
-	mu     sync.Mutex
+	setMu  sync.Mutex // serialises Set
+	mu     sync.Mutex // guards states
 	states map[string]*queryState
 }
 
@@ -106,45 +107,54 @@ func NewScheduler(opts SchedulerOptions) *Scheduler {
 // A stored result that cannot be read is returned as a warning and the
 // query runs again; nothing else is affected.
 func (s *Scheduler) Set(ctx context.Context, qs []*Query) diag.List {
-	var warnings diag.List
-	next := map[string]*queryState{}
+	s.setMu.Lock()
+	defer s.setMu.Unlock()
+
+	// Read the stored results of the new and changed queries first, so
+	// that none of them can run before its stored result is known.
 	s.mu.Lock()
-	old := s.states
-	var load []*queryState
+	var fresh []*Query
 	for _, q := range qs {
-		if st, ok := old[q.Name]; ok && sameQuery(st.q, q) {
-			st.q = q // positions may have moved
+		if st, ok := s.states[q.Name]; !ok || !sameQuery(st.q, q) {
+			fresh = append(fresh, q)
+		}
+	}
+	s.mu.Unlock()
+	var warnings diag.List
+	stored := map[string]Result{}
+	for _, q := range fresh {
+		r, ok, err := s.loadStored(ctx, q)
+		if err != nil {
+			warnings.Add(diag.Warning, q.NamePos, diag.Position{}, "%v; running the query again", err)
+			continue
+		}
+		if ok {
+			stored[q.Name] = r
+		}
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	next := map[string]*queryState{}
+	for _, q := range qs {
+		if st, ok := s.states[q.Name]; ok && sameQuery(st.q, q) {
+			st.q = q // the interval, timeout or positions may be new
 			next[q.Name] = st
 			continue
 		}
-		st := &queryState{q: q}
-		next[q.Name] = st
-		load = append(load, st)
+		next[q.Name] = &queryState{q: q, last: stored[q.Name]}
 	}
-	for name, st := range old {
+	for name, st := range s.states {
 		if next[name] != st {
 			s.sink.Delete(name)
 		}
 	}
-	s.states = next
-	s.mu.Unlock()
-
-	for _, st := range load {
-		r, ok, err := s.loadStored(ctx, st.q)
-		if err != nil {
-			warnings.Add(diag.Warning, st.q.NamePos, diag.Position{}, "%v; running the query again", err)
-			continue
+	for name, st := range next {
+		if r, ok := stored[name]; ok && s.states[name] != st {
+			s.sink.Set(name, r)
 		}
-		if !ok {
-			continue
-		}
-		s.mu.Lock()
-		if s.states[st.q.Name] == st && st.last.Time.IsZero() {
-			st.last = r
-			s.sink.Set(st.q.Name, r)
-		}
-		s.mu.Unlock()
 	}
+	s.states = next
 	s.poke()
 	return warnings
 }

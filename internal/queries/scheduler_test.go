@@ -369,3 +369,41 @@ func TestSchedulerRun(t *testing.T) {
 	<-done
 	assert.Equal(t, int64(2), f.exec.runs.Load())
 }
+
+// blockingStore holds each Load until released.
+type blockingStore struct {
+	ResultStore
+	loading chan string
+	release chan struct{}
+}
+
+func (s *blockingStore) Load(ctx context.Context, query string) (Result, bool, error) {
+	s.loading <- query
+	<-s.release
+	return s.ResultStore.Load(ctx, query)
+}
+
+// A query added while the scheduler runs must not run before its stored
+// result is read: a reload would otherwise re-run a daily query.
+func TestSchedulerSetLoadsBeforeScheduling(t *testing.T) {
+	db := sqliteDatabase(t)
+	dir := NewDirStore(t.TempDir())
+	q := testQuery("daily", "SELECT 1")
+	q.Interval = 24 * time.Hour
+	require.NoError(t, dir.Save(context.Background(), Result{Query: "daily", Fingerprint: q.Fingerprint(), Rows: []Row{{Labels: []string{}, Value: 1}}, Time: t0}))
+	store := &blockingStore{ResultStore: dir, loading: make(chan string), release: make(chan struct{})}
+	f := newSchedulerFixture(t, db, store)
+	f.clock.Advance(time.Hour)
+
+	done := make(chan struct{})
+	go func() { f.s.Set(context.Background(), []*Query{q}); close(done) }()
+	assert.Equal(t, "daily", <-store.loading)
+	assert.Equal(t, 0, f.runDue(), "nothing runs while the stored result is being read")
+	close(store.release)
+	<-done
+	r, ok := f.sink.get("daily")
+	require.True(t, ok)
+	assert.True(t, r.Loaded)
+	assert.Equal(t, 0, f.runDue())
+	assert.Equal(t, int64(0), f.exec.runs.Load())
+}
