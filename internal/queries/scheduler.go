@@ -213,7 +213,7 @@ func (s *Scheduler) RunDue(ctx context.Context) int {
 		st.running = true
 		started++
 		s.wg.Add(1)
-		go s.runOne(ctx, st)
+		go s.runOne(ctx, st, st.q)
 	}
 	return started
 }
@@ -221,17 +221,18 @@ func (s *Scheduler) RunDue(ctx context.Context) int {
 // Wait waits until every started run has finished.
 func (s *Scheduler) Wait() { s.wg.Wait() }
 
-// runOne runs a query once and publishes the result.
-func (s *Scheduler) runOne(ctx context.Context, st *queryState) {
+// runOne runs q, the query of st when it started, once and publishes
+// the result.
+func (s *Scheduler) runOne(ctx context.Context, st *queryState, q *Query) {
 	defer s.wg.Done()
 	defer s.poke()
 	start := s.clock.Now()
-	rows, err := s.exec.Run(ctx, st.q)
-	r := Result{Query: st.q.Name, Fingerprint: st.q.Fingerprint(), Labels: st.q.Labels, Time: start, Duration: s.clock.Now().Sub(start)}
+	rows, err := s.exec.Run(ctx, q)
+	r := Result{Query: q.Name, Fingerprint: q.Fingerprint(), Labels: q.Labels, Time: start, Duration: s.clock.Now().Sub(start)}
 
 	s.mu.Lock()
 	st.running = false
-	if s.states[st.q.Name] != st {
+	if s.states[q.Name] != st {
 		s.mu.Unlock()
 		return // removed or replaced while it ran
 	}
@@ -242,7 +243,7 @@ func (s *Scheduler) runOne(ctx context.Context, st *queryState) {
 		}
 		r.Error = err.Error()
 		r.Rows, r.LastSuccess = st.last.Rows, st.last.LastSuccess
-		s.log.Warn("query failed", "query", st.q.Name, "error", err)
+		s.log.Warn("query failed", "query", q.Name, "error", err)
 	} else {
 		r.Rows, r.LastSuccess = rows, start
 		if r.Rows == nil {
@@ -250,12 +251,12 @@ func (s *Scheduler) runOne(ctx context.Context, st *queryState) {
 		}
 	}
 	st.last = r
-	s.sink.Set(st.q.Name, r)
+	s.sink.Set(q.Name, r)
 	s.mu.Unlock()
 
 	if s.store != nil {
 		if err := s.store.Save(ctx, r); err != nil {
-			s.log.Warn("could not save the query's result; a restart will run it again", "query", st.q.Name, "error", err)
+			s.log.Warn("could not save the query's result; a restart will run it again", "query", q.Name, "error", err)
 		}
 	}
 }

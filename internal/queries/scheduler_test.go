@@ -407,3 +407,70 @@ func TestSchedulerSetLoadsBeforeScheduling(t *testing.T) {
 	assert.Equal(t, 0, f.runDue())
 	assert.Equal(t, int64(0), f.exec.runs.Load())
 }
+
+// blockingExecutor holds each run until released.
+type blockingExecutor struct {
+	Executor
+	started chan string
+	release chan struct{}
+}
+
+func (e *blockingExecutor) Run(ctx context.Context, q *Query) ([]Row, error) {
+	e.started <- q.Name
+	<-e.release
+	return e.Executor.Run(ctx, q)
+}
+
+// A reload while a query runs: the run finishes with the definition it
+// started with and its result is kept (go test -race checks the access).
+func TestSchedulerSetWhileRunning(t *testing.T) {
+	db := sqliteDatabase(t)
+	exec := &blockingExecutor{Executor: db.pool(t), started: make(chan string), release: make(chan struct{})}
+	sink := newRecordingSink()
+	clock := newFakeClock()
+	s := NewScheduler(SchedulerOptions{Executor: exec, Sink: sink, Clock: clock, Logger: slog.New(slog.DiscardHandler)})
+	q := testQuery("q", "SELECT 1")
+	s.Set(context.Background(), []*Query{q})
+	require.Equal(t, 1, s.RunDue(context.Background()))
+	assert.Equal(t, "q", <-exec.started)
+
+	q2 := *q
+	q2.Interval = time.Hour
+	s.Set(context.Background(), []*Query{&q2})
+	assert.Equal(t, 0, s.RunDue(context.Background()), "already running")
+	close(exec.release)
+	s.Wait()
+	r := sink.next(t)
+	assert.Equal(t, []Row{{Labels: []string{}, Value: 1}}, r.Rows)
+	next, ok := s.NextDue()
+	require.True(t, ok)
+	assert.Equal(t, t0.Add(time.Hour), next, "the new interval applies")
+}
+
+// Reloads and runs at once, without coordination: go test -race checks
+// that the scheduler's state is accessed under its lock.
+func TestSchedulerSetAndRunConcurrently(t *testing.T) {
+	db := sqliteDatabase(t)
+	f := newSchedulerFixture(t, db, NewDirStore(t.TempDir()))
+	q := testQuery("q", "SELECT 1")
+	q.Interval = time.Second
+	f.s.Set(context.Background(), []*Query{q})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; i < 100; i++ {
+			q2 := *q
+			q2.Interval = time.Duration(1+i%2) * time.Second
+			q2.Timeout = time.Duration(10+i) * time.Second
+			f.s.Set(context.Background(), []*Query{&q2})
+		}
+	}()
+	for i := 0; i < 100; i++ {
+		f.clock.Advance(2 * time.Second)
+		f.s.RunDue(context.Background())
+	}
+	wg.Wait()
+	f.s.Wait()
+	assert.Positive(t, f.exec.runs.Load())
+}
