@@ -172,11 +172,15 @@ func (p *Pool) run(ctx context.Context, q *Query) ([]Row, error) {
 	case <-ctx.Done():
 		return nil, fmt.Errorf("wait for a free query slot: %w", ctx.Err())
 	}
-	ctx, cancel := context.WithTimeout(ctx, q.Timeout)
+	timeout := q.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	rows, err := p.query(ctx, db, q)
 	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return nil, fmt.Errorf("%w after %s (timeout): %v", ErrTimeout, q.Timeout, err)
+		return nil, fmt.Errorf("%w after %s (timeout): %v", ErrTimeout, timeout, err)
 	}
 	return rows, err
 }
@@ -218,6 +222,10 @@ func scanRows(rs *sql.Rows, q *Query) ([]Row, error) {
 	if err != nil {
 		return nil, err
 	}
+	maxSeries := q.MaxSeries
+	if maxSeries <= 0 {
+		maxSeries = DefaultMaxSeries
+	}
 	var out []Row
 	seen := map[string]bool{}
 	vals := make([]any, len(cols))
@@ -226,8 +234,8 @@ func scanRows(rs *sql.Rows, q *Query) ([]Row, error) {
 		ptrs[i] = &vals[i]
 	}
 	for rs.Next() {
-		if len(out) == q.MaxSeries {
-			return nil, fmt.Errorf("returned more than %d rows (max_series); aggregate the query or raise max_series", q.MaxSeries)
+		if len(out) == maxSeries {
+			return nil, fmt.Errorf("returned more than %d rows (max_series); aggregate the query or raise max_series", maxSeries)
 		}
 		if err := rs.Scan(ptrs...); err != nil {
 			return nil, err

@@ -259,6 +259,11 @@ func TestPoolLimits(t *testing.T) {
 	assert.EqualError(t, err, `open database x: unknown driver "oracle"; supported drivers: postgres, mysql, sqlite`)
 	_, err = p.Run(context.Background(), &Query{Name: "q", DB: "other"})
 	assert.EqualError(t, err, `query q: unknown database "other"`)
+	// A Query built without ParseFile gets the defaults of timeout and
+	// max_series rather than none.
+	rows, err = p.Run(context.Background(), &Query{Name: "q", DB: "main", SQL: "SELECT 1"})
+	require.NoError(t, err)
+	assert.Len(t, rows, 1)
 }
 
 func TestSQLitePaths(t *testing.T) {
