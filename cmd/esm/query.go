@@ -135,7 +135,12 @@ func (a *app) runQueries(ctx context.Context, f queryRunFlags, names []string, g
 		}
 		start := time.Now()
 		rows, err := pool.Run(ctx, q)
-		took := time.Since(start).Round(time.Millisecond)
+		took := time.Since(start)
+		if took >= time.Millisecond {
+			took = took.Round(time.Millisecond)
+		} else {
+			took = took.Round(time.Microsecond)
+		}
 		if err != nil {
 			failed++
 			fmt.Fprintf(a.stderr, "esm: %s\n", oneLine(err.Error()))
