@@ -41,6 +41,8 @@ const (
 	MaxDocuments = 1000
 	// MaxSeriesLimit is the largest max_series a query may ask for.
 	MaxSeriesLimit = 10000
+	// MaxFileDiagnostics is the most problems reported for one file.
+	MaxFileDiagnostics = 100
 	// maxNameLen bounds names and label names.
 	maxNameLen = 128
 )
@@ -128,6 +130,9 @@ func ParseFile(filename string, src []byte, opts ParseOptions) ([]*Query, diag.L
 			out = append(out, q)
 		}
 	}
+	if p.dropped > 0 {
+		list.Add(diag.Error, p.first, diag.Position{}, "%d more problems from here on are not shown", p.dropped)
+	}
 	list.Sort()
 	return out, list
 }
@@ -137,6 +142,10 @@ type fileParser struct {
 	file string
 	list *diag.List
 	dbs  []string
+	// dropped counts the problems beyond MaxFileDiagnostics; first is
+	// where the first of them is.
+	dropped int
+	first   diag.Position
 }
 
 func (p *fileParser) pos(n *yaml.Node) diag.Position {
@@ -144,6 +153,13 @@ func (p *fileParser) pos(n *yaml.Node) diag.Position {
 }
 
 func (p *fileParser) errorf(n *yaml.Node, format string, args ...any) {
+	if len(*p.list) >= MaxFileDiagnostics {
+		if p.dropped == 0 {
+			p.first = p.pos(n)
+		}
+		p.dropped++
+		return
+	}
 	p.list.Add(diag.Error, p.pos(n), diag.Position{}, format, args...)
 }
 

@@ -1,6 +1,7 @@
 package queries
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -138,6 +139,14 @@ func TestParseFileBounds(t *testing.T) {
 	}{
 		{"too large", "name: x\n" + strings.Repeat("#", MaxFileSize), "big.yaml: file is larger than 1048576 bytes"},
 		{"too many documents", strings.Repeat("name: x\ndb: main\nquery: SELECT 1\n---\n", MaxDocuments+1), "big.yaml:4001:1: more than 1000 queries in one file"},
+		{"too many problems", "name: a\ndb: main\nquery: SELECT 1\nlabels: [" + strings.Repeat("a, ", 200) + "]\n",
+			strings.Join(func() []string {
+				var want []string
+				for i := 1; i < MaxFileDiagnostics+1; i++ {
+					want = append(want, fmt.Sprintf(`big.yaml:4:%d: label "a" is already listed at big.yaml:4:10`, 10+3*i))
+				}
+				return append(want, "big.yaml:4:313: 99 more problems from here on are not shown")
+			}(), "\n")},
 		{"max_series above the limit", "name: x\ndb: main\nquery: SELECT 1\nmax_series: 10001\n", "big.yaml:4:13: max_series must be a whole number from 1 to 10000"},
 		{"name too long", "name: " + strings.Repeat("a", 129) + "\ndb: main\nquery: SELECT 1\n", `big.yaml:1:7: name "` + strings.Repeat("a", 129) + `" must be lowercase letters, digits and _ (at most 128)`},
 	}
