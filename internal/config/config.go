@@ -35,6 +35,8 @@ type Config struct {
 	Defaults map[string]Params `yaml:"defaults"`
 	// Environments are the environments monitors are managed in.
 	Environments map[string]*Environment `yaml:"environments"`
+	// QuerySettings are the databases and limits of query monitors.
+	QuerySettings `yaml:",inline"`
 
 	// File is the file the configuration was read from ("" for built-in).
 	File string `yaml:"-"`
@@ -381,6 +383,9 @@ func (c *Config) validate() error {
 	for i, p := range probs {
 		errs[i] = p.err
 	}
+	// The databases and queries sections report their own problems, each
+	// with its position.
+	errs = append(errs, c.resolveQuerySettings(c.File)...)
 	return errors.Join(errs...)
 }
 
