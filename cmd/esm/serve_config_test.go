@@ -9,6 +9,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/esm-dev/esm/internal/config"
+	"github.com/esm-dev/esm/webhook"
 )
 
 // logLines returns the JSON log lines of stderr with the given msg.
@@ -124,4 +127,13 @@ func testBotConfig(flags, vars map[string]string) (*botConfig, error) {
 	}
 	cfg, err := readServeConfig(given, func(k string) string { return vars[k] }, slog.New(slog.DiscardHandler))
 	return cfg.bot, err
+}
+
+// TestServeSettingDefaultsMatchTheirPackages: the table's defaults are
+// those the other packages and commands use.
+func TestServeSettingDefaultsMatchTheirPackages(t *testing.T) {
+	s, err := config.ReadServe(nil, func(string) string { return "" })
+	require.NoError(t, err)
+	assert.Equal(t, webhook.DefaultMaxCommentAge, s.Bot.MaxCommentAge)
+	assert.Equal(t, defaultStateDir, s.Bot.StateDir)
 }
