@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/esm-dev/esm/internal/collector"
 	"github.com/esm-dev/esm/internal/config"
@@ -60,32 +60,12 @@ type serveConfig struct {
 	log *slog.Logger
 }
 
-// serveFlags are the raw flag values, checked by serveConfig.
-type serveFlags struct {
-	role, listen, env, configFile, schemas, maxBody, statsd string
-	debounce, burstWindow                                   time.Duration
-	burstCount                                              int
-	bot                                                     botFlags // bot: see serve_bot.go
-
-	// The server's limits, checked by serveConfig.
-	readTimeout, writeTimeout, idleTimeout, maxConns, maxInflightBody string
-}
-
-// The defaults of the server's limits.
-const (
-	defaultReadTimeout     = "30s"
-	defaultWriteTimeout    = "30s"
-	defaultIdleTimeout     = "2m"
-	defaultMaxConns        = "1024"
-	defaultMaxInflightBody = "64MiB"
-	// budgetWait is how long a request body waits for the in-flight
-	// budget before it is answered 503.
-	budgetWait = time.Second
-)
+// budgetWait is how long a request body waits for the in-flight budget
+// before it is answered 503.
+const budgetWait = time.Second
 
 // serveCmd returns the serve command.
 func (a *app) serveCmd() *cobra.Command {
-	var f serveFlags
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the event collector and the GitHub bot as an HTTP server",
@@ -101,11 +81,9 @@ The schemas are reloaded on SIGHUP and when a file under --schemas changes;
 a broken reload keeps the last good schemas. SIGINT and SIGTERM stop the
 server after the requests in flight.
 
-Every flag can also be set in the environment: ESM_ROLE, ESM_LISTEN, ESM_ENV,
-ESM_CONFIG, ESM_SCHEMAS, ESM_MAX_BODY, ESM_STATSD_ADDR (default
-$DD_AGENT_HOST:$DD_DOGSTATSD_PORT, 127.0.0.1:8125; "off" disables DogStatsD),
-ESM_READ_TIMEOUT, ESM_WRITE_TIMEOUT, ESM_IDLE_TIMEOUT, ESM_MAX_CONNECTIONS
-and ESM_MAX_INFLIGHT_BODY.
+Every flag can also be set in the environment: ` + serveFlagVariables() + `.
+A flag given on the command line wins over its variable, which wins over
+the default; a variable set to the empty string counts as not set.
 
 Slow and greedy clients are bounded: a request's headers and body must
 arrive within --read-timeout, its answer must be taken within
@@ -127,7 +105,11 @@ Its monitors go to Datadog when DD_API_KEY and DD_APP_KEY are set (DD_SITE,
 ESM_DATADOG_URL), else to the local state files under --state-dir.`,
 		Args: rangeArgs(0, 0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := a.serveConfig(cmd, &f)
+			log := slog.New(slog.NewJSONHandler(a.stderr, nil))
+			for _, u := range config.UnknownServeVariables(os.Environ()) {
+				log.Warn("unknown ESM_ environment variable", "name", u.Name, "closest", u.Closest)
+			}
+			cfg, err := readServeConfig(givenServeFlags(cmd.Flags()), os.Getenv, log)
 			if err != nil {
 				return err
 			}
@@ -145,138 +127,107 @@ ESM_DATADOG_URL), else to the local state files under --state-dir.`,
 			return s.serve(ctx, ln)
 		},
 	}
-	fl := cmd.Flags()
-	fl.StringVar(&f.role, "role", "all", "what to run: collector, bot or all (ESM_ROLE)")
-	fl.StringVar(&f.listen, "listen", ":8080", "listen on `ADDR` (ESM_LISTEN)")
-	fl.StringVar(&f.env, "env", "prod", "environment `NAME`: the value of the env label and tag (ESM_ENV)")
-	fl.StringVar(&f.configFile, "config", "", "read settings from `FILE` (ESM_CONFIG; default esm.yaml when present)")
-	fl.StringVar(&f.schemas, "schemas", "schemas", "load the record schemas under `DIR` (ESM_SCHEMAS)")
-	fl.StringVar(&f.maxBody, "max-body", "1MiB", "largest request body, in bytes or with KiB/MiB (ESM_MAX_BODY)")
-	fl.StringVar(&f.statsd, "statsd", "", "DogStatsD agent `ADDR`, or off (ESM_STATSD_ADDR; default $DD_AGENT_HOST:$DD_DOGSTATSD_PORT)")
-	fl.DurationVar(&f.debounce, "reload-debounce", 500*time.Millisecond, "wait this long after the last schema file change before reloading")
-	fl.IntVar(&f.burstCount, "rejection-burst", 100, "rejections of one type within one window that make a Datadog event (ESM_REJECTION_BURST)")
-	fl.DurationVar(&f.burstWindow, "rejection-window", time.Minute, "window in which rejections are counted for a Datadog event")
-	fl.StringVar(&f.readTimeout, "read-timeout", defaultReadTimeout, "time a request's headers and body may take to arrive (ESM_READ_TIMEOUT)")
-	fl.StringVar(&f.writeTimeout, "write-timeout", defaultWriteTimeout, "time from a request's headers to the end of its answer (ESM_WRITE_TIMEOUT)")
-	fl.StringVar(&f.idleTimeout, "idle-timeout", defaultIdleTimeout, "time a kept-alive connection may wait for its next request (ESM_IDLE_TIMEOUT)")
-	fl.StringVar(&f.maxConns, "max-connections", defaultMaxConns, "connections open at once; more wait to be accepted (ESM_MAX_CONNECTIONS)")
-	fl.StringVar(&f.maxInflightBody, "max-inflight-body", defaultMaxInflightBody, "bytes the request bodies in flight may hold together, at least --max-body (ESM_MAX_INFLIGHT_BODY)")
-	f.bot.register(fl) // bot: --state-dir, --autoplan, --require-approval
+	registerServeFlags(cmd.Flags())
 	return cmd
 }
 
-// serveConfig reads the flags, the environment where a flag is not set,
-// and esm.yaml, and reports every problem at once.
-func (a *app) serveConfig(cmd *cobra.Command, f *serveFlags) (serveConfig, error) {
-	fromEnv := func(flag, env string, v *string) {
-		if !cmd.Flags().Changed(flag) {
-			if e, ok := os.LookupEnv(env); ok {
-				*v = e
-			}
+// settingValue is the value of a setting's flag: kept as typed, and read
+// by config.ReadServe with the environment and the defaults.
+type settingValue struct{ value, kind string }
+
+func (v *settingValue) String() string     { return v.value }
+func (v *settingValue) Set(s string) error { v.value = s; return nil }
+func (v *settingValue) Type() string       { return v.kind }
+
+// registerServeFlags adds the flag of every setting of
+// config.ServeSettings that has one to fl.
+func registerServeFlags(fl *pflag.FlagSet) {
+	for _, st := range config.ServeSettings() {
+		if st.Flag == "" {
+			continue
+		}
+		usage := st.Help + " (" + st.Env
+		if st.Default == "" && st.DefaultDoc != "" && st.DefaultDoc != "none" {
+			usage += "; default " + st.DefaultDoc
+		}
+		f := fl.VarPF(&settingValue{value: st.Default, kind: st.Kind}, st.Flag, "", usage+")")
+		if st.Kind == config.KindBool {
+			f.NoOptDefVal = "true"
 		}
 	}
-	fromEnv("role", "ESM_ROLE", &f.role)
-	fromEnv("listen", "ESM_LISTEN", &f.listen)
-	fromEnv("env", "ESM_ENV", &f.env)
-	fromEnv("config", "ESM_CONFIG", &f.configFile)
-	fromEnv("schemas", "ESM_SCHEMAS", &f.schemas)
-	fromEnv("max-body", "ESM_MAX_BODY", &f.maxBody)
-	fromEnv("statsd", "ESM_STATSD_ADDR", &f.statsd)
-	burst := strconv.Itoa(f.burstCount)
-	fromEnv("rejection-burst", "ESM_REJECTION_BURST", &burst)
-	fromEnv("read-timeout", "ESM_READ_TIMEOUT", &f.readTimeout)
-	fromEnv("write-timeout", "ESM_WRITE_TIMEOUT", &f.writeTimeout)
-	fromEnv("idle-timeout", "ESM_IDLE_TIMEOUT", &f.idleTimeout)
-	fromEnv("max-connections", "ESM_MAX_CONNECTIONS", &f.maxConns)
-	fromEnv("max-inflight-body", "ESM_MAX_INFLIGHT_BODY", &f.maxInflightBody)
+}
 
+// givenServeFlags returns the settings' flags given on the command line,
+// by name, as typed.
+func givenServeFlags(fl *pflag.FlagSet) map[string]string {
+	given := map[string]string{}
+	fl.Visit(func(f *pflag.Flag) {
+		if _, ok := f.Value.(*settingValue); ok {
+			given[f.Name] = f.Value.String()
+		}
+	})
+	return given
+}
+
+// serveFlagVariables lists the variables of the settings that have a
+// flag, for the help.
+func serveFlagVariables() string {
+	var envs []string
+	for _, st := range config.ServeSettings() {
+		if st.Flag != "" {
+			envs = append(envs, st.Env)
+		}
+	}
+	return strings.Join(envs, ", ")
+}
+
+// readServeConfig reads esm serve's settings (config.ReadServe: flags
+// given, then getenv, then the defaults), builds the bot's configuration
+// when the bot runs, logs which roles run, and reports every problem at
+// once.
+func readServeConfig(flags map[string]string, getenv func(string) string, log *slog.Logger) (serveConfig, error) {
+	s, err := config.ReadServe(flags, getenv)
+	errs := []error{err}
 	cfg := serveConfig{
-		role: f.role, listen: f.listen, env: f.env, configFile: f.configFile, schemas: f.schemas,
-		debounce: f.debounce, burstWindow: f.burstWindow, shutdownWait: 30 * time.Second, budgetWait: budgetWait,
-		ddAPIKey: os.Getenv("DD_API_KEY"), ddSite: os.Getenv("DD_SITE"), ddURL: os.Getenv("ESM_DATADOG_URL"),
-		log: slog.New(slog.NewJSONHandler(a.stderr, nil)),
+		role: s.Role, listen: s.Listen, env: s.Env, configFile: s.ConfigFile, schemas: s.Schemas,
+		maxBody: s.MaxBody, debounce: s.ReloadDebounce, burstCount: s.RejectionBurst, burstWindow: s.RejectionWindow,
+		ddAPIKey: s.DatadogAPIKey.Reveal(), ddSite: s.DatadogSite, ddURL: s.DatadogURL,
+		readTimeout: s.ReadTimeout, writeTimeout: s.WriteTimeout, idleTimeout: s.IdleTimeout,
+		maxConns: s.MaxConnections, maxInflightBody: s.MaxInflightBody,
+		shutdownWait: 30 * time.Second, budgetWait: budgetWait, log: log,
 	}
-	var errs []error
-	// bot: --role bot needs the bot's settings; --role all runs the bot
-	// when any of them is set.
-	if f.role == "bot" || f.role == "all" && botConfigured(os.Getenv) {
-		bc, err := f.bot.config(cmd, os.Getenv, f.configFile)
-		errs = append(errs, err)
-		cfg.bot = bc
-	}
-	if f.role != "collector" && f.role != "all" && f.role != "bot" {
-		errs = append(errs, fmt.Errorf("--role %q: want collector, bot or all", f.role))
-	}
-	if _, _, err := net.SplitHostPort(f.listen); err != nil {
-		errs = append(errs, fmt.Errorf("--listen %q: %w", f.listen, err))
-	}
-	n, err := parseSize(f.maxBody)
-	if err != nil {
-		errs = append(errs, fmt.Errorf("--max-body: %w", err))
-	}
-	cfg.maxBody = n
-	switch f.statsd {
+	switch s.Statsd {
 	case "off":
 	case "":
 		cfg.statsdAddr = metrics.DefaultStatsdAddr()
 	default:
-		cfg.statsdAddr = f.statsd
+		cfg.statsdAddr = s.Statsd
 	}
-	if cfg.statsdAddr != "" {
-		if _, _, err := net.SplitHostPort(cfg.statsdAddr); err != nil {
-			errs = append(errs, fmt.Errorf("--statsd %q: %w", cfg.statsdAddr, err))
-		}
-	}
-	if cfg.burstCount, err = strconv.Atoi(burst); err != nil || cfg.burstCount <= 0 {
-		errs = append(errs, fmt.Errorf("--rejection-burst %q: want a positive number", burst))
-	}
-	if f.debounce <= 0 || f.burstWindow <= 0 {
-		errs = append(errs, errors.New("--reload-debounce and --rejection-window must be positive"))
-	}
-	for _, d := range []struct {
-		flag, value string
-		to          *time.Duration
-	}{
-		{"read-timeout", f.readTimeout, &cfg.readTimeout},
-		{"write-timeout", f.writeTimeout, &cfg.writeTimeout},
-		{"idle-timeout", f.idleTimeout, &cfg.idleTimeout},
-	} {
-		if *d.to, err = time.ParseDuration(d.value); err != nil || *d.to <= 0 {
-			errs = append(errs, fmt.Errorf("--%s %q: want a positive duration such as 30s", d.flag, d.value))
-		}
-	}
-	if cfg.maxConns, err = strconv.Atoi(f.maxConns); err != nil || cfg.maxConns <= 0 {
-		errs = append(errs, fmt.Errorf("--max-connections %q: want a positive number", f.maxConns))
-	}
-	if cfg.maxInflightBody, err = parseSize(f.maxInflightBody); err != nil {
-		errs = append(errs, fmt.Errorf("--max-inflight-body: %w", err))
-	} else if cfg.maxBody > 0 && cfg.maxInflightBody < cfg.maxBody {
-		errs = append(errs, fmt.Errorf("--max-inflight-body %s is less than --max-body %s: one body would not fit", f.maxInflightBody, f.maxBody))
+	if s.BotRuns() {
+		bc, err := newBotConfig(s)
+		errs = append(errs, err)
+		cfg.bot = bc
 	}
 	if err := errors.Join(errs...); err != nil {
 		return serveConfig{}, fmt.Errorf("serve: configuration:\n%w", err)
 	}
+	if s.BotRuns() || s.Role != config.RoleAll {
+		log.Info("esm serve roles", "roles", s.Roles())
+	} else {
+		log.Info("esm serve roles", "roles", s.Roles(), "bot", "off: "+missingList(s.BotMissing())+" not set")
+	}
 	return cfg, nil
 }
 
-// parseSize reads a byte count: 1048576, 512KiB, 1MiB.
-func parseSize(s string) (int64, error) {
-	mult := int64(1)
-	num := strings.TrimSpace(s)
-	for _, u := range []struct {
-		suffix string
-		mult   int64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"B", 1}} {
-		if strings.HasSuffix(num, u.suffix) {
-			num, mult = strings.TrimSpace(strings.TrimSuffix(num, u.suffix)), u.mult
-			break
-		}
+// missingList joins names as "A, B and C are" or "A is".
+func missingList(names []string) string {
+	switch len(names) {
+	case 0:
+		return "nothing is"
+	case 1:
+		return names[0] + " is"
 	}
-	n, err := strconv.ParseInt(num, 10, 64)
-	if err != nil || n <= 0 || n > (1<<40)/mult {
-		return 0, fmt.Errorf("%q: want a positive size such as 1048576, 512KiB or 1MiB", s)
-	}
-	return n * mult, nil
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1] + " are"
 }
 
 // server is esm serve's HTTP server: the collector, /metrics and

@@ -6,16 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	gh "github.com/google/go-github/v60/github"
-	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/esm-dev/esm/internal/config"
 	"github.com/esm-dev/esm/internal/github"
@@ -40,22 +36,6 @@ const (
 	envMaxCommentAge     = "ESM_MAX_COMMENT_AGE"
 )
 
-// botFlags are the bot's flags of "esm serve".
-type botFlags struct {
-	stateDir        string
-	autoPlan        string
-	requireApproval string
-	maxCommentAge   string
-}
-
-// register adds the bot's flags to fl.
-func (f *botFlags) register(fl *pflag.FlagSet) {
-	fl.StringVar(&f.stateDir, "state-dir", defaultStateDir, "bot: `DIR` of the local state files, used when DD_API_KEY and DD_APP_KEY are not set (ESM_STATE_DIR)")
-	fl.StringVar(&f.autoPlan, "autoplan", "", "bot: plan these comma-separated `ENVS` (or all) when a pull request changes schemas (ESM_AUTOPLAN)")
-	fl.StringVar(&f.requireApproval, "require-approval", "false", "bot: register only approved pull requests (ESM_REQUIRE_APPROVAL)")
-	fl.StringVar(&f.maxCommentAge, "max-comment-age", webhook.DefaultMaxCommentAge.String(), "bot: ignore a command comment created longer than `DURATION` before its delivery arrives, a replay or a late redelivery (ESM_MAX_COMMENT_AGE)")
-}
-
 // botConfig is the checked configuration of the bot.
 type botConfig struct {
 	secret          []byte
@@ -69,57 +49,47 @@ type botConfig struct {
 	getenv          func(string) string
 }
 
-// config reads the bot's settings from the flags, the environment where a
-// flag is not set (getenv is os.Getenv, or a fake in tests) and the
-// configuration file, and reports every problem at once.
-func (f *botFlags) config(cmd *cobra.Command, getenv func(string) string, configFile string) (*botConfig, error) {
-	fromEnv := func(flag, env string, v *string) {
-		if cmd == nil || !cmd.Flags().Changed(flag) {
-			if e := getenv(env); e != "" {
-				*v = e
-			}
+// newBotConfig builds the bot's configuration from its settings (read and
+// checked by config.ReadServe): it parses the allow-list, checks the
+// GitHub client's settings, loads the configuration file and opens every
+// environment's store once, and reports every problem at once.
+func newBotConfig(s *config.Serve) (*botConfig, error) {
+	b := s.Bot
+	bc := &botConfig{
+		secret:          []byte(b.WebhookSecret.Reveal()),
+		requireApproval: b.RequireApproval,
+		maxCommentAge:   b.MaxCommentAge,
+		stateDir:        b.StateDir,
+		getenv:          s.Getenv,
+		github: github.Config{
+			Token: b.GitHubToken.Reveal(), BaseURL: b.GitHubURL,
+			AppID: b.GitHubAppID, PrivateKey: []byte(b.GitHubAppPrivateKey.Reveal()),
+		},
+	}
+	var errs []error
+	if strings.TrimSpace(b.AllowedRepos) != "" { // config reports it missing
+		allowed, err := reconcile.ParseAllowList(b.AllowedRepos)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s (comma-separated owner/name or owner/*): %w", envAllowedRepos, err))
+		}
+		bc.allowed = allowed
+	}
+	if (bc.github.Token != "") != (bc.github.AppID != 0) && (bc.github.AppID == 0 || len(bc.github.PrivateKey) > 0) {
+		if _, err := github.New(bc.github); err != nil {
+			errs = append(errs, err)
 		}
 	}
-	fromEnv("state-dir", envStateDir, &f.stateDir)
-	fromEnv("autoplan", envAutoPlan, &f.autoPlan)
-	fromEnv("require-approval", envRequireApproval, &f.requireApproval)
-	fromEnv("max-comment-age", envMaxCommentAge, &f.maxCommentAge)
-
-	bc := &botConfig{stateDir: f.stateDir, getenv: getenv}
-	var errs []error
-	if bc.secret = []byte(getenv(envWebhookSecret)); len(bc.secret) == 0 {
-		errs = append(errs, fmt.Errorf("%s is required: the secret of the GitHub webhook", envWebhookSecret))
-	}
-	allowed, err := reconcile.ParseAllowList(getenv(envAllowedRepos))
-	if err != nil {
-		errs = append(errs, fmt.Errorf("%s (comma-separated owner/name or owner/*) is required: %w", envAllowedRepos, err))
-	}
-	bc.allowed = allowed
-	bc.github, err = githubConfig(getenv)
-	if err != nil {
-		errs = append(errs, err)
-	} else if _, err := github.New(bc.github); err != nil {
-		errs = append(errs, err)
-	}
-	if bc.requireApproval, err = strconv.ParseBool(f.requireApproval); err != nil {
-		errs = append(errs, fmt.Errorf("--require-approval %q: want true or false", f.requireApproval))
-	}
-	if f.maxCommentAge == "" {
-		f.maxCommentAge = webhook.DefaultMaxCommentAge.String()
-	}
-	if bc.maxCommentAge, err = time.ParseDuration(f.maxCommentAge); err != nil || bc.maxCommentAge <= 0 {
-		errs = append(errs, fmt.Errorf("--max-comment-age (%s) %q: want a positive duration such as 5m", envMaxCommentAge, f.maxCommentAge))
-	}
-	bc.conf, err = config.Load(configFile)
+	var err error
+	bc.conf, err = config.Load(s.ConfigFile)
 	if err != nil {
 		errs = append(errs, err)
 	} else {
-		bc.autoPlan, err = autoPlanEnvs(f.autoPlan, bc.conf)
+		bc.autoPlan, err = b.AutoPlanEnvs(bc.conf)
 		if err != nil {
 			errs = append(errs, err)
 		}
 		for _, env := range bc.conf.EnvNames() {
-			if _, _, err := openStore(env, bc.stateDir, getenv); err != nil {
+			if _, _, err := openStore(env, bc.stateDir, bc.getenv); err != nil {
 				errs = append(errs, fmt.Errorf("the store of %s: %w", env, err))
 			}
 		}
@@ -128,64 +98,6 @@ func (f *botFlags) config(cmd *cobra.Command, getenv func(string) string, config
 		return nil, err
 	}
 	return bc, nil
-}
-
-// githubConfig reads the GitHub settings: a token, or an app id with a
-// private key given inline or as a file.
-func githubConfig(getenv func(string) string) (github.Config, error) {
-	c := github.Config{Token: strings.TrimSpace(getenv(envGitHubToken)), BaseURL: strings.TrimSpace(getenv(envGitHubURL))}
-	var errs []error
-	if id := strings.TrimSpace(getenv(envAppID)); id != "" {
-		n, err := strconv.ParseInt(id, 10, 64)
-		if err != nil || n <= 0 {
-			errs = append(errs, fmt.Errorf("%s %q: want the app's numeric id", envAppID, id))
-		}
-		c.AppID = n
-		key, path := getenv(envAppPrivateKey), strings.TrimSpace(getenv(envAppPrivateKeyPath))
-		switch {
-		case key != "" && path != "":
-			errs = append(errs, fmt.Errorf("set %s or %s, not both", envAppPrivateKey, envAppPrivateKeyPath))
-		case key != "":
-			c.PrivateKey = []byte(key)
-		case path != "":
-			b, err := os.ReadFile(path)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", envAppPrivateKeyPath, err))
-			}
-			c.PrivateKey = b
-		default:
-			errs = append(errs, fmt.Errorf("%s is set: set %s or %s too", envAppID, envAppPrivateKey, envAppPrivateKeyPath))
-		}
-	}
-	if c.Token == "" && c.AppID == 0 && len(errs) == 0 {
-		errs = append(errs, fmt.Errorf("set %s, or %s with %s or %s, for the bot to act on GitHub", envGitHubToken, envAppID, envAppPrivateKey, envAppPrivateKeyPath))
-	}
-	if c.Token != "" && c.AppID != 0 {
-		errs = append(errs, fmt.Errorf("set %s or %s, not both", envGitHubToken, envAppID))
-	}
-	return c, errors.Join(errs...)
-}
-
-// autoPlanEnvs reads ESM_AUTOPLAN: empty or false for none, true or all
-// for every environment, else a comma-separated list of environments.
-func autoPlanEnvs(s string, conf *config.Config) ([]string, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "", "false", "off", "none":
-		return nil, nil
-	case "true", "on", "all":
-		return conf.EnvNames(), nil
-	}
-	var envs []string
-	var errs []error
-	for _, e := range strings.Split(s, ",") {
-		e = strings.TrimSpace(e)
-		if _, err := conf.Env(e); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", envAutoPlan, err))
-			continue
-		}
-		envs = append(envs, e)
-	}
-	return envs, errors.Join(errs...)
 }
 
 // bot is the GitHub bot: the webhook receiver and the runner behind it.
@@ -299,17 +211,6 @@ func (e botEvents) PullRequest(ctx context.Context, d webhook.Delivery, ev *gh.P
 		Delivery: d.ID, Repo: repoOf(ev.GetRepo(), ev.GetInstallation()), RepoURL: ev.GetRepo().GetHTMLURL(),
 		Number: ev.GetNumber(), Action: ev.GetAction(),
 	})
-}
-
-// botConfigured reports whether any of the bot's own settings is set, so
-// that "esm serve --role all" runs the bot only for those who asked.
-func botConfigured(getenv func(string) string) bool {
-	for _, k := range []string{envWebhookSecret, envAllowedRepos, envAppID} {
-		if getenv(k) != "" {
-			return true
-		}
-	}
-	return false
 }
 
 // storeProbe is the readiness of one environment's store.

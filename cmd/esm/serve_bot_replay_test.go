@@ -136,8 +136,8 @@ func TestBotMaxCommentAgeSetting(t *testing.T) {
 	}{
 		{"", 5 * time.Minute, ""},
 		{"90s", 90 * time.Second, ""},
-		{"0s", 0, "--max-comment-age (ESM_MAX_COMMENT_AGE) \"0s\": want a positive duration"},
-		{"soon", 0, "--max-comment-age (ESM_MAX_COMMENT_AGE) \"soon\": want a positive duration"},
+		{"0s", 0, `--max-comment-age / ESM_MAX_COMMENT_AGE: "0s" is not a positive duration`},
+		{"soon", 0, `--max-comment-age / ESM_MAX_COMMENT_AGE: "soon" is not a positive duration`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.value, func(t *testing.T) {
@@ -145,8 +145,7 @@ func TestBotMaxCommentAgeSetting(t *testing.T) {
 				envWebhookSecret: e2eSecret, envAllowedRepos: "runatlantis/*", envGitHubToken: "ghp_test",
 				envMaxCommentAge: tt.value,
 			}
-			f := botFlags{stateDir: t.TempDir(), requireApproval: "false"}
-			bc, err := f.config(nil, func(k string) string { return vars[k] }, "")
+			bc, err := testBotConfig(map[string]string{"state-dir": t.TempDir()}, vars)
 			if tt.err != "" {
 				require.Error(t, err)
 				assert.Contains(t, err.Error(), tt.err)

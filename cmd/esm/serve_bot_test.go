@@ -60,8 +60,7 @@ func newBotWorld(t testing.TB, env map[string]string) *botWorld {
 	for k, v := range env {
 		vars[k] = v
 	}
-	f := botFlags{stateDir: t.TempDir(), requireApproval: "false"}
-	bc, err := f.config(nil, func(k string) string { return vars[k] }, "")
+	bc, err := testBotConfig(map[string]string{"state-dir": t.TempDir()}, vars)
 	require.NoError(t, err)
 	w.bot, err = newBot(bc, slog.New(slog.NewJSONHandler(w.logs, nil)), nil)
 	require.NoError(t, err)
@@ -287,16 +286,14 @@ func TestBotIgnoresEditedCommentsAndAutoPlans(t *testing.T) {
 }
 
 func TestBotConfigReportsEveryProblem(t *testing.T) {
-	f := botFlags{stateDir: t.TempDir(), requireApproval: "maybe", autoPlan: "qa"}
-	_, err := f.config(nil, func(k string) string {
-		return map[string]string{envAPIKey: "only-one", envAppID: "x"}[k]
-	}, "")
+	flags := map[string]string{"state-dir": t.TempDir(), "require-approval": "maybe", "autoplan": "qa"}
+	_, err := testBotConfig(flags, map[string]string{envAPIKey: "only-one", envAppID: "x"})
 	require.Error(t, err)
 	for _, want := range []string{
 		"ESM_WEBHOOK_SECRET is required",
 		"ESM_ALLOWED_REPOS (comma-separated owner/name or owner/*) is required",
-		`ESM_GITHUB_APP_ID "x": want the app's numeric id`,
-		"--require-approval \"maybe\"",
+		`ESM_GITHUB_APP_ID: "x" is not the app's numeric id`,
+		`--require-approval / ESM_REQUIRE_APPROVAL: "maybe"`,
 		`ESM_AUTOPLAN: unknown environment "qa"`,
 		"DD_API_KEY is set but DD_APP_KEY is not",
 	} {
@@ -306,9 +303,7 @@ func TestBotConfigReportsEveryProblem(t *testing.T) {
 
 	keyFile := filepath.Join(t.TempDir(), "key.pem")
 	require.NoError(t, os.WriteFile(keyFile, []byte("not a key"), 0o600))
-	_, err = f.config(nil, func(k string) string {
-		return map[string]string{envAppID: "12", envAppPrivateKeyPath: keyFile}[k]
-	}, "")
+	_, err = testBotConfig(flags, map[string]string{envAppID: "12", envAppPrivateKeyPath: keyFile})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "private key is not PEM")
 }

@@ -239,8 +239,7 @@ func TestServeWebhookUnderLimits(t *testing.T) {
 		envWebhookSecret: e2eSecret, envAllowedRepos: "runatlantis/*",
 		envGitHubToken: "ghp_test", envGitHubURL: gh.URL,
 	}
-	f := botFlags{stateDir: t.TempDir(), requireApproval: "false"}
-	bc, err := f.config(nil, func(k string) string { return vars[k] }, "")
+	bc, err := testBotConfig(map[string]string{"state-dir": t.TempDir()}, vars)
 	require.NoError(t, err)
 	cfg := limitedServeConfig()
 	cfg.bot, cfg.maxConns = bc, 4
@@ -283,9 +282,9 @@ func TestServeLimitFlags(t *testing.T) {
 		want []string
 	}{
 		{name: "bad flags", args: []string{"--read-timeout", "soon", "--write-timeout", "0s", "--idle-timeout", "-1s", "--max-connections", "0", "--max-inflight-body", "lots"},
-			want: []string{`--read-timeout "soon"`, `--write-timeout "0s"`, `--idle-timeout "-1s"`, `--max-connections "0"`, `--max-inflight-body: "lots"`}},
+			want: []string{`--read-timeout / ESM_READ_TIMEOUT: "soon"`, `--write-timeout / ESM_WRITE_TIMEOUT: "0s"`, `--idle-timeout / ESM_IDLE_TIMEOUT: "-1s"`, `--max-connections / ESM_MAX_CONNECTIONS: "0"`, `--max-inflight-body / ESM_MAX_INFLIGHT_BODY: "lots"`}},
 		{name: "bad environment", env: map[string]string{"ESM_READ_TIMEOUT": "x", "ESM_WRITE_TIMEOUT": "y", "ESM_IDLE_TIMEOUT": "z", "ESM_MAX_CONNECTIONS": "many", "ESM_MAX_INFLIGHT_BODY": "1KiB"},
-			want: []string{`--read-timeout "x"`, `--write-timeout "y"`, `--idle-timeout "z"`, `--max-connections "many"`, "--max-inflight-body 1KiB is less than --max-body 1MiB"}},
+			want: []string{`--read-timeout / ESM_READ_TIMEOUT: "x"`, `--write-timeout / ESM_WRITE_TIMEOUT: "y"`, `--idle-timeout / ESM_IDLE_TIMEOUT: "z"`, `--max-connections / ESM_MAX_CONNECTIONS: "many"`, `--max-inflight-body / ESM_MAX_INFLIGHT_BODY: "1KiB" is less than --max-body "1MiB"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -189,7 +189,7 @@ func TestServeConfigurationErrors(t *testing.T) {
 	t.Setenv("ESM_STATSD_ADDR", "off")
 	r := runESM(t, "serve", "--role", "robot", "--max-body", "lots", "--schemas", t.TempDir())
 	assert.Equal(t, exitFailure, r.code)
-	for _, want := range []string{`--role "robot"`, `--listen "no-port"`, `--max-body: "lots"`} {
+	for _, want := range []string{`--role / ESM_ROLE: "robot"`, `--listen / ESM_LISTEN: "no-port"`, `--max-body / ESM_MAX_BODY: "lots"`} {
 		assert.Contains(t, r.stderr, want)
 	}
 
@@ -211,28 +211,6 @@ func TestServeConfigurationErrors(t *testing.T) {
 	assert.Equal(t, exitFailure, r.code)
 	assert.Contains(t, r.stderr, `unknown environment "moon"`)
 	assert.Contains(t, r.stderr, "no record types found")
-}
-
-func TestParseSize(t *testing.T) {
-	tests := []struct {
-		in   string
-		want int64
-		ok   bool
-	}{
-		{"1048576", 1 << 20, true}, {"1MiB", 1 << 20, true}, {"512KiB", 512 << 10, true}, {"10 B", 10, true},
-		{"0", 0, false}, {"-1", 0, false}, {"1MB", 0, false}, {"", 0, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			got, err := parseSize(tt.in)
-			if !tt.ok {
-				require.Error(t, err)
-				return
-			}
-			require.NoError(t, err)
-			assert.Equal(t, tt.want, got)
-		})
-	}
 }
 
 // seriesCount is the number of series the registry exposes, as Prometheus

@@ -113,8 +113,7 @@ func TestServeNeverPrintsCredentialsOfURLs(t *testing.T) {
 				envGitHubToken: "ghp_test", envGitHubURL: strings.Replace(gh.URL, "http://", "http://"+creds, 1),
 				envAPIKey: "dd-api", envAppKey: "dd-app", envDatadogURL: ddURL,
 			}
-			f := botFlags{stateDir: t.TempDir(), requireApproval: "false"}
-			bc, err := f.config(nil, func(k string) string { return vars[k] }, "")
+			bc, err := testBotConfig(map[string]string{"state-dir": t.TempDir()}, vars)
 			require.NoError(t, err)
 			cfg := testServeConfig("")
 			cfg.bot, cfg.log = bc, slog.New(slog.NewJSONHandler(&syncWriter{w: &logs}, nil))

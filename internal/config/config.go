@@ -3,6 +3,12 @@
 // variables. Loading follows Prometheus and Alertmanager: strict decoding
 // (an unknown key is an error), defaults, then a validation that reports
 // every problem at once.
+//
+// The settings of "esm serve" (ServeSettings, ReadServe) follow one rule:
+// a flag given on the command line wins over its environment variable,
+// which wins over the default; a variable set to the empty string counts
+// as not set. Secrets come from the environment only and are never
+// printed.
 package config
 
 import (
