@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -107,7 +105,7 @@ func TestServeNeverPrintsCredentialsOfURLs(t *testing.T) {
 		t.Run(creds, func(t *testing.T) {
 			gh := ghtest.NewServer(t)
 			ddURL := "http://" + creds + closedPort(t)
-			var logs bytes.Buffer
+			var logs lockedBuffer
 			vars := map[string]string{
 				envWebhookSecret: e2eSecret, envAllowedRepos: "runatlantis/*",
 				envGitHubToken: "ghp_test", envGitHubURL: strings.Replace(gh.URL, "http://", "http://"+creds, 1),
@@ -116,7 +114,7 @@ func TestServeNeverPrintsCredentialsOfURLs(t *testing.T) {
 			bc, err := testBotConfig(map[string]string{"state-dir": t.TempDir()}, vars)
 			require.NoError(t, err)
 			cfg := testServeConfig("")
-			cfg.bot, cfg.log = bc, slog.New(slog.NewJSONHandler(&syncWriter{w: &logs}, nil))
+			cfg.bot, cfg.log = bc, slog.New(slog.NewJSONHandler(&logs, nil))
 			cfg.ddAPIKey, cfg.ddURL = "dd-api", ddURL
 			base, stop := startServer(t, cfg)
 
@@ -137,16 +135,4 @@ func TestServeNeverPrintsCredentialsOfURLs(t *testing.T) {
 			assert.NotContains(t, logs.String(), "secret")
 		})
 	}
-}
-
-// syncWriter serialises the writes of concurrent loggers.
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }
