@@ -14,6 +14,7 @@ import (
 	gh "github.com/google/go-github/v60/github"
 
 	"github.com/esm-dev/esm/internal/config"
+	"github.com/esm-dev/esm/internal/forge"
 	"github.com/esm-dev/esm/internal/github"
 	"github.com/esm-dev/esm/internal/metrics"
 	"github.com/esm-dev/esm/internal/monitor"
@@ -191,8 +192,8 @@ func (c *storeCache) open(env string) (monitor.Store, error) {
 // botEvents hands the webhook's events to the runner.
 type botEvents struct{ r *reconcile.Runner }
 
-func repoOf(r *gh.Repository, inst *gh.Installation) reconcile.Repo {
-	return reconcile.Repo{Owner: r.GetOwner().GetLogin(), Name: r.GetName(), Installation: inst.GetID()}
+func repoOf(r *gh.Repository, inst *gh.Installation) forge.Repo {
+	return forge.Repo{Owner: r.GetOwner().GetLogin(), Name: r.GetName(), Installation: inst.GetID()}
 }
 
 // IssueComment runs the command of a comment on a pull request.

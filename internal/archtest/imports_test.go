@@ -17,20 +17,19 @@ var allowed = map[string][]string{
 	"annotations":         {},
 	"webhook":             {},
 	"internal/diag":       {},
+	"internal/forge":      {},
 	"internal/idl":        {"internal/diag"},
 	"internal/config":     {"annotations"},
 	"internal/monitor":    {"annotations", "internal/diag"},
 	"internal/report":     {"internal/monitor", "internal/diag", "annotations"},
-	"internal/reconcile":  {"internal/idl", "annotations", "internal/monitor", "internal/report", "internal/config", "internal/diag"},
+	"internal/reconcile":  {"internal/idl", "annotations", "internal/monitor", "internal/report", "internal/config", "internal/diag", "internal/forge"},
 	"internal/datadog":    {"internal/monitor", "annotations", "internal/redact"},
 	"internal/localstore": {"internal/monitor", "annotations"},
-	// The GitHub adapter implements the ports reconcile declares, as the
-	// Datadog adapter implements monitor's.
-	"internal/github":    {"internal/reconcile", "internal/redact"},
-	"internal/collector": {"internal/idl", "internal/diag"},
-	"internal/metrics":   {},
-	"internal/httplimit": {},
-	"internal/redact":    {},
+	"internal/github":     {"internal/forge", "internal/redact"},
+	"internal/collector":  {"internal/idl", "internal/diag"},
+	"internal/metrics":    {},
+	"internal/httplimit":  {},
+	"internal/redact":     {},
 	// Query monitors: files, runner, scheduler and result store; the
 	// database drivers are its own SDKs.
 	"internal/queries": {"internal/diag", "annotations"},
@@ -45,6 +44,7 @@ var forbidden = map[string][]string{
 	"internal/reconcile": {"github.com/DataDog/", "github.com/google/go-github", "github.com/prometheus/", "github.com/go-chi/", "net/http"},
 	"internal/idl":       {"github.com/"},
 	"internal/diag":      {"github.com/"},
+	"internal/forge":     {"github.com/"},
 	// The query runner hands results to a Sink; exporting them is the
 	// metrics package's job.
 	"internal/queries": {"github.com/prometheus/", "github.com/DataDog/"},

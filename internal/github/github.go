@@ -1,7 +1,7 @@
 // Package github is esm's adapter to GitHub's REST API, on go-github:
 // the pull request, its changed files and the schema files at a SHA, the
 // issue comments, reactions and commit statuses of the bot, collaborator
-// permissions and reviews. Client implements reconcile.GitHub; each method
+// permissions and reviews. Client implements forge.GitHub; each method
 // is one GitHub operation and names its REST endpoint.
 //
 // Authentication is a token (GITHUB_TOKEN) or a GitHub App: the app's JWT
@@ -33,7 +33,7 @@ import (
 	"github.com/bradleyfalzon/ghinstallation/v2"
 	gh "github.com/google/go-github/v60/github"
 
-	"github.com/esm-dev/esm/internal/reconcile"
+	"github.com/esm-dev/esm/internal/forge"
 	"github.com/esm-dev/esm/internal/redact"
 )
 
@@ -89,7 +89,7 @@ type Client struct {
 	instFor map[string]int64     // installation of owner/name, when found by the API
 }
 
-var _ reconcile.GitHub = (*Client)(nil)
+var _ forge.GitHub = (*Client)(nil)
 
 // New checks cfg and returns a Client. Every problem is reported.
 func New(cfg Config) (*Client, error) {
@@ -190,7 +190,7 @@ func (c *Client) newClient(hc *http.Client) (*gh.Client, error) {
 // client returns the client that acts on repo: the token's, or the
 // installation's (found with GET /repos/{owner}/{repo}/installation when
 // the event did not carry it).
-func (c *Client) client(ctx context.Context, repo reconcile.Repo) (*gh.Client, error) {
+func (c *Client) client(ctx context.Context, repo forge.Repo) (*gh.Client, error) {
 	if c.token != nil {
 		return c.token, nil
 	}
@@ -260,7 +260,7 @@ func (c *Client) Login(ctx context.Context) (string, error) {
 }
 
 // PullRequest calls GET /repos/{owner}/{repo}/pulls/{pull_number}.
-func (c *Client) PullRequest(ctx context.Context, repo reconcile.Repo, number int) (*reconcile.PullRequest, error) {
+func (c *Client) PullRequest(ctx context.Context, repo forge.Repo, number int) (*forge.PullRequest, error) {
 	cl, err := c.client(ctx, repo)
 	if err != nil {
 		return nil, err
@@ -273,7 +273,7 @@ func (c *Client) PullRequest(ctx context.Context, repo reconcile.Repo, number in
 	if err != nil {
 		return nil, fmt.Errorf("get pull request %s#%d: %w", repo, number, err)
 	}
-	return &reconcile.PullRequest{
+	return &forge.PullRequest{
 		Number:  pr.GetNumber(),
 		HeadSHA: pr.GetHead().GetSHA(),
 		BaseSHA: pr.GetBase().GetSHA(),
@@ -285,16 +285,16 @@ func (c *Client) PullRequest(ctx context.Context, repo reconcile.Repo, number in
 
 // ListPullRequestFiles calls GET /repos/{owner}/{repo}/pulls/{pull_number}/files,
 // every page (GitHub lists at most 3,000 files).
-func (c *Client) ListPullRequestFiles(ctx context.Context, repo reconcile.Repo, number int) ([]reconcile.ChangedFile, error) {
+func (c *Client) ListPullRequestFiles(ctx context.Context, repo forge.Repo, number int) ([]forge.ChangedFile, error) {
 	cl, err := c.client(ctx, repo)
 	if err != nil {
 		return nil, err
 	}
-	var out []reconcile.ChangedFile
+	var out []forge.ChangedFile
 	err = paginate(ctx, c, "list pull request files", func(opts *gh.ListOptions) (*gh.Response, error) {
 		files, resp, err := cl.PullRequests.ListFiles(ctx, repo.Owner, repo.Name, number, opts)
 		for _, f := range files {
-			out = append(out, reconcile.ChangedFile{Path: f.GetFilename(), PreviousPath: f.GetPreviousFilename(), Status: f.GetStatus()})
+			out = append(out, forge.ChangedFile{Path: f.GetFilename(), PreviousPath: f.GetPreviousFilename(), Status: f.GetStatus()})
 		}
 		return resp, err
 	})
@@ -306,16 +306,16 @@ func (c *Client) ListPullRequestFiles(ctx context.Context, repo reconcile.Repo, 
 
 // ListReviews calls GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews,
 // every page.
-func (c *Client) ListReviews(ctx context.Context, repo reconcile.Repo, number int) ([]reconcile.Review, error) {
+func (c *Client) ListReviews(ctx context.Context, repo forge.Repo, number int) ([]forge.Review, error) {
 	cl, err := c.client(ctx, repo)
 	if err != nil {
 		return nil, err
 	}
-	var out []reconcile.Review
+	var out []forge.Review
 	err = paginate(ctx, c, "list reviews", func(opts *gh.ListOptions) (*gh.Response, error) {
 		reviews, resp, err := cl.PullRequests.ListReviews(ctx, repo.Owner, repo.Name, number, opts)
 		for _, r := range reviews {
-			out = append(out, reconcile.Review{Author: r.GetUser().GetLogin(), State: r.GetState()})
+			out = append(out, forge.Review{Author: r.GetUser().GetLogin(), State: r.GetState()})
 		}
 		return resp, err
 	})
@@ -328,7 +328,7 @@ func (c *Client) ListReviews(ctx context.Context, repo reconcile.Repo, number in
 // FileContents calls GET /repos/{owner}/{repo}/contents/{path}?ref={ref}
 // with the raw media type, which serves files up to 100 MB. A file that
 // does not exist at ref is an error wrapping fs.ErrNotExist.
-func (c *Client) FileContents(ctx context.Context, repo reconcile.Repo, path, ref string) ([]byte, error) {
+func (c *Client) FileContents(ctx context.Context, repo forge.Repo, path, ref string) ([]byte, error) {
 	cl, err := c.client(ctx, repo)
 	if err != nil {
 		return nil, err
@@ -355,16 +355,16 @@ func (c *Client) FileContents(ctx context.Context, repo reconcile.Repo, path, re
 
 // ListIssueComments calls GET /repos/{owner}/{repo}/issues/{issue_number}/comments,
 // every page, oldest first.
-func (c *Client) ListIssueComments(ctx context.Context, repo reconcile.Repo, number int) ([]reconcile.Comment, error) {
+func (c *Client) ListIssueComments(ctx context.Context, repo forge.Repo, number int) ([]forge.Comment, error) {
 	cl, err := c.client(ctx, repo)
 	if err != nil {
 		return nil, err
 	}
-	var out []reconcile.Comment
+	var out []forge.Comment
 	err = paginate(ctx, c, "list issue comments", func(opts *gh.ListOptions) (*gh.Response, error) {
 		comments, resp, err := cl.Issues.ListComments(ctx, repo.Owner, repo.Name, number, &gh.IssueListCommentsOptions{ListOptions: *opts})
 		for _, cm := range comments {
-			out = append(out, reconcile.Comment{ID: cm.GetID(), Body: cm.GetBody(), Author: cm.GetUser().GetLogin(), AuthorType: cm.GetUser().GetType()})
+			out = append(out, forge.Comment{ID: cm.GetID(), Body: cm.GetBody(), Author: cm.GetUser().GetLogin(), AuthorType: cm.GetUser().GetType()})
 		}
 		return resp, err
 	})
@@ -378,7 +378,7 @@ func (c *Client) ListIssueComments(ctx context.Context, repo reconcile.Repo, num
 // and returns the new comment's id. It is not retried after an answer
 // that may follow a write (5xx, a broken connection), so that a comment is
 // never posted twice.
-func (c *Client) CreateIssueComment(ctx context.Context, repo reconcile.Repo, number int, body string) (int64, error) {
+func (c *Client) CreateIssueComment(ctx context.Context, repo forge.Repo, number int, body string) (int64, error) {
 	cl, err := c.client(ctx, repo)
 	if err != nil {
 		return 0, err
@@ -395,7 +395,7 @@ func (c *Client) CreateIssueComment(ctx context.Context, repo reconcile.Repo, nu
 }
 
 // EditIssueComment calls PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}.
-func (c *Client) EditIssueComment(ctx context.Context, repo reconcile.Repo, id int64, body string) error {
+func (c *Client) EditIssueComment(ctx context.Context, repo forge.Repo, id int64, body string) error {
 	cl, err := c.client(ctx, repo)
 	if err != nil {
 		return err
@@ -413,7 +413,7 @@ func (c *Client) EditIssueComment(ctx context.Context, repo reconcile.Repo, id i
 // CreateCommentReaction calls POST /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions
 // with a reaction such as "eyes", "rocket" or "confused"; the same
 // reaction twice is one reaction.
-func (c *Client) CreateCommentReaction(ctx context.Context, repo reconcile.Repo, commentID int64, reaction string) error {
+func (c *Client) CreateCommentReaction(ctx context.Context, repo forge.Repo, commentID int64, reaction string) error {
 	cl, err := c.client(ctx, repo)
 	if err != nil {
 		return err
@@ -430,16 +430,16 @@ func (c *Client) CreateCommentReaction(ctx context.Context, repo reconcile.Repo,
 
 // ListCommentReactions calls GET /repos/{owner}/{repo}/issues/comments/{comment_id}/reactions,
 // every page.
-func (c *Client) ListCommentReactions(ctx context.Context, repo reconcile.Repo, commentID int64) ([]reconcile.Reaction, error) {
+func (c *Client) ListCommentReactions(ctx context.Context, repo forge.Repo, commentID int64) ([]forge.Reaction, error) {
 	cl, err := c.client(ctx, repo)
 	if err != nil {
 		return nil, err
 	}
-	var out []reconcile.Reaction
+	var out []forge.Reaction
 	err = paginate(ctx, c, "list reactions", func(opts *gh.ListOptions) (*gh.Response, error) {
 		reactions, resp, err := cl.Reactions.ListIssueCommentReactions(ctx, repo.Owner, repo.Name, commentID, opts)
 		for _, x := range reactions {
-			out = append(out, reconcile.Reaction{Content: x.GetContent(), User: x.GetUser().GetLogin()})
+			out = append(out, forge.Reaction{Content: x.GetContent(), User: x.GetUser().GetLogin()})
 		}
 		return resp, err
 	})
@@ -450,7 +450,7 @@ func (c *Client) ListCommentReactions(ctx context.Context, repo reconcile.Repo, 
 }
 
 // CreateStatus calls POST /repos/{owner}/{repo}/statuses/{sha}.
-func (c *Client) CreateStatus(ctx context.Context, repo reconcile.Repo, sha string, s reconcile.CommitStatus) error {
+func (c *Client) CreateStatus(ctx context.Context, repo forge.Repo, sha string, s forge.CommitStatus) error {
 	cl, err := c.client(ctx, repo)
 	if err != nil {
 		return err
@@ -469,7 +469,7 @@ func (c *Client) CreateStatus(ctx context.Context, repo reconcile.Repo, sha stri
 // PermissionLevel calls GET /repos/{owner}/{repo}/collaborators/{username}/permission
 // and returns admin, write, read or none ("maintain" is write and
 // "triage" read there). A user GitHub does not know has none.
-func (c *Client) PermissionLevel(ctx context.Context, repo reconcile.Repo, user string) (string, error) {
+func (c *Client) PermissionLevel(ctx context.Context, repo forge.Repo, user string) (string, error) {
 	cl, err := c.client(ctx, repo)
 	if err != nil {
 		return "", err

@@ -16,11 +16,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/esm-dev/esm/internal/forge"
 	"github.com/esm-dev/esm/internal/github/ghtest"
-	"github.com/esm-dev/esm/internal/reconcile"
 )
 
-var shop = reconcile.Repo{Owner: "acme", Name: "shop"}
+var shop = forge.Repo{Owner: "acme", Name: "shop"}
 
 func newClient(t *testing.T, srv *ghtest.Server) *Client {
 	t.Helper()
@@ -54,11 +54,11 @@ func TestPullRequestAndFiles(t *testing.T) {
 
 	pr, err := c.PullRequest(ctx, shop, 7)
 	require.NoError(t, err)
-	assert.Equal(t, reconcile.PullRequest{Number: 7, HeadSHA: "head", BaseSHA: "base", State: "open", Author: "alice"}, *pr)
+	assert.Equal(t, forge.PullRequest{Number: 7, HeadSHA: "head", BaseSHA: "base", State: "open", Author: "alice"}, *pr)
 
 	files, err := c.ListPullRequestFiles(ctx, shop, 7)
 	require.NoError(t, err)
-	assert.Equal(t, []reconcile.ChangedFile{
+	assert.Equal(t, []forge.ChangedFile{
 		{Path: "schemas/a.avdl", Status: "modified"},
 		{Path: "schemas/b.avdl", Status: "added"},
 		{Path: "schemas/gone.avdl", Status: "removed"},
@@ -81,7 +81,7 @@ func TestListFilesPaginatesAndKeepsRenames(t *testing.T) {
 	got, err := newClient(t, srv).ListPullRequestFiles(context.Background(), shop, 1)
 	require.NoError(t, err)
 	require.Len(t, got, 251)
-	assert.Equal(t, reconcile.ChangedFile{Path: "schemas/new.avdl", PreviousPath: "schemas/old.avdl", Status: "renamed"}, got[250])
+	assert.Equal(t, forge.ChangedFile{Path: "schemas/new.avdl", PreviousPath: "schemas/old.avdl", Status: "renamed"}, got[250])
 	assert.Equal(t, 3, count(srv, "GET", "/repos/acme/shop/pulls/1/files"), "three pages of 100")
 }
 
@@ -125,8 +125,8 @@ func TestComments(t *testing.T) {
 	list, err := c.ListIssueComments(ctx, shop, 7)
 	require.NoError(t, err)
 	require.Len(t, list, 122)
-	assert.Equal(t, reconcile.Comment{ID: userID, Body: "esm prod plan", Author: "alice", AuthorType: "User"}, list[0])
-	assert.Equal(t, reconcile.Comment{ID: id, Body: "<!-- esm:prod:plan -->\nsecond", Author: ghtest.BotLogin, AuthorType: "Bot"}, list[121])
+	assert.Equal(t, forge.Comment{ID: userID, Body: "esm prod plan", Author: "alice", AuthorType: "User"}, list[0])
+	assert.Equal(t, forge.Comment{ID: id, Body: "<!-- esm:prod:plan -->\nsecond", Author: ghtest.BotLogin, AuthorType: "Bot"}, list[121])
 	assert.Equal(t, 2, count(srv, "GET", "/repos/acme/shop/issues/7/comments"))
 
 	_, err = c.CreateIssueComment(ctx, shop, 7, strings.Repeat("x", ghtest.MaxCommentLength+1))
@@ -142,13 +142,13 @@ func TestReactionsStatusesPermissionsReviews(t *testing.T) {
 	ctx := context.Background()
 	id := srv.AddComment("acme/shop", 7, "alice", "esm prod register")
 
-	for _, r := range []string{reconcile.ReactionEyes, reconcile.ReactionEyes, reconcile.ReactionRocket} {
+	for _, r := range []string{forge.ReactionEyes, forge.ReactionEyes, forge.ReactionRocket} {
 		require.NoError(t, c.CreateCommentReaction(ctx, shop, id, r))
 	}
 	assert.Equal(t, []string{"eyes", "rocket"}, srv.Reactions("acme/shop", id))
 	assert.Error(t, c.CreateCommentReaction(ctx, shop, 424242, "eyes"))
 
-	require.NoError(t, c.CreateStatus(ctx, shop, "head", reconcile.CommitStatus{Context: "esm/prod", State: "pending", Description: "running"}))
+	require.NoError(t, c.CreateStatus(ctx, shop, "head", forge.CommitStatus{Context: "esm/prod", State: "pending", Description: "running"}))
 	assert.Equal(t, []ghtest.Status{{State: "pending", Context: "esm/prod", Description: "running"}}, srv.Statuses("acme/shop", "head"))
 
 	srv.SetPermission("acme/shop", "alice", "write")
@@ -162,7 +162,7 @@ func TestReactionsStatusesPermissionsReviews(t *testing.T) {
 	srv.AddReview("acme/shop", 7, "bob", "APPROVED")
 	reviews, err := c.ListReviews(ctx, shop, 7)
 	require.NoError(t, err)
-	assert.Equal(t, []reconcile.Review{{Author: "bob", State: "APPROVED"}}, reviews)
+	assert.Equal(t, []forge.Review{{Author: "bob", State: "APPROVED"}}, reviews)
 
 	login, err := c.Login(ctx)
 	require.NoError(t, err)
@@ -252,7 +252,7 @@ func TestGitHubApp(t *testing.T) {
 	assert.Equal(t, ghtest.BotLogin, login)
 
 	// With the installation from the webhook payload.
-	pr, err := c.PullRequest(ctx, reconcile.Repo{Owner: "acme", Name: "shop", Installation: 77}, 7)
+	pr, err := c.PullRequest(ctx, forge.Repo{Owner: "acme", Name: "shop", Installation: 77}, 7)
 	require.NoError(t, err)
 	assert.Equal(t, "head", pr.HeadSHA)
 	assert.Equal(t, 1, count(srv, "POST", "/app/installations/77/access_tokens"))

@@ -8,8 +8,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/esm-dev/esm/internal/forge"
 	"github.com/esm-dev/esm/internal/github/ghtest"
-	"github.com/esm-dev/esm/internal/reconcile"
 )
 
 func TestListCommentReactions(t *testing.T) {
@@ -36,9 +36,9 @@ func TestListCommentReactions(t *testing.T) {
 			got, err := c.ListCommentReactions(ctx, shop, id)
 			require.NoError(t, err)
 			require.Len(t, got, tt.humans+2)
-			assert.Equal(t, reconcile.Reaction{Content: "eyes", User: ghtest.BotLogin}, got[0])
-			assert.Equal(t, reconcile.Reaction{Content: "+1", User: "user0"}, got[1])
-			assert.Equal(t, reconcile.Reaction{Content: "rocket", User: ghtest.BotLogin}, got[len(got)-1])
+			assert.Equal(t, forge.Reaction{Content: "eyes", User: ghtest.BotLogin}, got[0])
+			assert.Equal(t, forge.Reaction{Content: "+1", User: "user0"}, got[1])
+			assert.Equal(t, forge.Reaction{Content: "rocket", User: ghtest.BotLogin}, got[len(got)-1])
 		})
 	}
 	t.Run("no such comment", func(t *testing.T) {

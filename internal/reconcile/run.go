@@ -17,148 +17,16 @@ import (
 
 	"github.com/esm-dev/esm/internal/config"
 	"github.com/esm-dev/esm/internal/diag"
+	"github.com/esm-dev/esm/internal/forge"
 	"github.com/esm-dev/esm/internal/idl"
 	"github.com/esm-dev/esm/internal/monitor"
 	"github.com/esm-dev/esm/internal/report"
 )
 
-// Repo names a GitHub repository and, for a GitHub App, the installation
-// that received the event (0 with a token).
-type Repo struct {
-	Owner, Name  string
-	Installation int64
-}
-
-// String returns owner/name.
-func (r Repo) String() string { return r.Owner + "/" + r.Name }
-
-// PullRequest is what a run needs of a pull request.
-type PullRequest struct {
-	Number  int
-	HeadSHA string
-	BaseSHA string
-	State   string // open or closed
-	Draft   bool
-	Author  string
-}
-
-// File statuses of a pull request's changed files, as GitHub names them.
-const (
-	FileAdded    = "added"
-	FileModified = "modified"
-	FileRemoved  = "removed"
-	FileRenamed  = "renamed"
-	FileCopied   = "copied"
-	FileChanged  = "changed"
-)
-
-// ChangedFile is a file a pull request changes.
-type ChangedFile struct {
-	Path string
-	// PreviousPath is the path at the base of a renamed file.
-	PreviousPath string
-	// Status is one of the File* constants.
-	Status string
-}
-
-// Comment is an issue comment of a pull request.
-type Comment struct {
-	ID     int64
-	Body   string
-	Author string
-	// AuthorType is "User", "Bot" or "Organization".
-	AuthorType string
-}
-
-// Review is a pull request review.
-type Review struct {
-	Author string
-	// State is APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED or PENDING.
-	State string
-}
-
-// Reactions the bot puts on a command.
-const (
-	ReactionEyes     = "eyes"     // 👀 the command is being run
-	ReactionRocket   = "rocket"   // 🚀 it succeeded
-	ReactionConfused = "confused" // 😕 it failed
-)
-
-// Commit status states.
-const (
-	StatusPending = "pending"
-	StatusSuccess = "success"
-	StatusFailure = "failure"
-	StatusError   = "error"
-)
-
-// CommitStatus is a commit status on a SHA.
-type CommitStatus struct {
-	Context     string // esm/<env>
-	State       string // one of the Status* constants
-	Description string
-}
-
-// PullRequests reads pull requests.
-type PullRequests interface {
-	PullRequest(ctx context.Context, repo Repo, number int) (*PullRequest, error)
-	// ListPullRequestFiles returns every changed file (all pages).
-	ListPullRequestFiles(ctx context.Context, repo Repo, number int) ([]ChangedFile, error)
-	// ListReviews returns every review (all pages), oldest first.
-	ListReviews(ctx context.Context, repo Repo, number int) ([]Review, error)
-}
-
-// Contents reads files of a repository.
-type Contents interface {
-	// FileContents returns a file at ref; an error wrapping fs.ErrNotExist
-	// when there is no such file.
-	FileContents(ctx context.Context, repo Repo, path, ref string) ([]byte, error)
-}
-
-// Comments reads and writes the comments of a pull request.
-type Comments interface {
-	// ListIssueComments returns every comment (all pages), oldest first.
-	ListIssueComments(ctx context.Context, repo Repo, number int) ([]Comment, error)
-	CreateIssueComment(ctx context.Context, repo Repo, number int, body string) (int64, error)
-	EditIssueComment(ctx context.Context, repo Repo, id int64, body string) error
-	CreateCommentReaction(ctx context.Context, repo Repo, commentID int64, reaction string) error
-	// ListCommentReactions returns every reaction on a comment (all pages).
-	ListCommentReactions(ctx context.Context, repo Repo, commentID int64) ([]Reaction, error)
-}
-
-// Reaction is a reaction on a comment.
-type Reaction struct {
-	Content string // such as "eyes"
-	User    string // the login of who reacted
-}
-
-// Statuses sets commit statuses.
-type Statuses interface {
-	CreateStatus(ctx context.Context, repo Repo, sha string, s CommitStatus) error
-}
-
-// Permissions reads who may do what.
-type Permissions interface {
-	// PermissionLevel returns a user's permission on a repository: admin,
-	// write, read or none.
-	PermissionLevel(ctx context.Context, repo Repo, user string) (string, error)
-	// Login returns the login the bot comments as, such as "esm[bot]".
-	Login(ctx context.Context) (string, error)
-}
-
-// GitHub is everything a run does on GitHub; internal/github implements it.
-type GitHub interface {
-	PullRequests
-	Contents
-	Comments
-	Statuses
-	Permissions
-}
-
 // CommentEvent is a comment created on a pull request.
 type CommentEvent struct {
 	Delivery   string // X-GitHub-Delivery
-	Repo       Repo
+	Repo       forge.Repo
 	RepoURL    string // https://github.com/owner/name, for links
 	Number     int
 	CommentID  int64
@@ -170,7 +38,7 @@ type CommentEvent struct {
 // PullRequestEvent is a pull request opened, synchronized or reopened.
 type PullRequestEvent struct {
 	Delivery string
-	Repo     Repo
+	Repo     forge.Repo
 	RepoURL  string
 	Number   int
 	Action   string
@@ -213,7 +81,7 @@ func ParseAllowList(s string) (AllowList, error) {
 }
 
 // Allows reports whether the list holds repo.
-func (a AllowList) Allows(repo Repo) bool {
+func (a AllowList) Allows(repo forge.Repo) bool {
 	return a.owners[strings.ToLower(repo.Owner)] || a.repos[strings.ToLower(repo.String())]
 }
 
@@ -283,7 +151,7 @@ func ParseCommand(body string, envs []string) (cmd Command, addressed bool, prob
 // use; runs on one repository and environment take turns.
 type Runner struct {
 	// GitHub is the GitHub API.
-	GitHub GitHub
+	GitHub forge.GitHub
 	// Stores returns the monitor store of an environment.
 	Stores func(env string) (monitor.Store, error)
 	// Config holds the environments and the defaults of the monitors.
@@ -332,7 +200,7 @@ const finalReportTimeout = 10 * time.Second
 type run struct {
 	r         *Runner
 	log       *slog.Logger
-	repo      Repo
+	repo      forge.Repo
 	repoURL   string
 	number    int
 	commentID int64 // 0 for an automatic plan
@@ -369,7 +237,7 @@ func (r *Runner) HandleComment(ctx context.Context, ev CommentEvent) {
 		fctx, cancel := finalContext(ctx)
 		defer cancel()
 		r.observe(cmd, "error", 0)
-		ru.react(fctx, ReactionConfused)
+		ru.react(fctx, forge.ReactionConfused)
 		return
 	}
 	if problem != "" || cmd.Kind == CommandHelp {
@@ -401,7 +269,7 @@ func (r *Runner) HandleComment(ctx context.Context, ev CommentEvent) {
 			return
 		}
 	}
-	ru.react(ctx, ReactionEyes)
+	ru.react(ctx, forge.ReactionEyes)
 	ru.execute(ctx)
 }
 
@@ -420,7 +288,7 @@ func (ru *run) reactedBefore(ctx context.Context) bool {
 	}
 	for _, x := range reactions {
 		switch x.Content {
-		case ReactionEyes, ReactionRocket, ReactionConfused:
+		case forge.ReactionEyes, forge.ReactionRocket, forge.ReactionConfused:
 			if strings.EqualFold(x.User, self) {
 				return true
 			}
@@ -463,7 +331,7 @@ func (r *Runner) authorise(ctx context.Context, ev CommentEvent) (string, error)
 
 // Approved reports whether reviews approve a pull request: some reviewer's
 // latest decisive review approves it and none's requests changes.
-func Approved(reviews []Review) bool {
+func Approved(reviews []forge.Review) bool {
 	latest := map[string]string{}
 	for _, rv := range reviews {
 		switch rv.State {
@@ -513,7 +381,7 @@ func (r *Runner) HandlePullRequest(ctx context.Context, ev PullRequestEvent) {
 
 // runLogger returns a logger and a context that carry the run's
 // attributes: delivery, repo, pr, command and a new run id.
-func (r *Runner) runLogger(ctx context.Context, delivery string, repo Repo, number int, command string) (context.Context, *slog.Logger) {
+func (r *Runner) runLogger(ctx context.Context, delivery string, repo forge.Repo, number int, command string) (context.Context, *slog.Logger) {
 	var id [6]byte
 	_, _ = rand.Read(id[:])
 	attrs := []slog.Attr{
@@ -593,7 +461,7 @@ func (r *Runner) selfLogin(ctx context.Context) string {
 
 // lock waits for the turn of repo and env. It calls busy, once, when
 // another run holds it. The returned function releases it.
-func (r *Runner) lock(ctx context.Context, repo Repo, env string, busy func()) (func(), error) {
+func (r *Runner) lock(ctx context.Context, repo forge.Repo, env string, busy func()) (func(), error) {
 	key := strings.ToLower(repo.String()) + "\x00" + env
 	r.mu.Lock()
 	if r.locks == nil {
@@ -642,7 +510,7 @@ func (ru *run) status(ctx context.Context, sha, state, desc string) {
 	if len(desc) > 140 {
 		desc = desc[:137] + "..."
 	}
-	s := CommitStatus{Context: "esm/" + ru.cmd.Env, State: state, Description: desc}
+	s := forge.CommitStatus{Context: "esm/" + ru.cmd.Env, State: state, Description: desc}
 	if err := ru.r.GitHub.CreateStatus(ctx, ru.repo, sha, s); err != nil {
 		ru.log.Error("commit status failed", "state", state, "error", fmt.Errorf("create status: %w", err))
 	}
@@ -671,7 +539,7 @@ func (ru *run) execute(ctx context.Context) {
 		fctx, cancel := finalContext(ctx)
 		defer cancel()
 		ru.r.observe(ru.cmd, "error", 0)
-		ru.react(fctx, ReactionConfused)
+		ru.react(fctx, forge.ReactionConfused)
 		return
 	}
 	defer unlock()
@@ -698,7 +566,7 @@ func (ru *run) execute(ctx context.Context) {
 	}
 	state, desc := report.StatusOf(res)
 	if interrupted {
-		state, desc = StatusError, "esm "+ru.cmd.Kind+" was interrupted; comment again to run it"
+		state, desc = forge.StatusError, "esm "+ru.cmd.Kind+" was interrupted; comment again to run it"
 	}
 	if sha != "" {
 		ru.status(ctx, sha, state, desc)
@@ -707,16 +575,16 @@ func (ru *run) execute(ctx context.Context) {
 	// (and tests) wait for.
 	outcome := "failure"
 	switch state {
-	case StatusSuccess:
+	case forge.StatusSuccess:
 		outcome = "success"
-	case StatusError:
+	case forge.StatusError:
 		outcome = "error"
 	}
 	ru.r.observe(ru.cmd, outcome, time.Since(start))
-	if state == StatusSuccess {
-		ru.react(ctx, ReactionRocket)
+	if state == forge.StatusSuccess {
+		ru.react(ctx, forge.ReactionRocket)
 	} else {
-		ru.react(ctx, ReactionConfused)
+		ru.react(ctx, forge.ReactionConfused)
 	}
 	ru.log.Info("run finished", "state", state, "description", desc)
 }
@@ -786,7 +654,7 @@ func (ru *run) noteWaiting(ctx context.Context, delta int) {
 }
 
 // waitingNote returns the waiting note of a pull request and environment.
-func (r *Runner) waitingNote(repo Repo, number int, env string) *waitingNote {
+func (r *Runner) waitingNote(repo forge.Repo, number int, env string) *waitingNote {
 	key := fmt.Sprintf("%s\x00%d\x00%s", strings.ToLower(repo.String()), number, env)
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -833,7 +701,7 @@ func (ru *run) carryOut(ctx context.Context) (*report.CommentInput, string) {
 		return fail("pull request #%d is %s: esm runs only on open pull requests", ru.number, pr.State)
 	}
 	res.SHA = pr.HeadSHA
-	ru.status(ctx, pr.HeadSHA, StatusPending, "esm "+ru.cmd.Kind+" is running")
+	ru.status(ctx, pr.HeadSHA, forge.StatusPending, "esm "+ru.cmd.Kind+" is running")
 
 	files, err := ru.r.GitHub.ListPullRequestFiles(ctx, ru.repo, ru.number)
 	if err != nil {
@@ -980,16 +848,16 @@ type fileChange struct {
 }
 
 // schemaFiles returns the changed .avdl, .avsc and .avpr files.
-func schemaFiles(files []ChangedFile) []fileChange {
+func schemaFiles(files []forge.ChangedFile) []fileChange {
 	var out []fileChange
 	for _, f := range files {
 		var c fileChange
 		switch f.Status {
-		case FileRemoved:
+		case forge.FileRemoved:
 			c.base = f.Path
-		case FileAdded, FileCopied:
+		case forge.FileAdded, forge.FileCopied:
 			c.head = f.Path
-		case FileRenamed:
+		case forge.FileRenamed:
 			c.head, c.base = f.Path, f.PreviousPath
 		default: // modified, changed
 			c.head, c.base = f.Path, f.Path
@@ -1026,7 +894,7 @@ type changeSet struct {
 // the monitors they ask for at either side. The
 // error is for files that cannot be fetched; problems in the schemas are
 // in diags.
-func (ru *run) load(ctx context.Context, pr *PullRequest, changes []fileChange) (*changeSet, error) {
+func (ru *run) load(ctx context.Context, pr *forge.PullRequest, changes []fileChange) (*changeSet, error) {
 	var head, base []string
 	for _, c := range changes {
 		if c.head != "" {
@@ -1098,8 +966,8 @@ func (ru *run) parseAt(ctx context.Context, sha string, files []string) ([]*idl.
 // each once.
 type fetcher struct {
 	ctx  context.Context
-	gh   Contents
-	repo Repo
+	gh   forge.Contents
+	repo forge.Repo
 	sha  string
 
 	mu    sync.Mutex

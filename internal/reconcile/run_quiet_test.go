@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/esm-dev/esm/internal/forge"
 	"github.com/esm-dev/esm/internal/github"
 	"github.com/esm-dev/esm/internal/github/ghtest"
 	"github.com/esm-dev/esm/internal/monitor"
@@ -212,7 +213,7 @@ type stallingGitHub struct {
 	entered chan struct{}
 }
 
-func (s stallingGitHub) ListPullRequestFiles(ctx context.Context, repo reconcile.Repo, number int) ([]reconcile.ChangedFile, error) {
+func (s stallingGitHub) ListPullRequestFiles(ctx context.Context, repo forge.Repo, number int) ([]forge.ChangedFile, error) {
 	s.once.Do(func() { close(s.entered) })
 	<-ctx.Done()
 	return nil, ctx.Err()

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/esm-dev/esm/internal/config"
+	"github.com/esm-dev/esm/internal/forge"
 	"github.com/esm-dev/esm/internal/github"
 	"github.com/esm-dev/esm/internal/github/ghtest"
 	"github.com/esm-dev/esm/internal/idl"
@@ -30,7 +31,7 @@ const (
 	prNumber = 7
 )
 
-var shop = reconcile.Repo{Owner: "acme", Name: "shop"}
+var shop = forge.Repo{Owner: "acme", Name: "shop"}
 
 // protocol returns an .avdl protocol whose records each carry a traffic
 // anomaly monitor, unless their name starts with "plain".
@@ -171,7 +172,7 @@ func TestParseCommand(t *testing.T) {
 func TestParseAllowList(t *testing.T) {
 	a, err := reconcile.ParseAllowList(" acme/shop, Octo-Org/* ,")
 	require.NoError(t, err)
-	for repo, want := range map[reconcile.Repo]bool{
+	for repo, want := range map[forge.Repo]bool{
 		{Owner: "acme", Name: "shop"}:    true,
 		{Owner: "ACME", Name: "Shop"}:    true,
 		{Owner: "acme", Name: "other"}:   false,
@@ -187,12 +188,12 @@ func TestParseAllowList(t *testing.T) {
 }
 
 func TestApproved(t *testing.T) {
-	r := func(a, s string) reconcile.Review { return reconcile.Review{Author: a, State: s} }
+	r := func(a, s string) forge.Review { return forge.Review{Author: a, State: s} }
 	assert.False(t, reconcile.Approved(nil))
-	assert.True(t, reconcile.Approved([]reconcile.Review{r("bob", "APPROVED"), r("bob", "COMMENTED")}))
-	assert.False(t, reconcile.Approved([]reconcile.Review{r("bob", "APPROVED"), r("eve", "CHANGES_REQUESTED")}))
-	assert.True(t, reconcile.Approved([]reconcile.Review{r("eve", "CHANGES_REQUESTED"), r("eve", "APPROVED")}))
-	assert.False(t, reconcile.Approved([]reconcile.Review{r("bob", "APPROVED"), r("bob", "DISMISSED")}))
+	assert.True(t, reconcile.Approved([]forge.Review{r("bob", "APPROVED"), r("bob", "COMMENTED")}))
+	assert.False(t, reconcile.Approved([]forge.Review{r("bob", "APPROVED"), r("eve", "CHANGES_REQUESTED")}))
+	assert.True(t, reconcile.Approved([]forge.Review{r("eve", "CHANGES_REQUESTED"), r("eve", "APPROVED")}))
+	assert.False(t, reconcile.Approved([]forge.Review{r("bob", "APPROVED"), r("bob", "DISMISSED")}))
 }
 
 func TestPlanShowsTheDiffAndChangesNothing(t *testing.T) {
@@ -366,7 +367,7 @@ type movingHead struct {
 	srv *ghtest.Server
 }
 
-func (m *movingHead) ListPullRequestFiles(ctx context.Context, repo reconcile.Repo, number int) ([]reconcile.ChangedFile, error) {
+func (m *movingHead) ListPullRequestFiles(ctx context.Context, repo forge.Repo, number int) ([]forge.ChangedFile, error) {
 	files, err := m.Client.ListPullRequestFiles(ctx, repo, number)
 	m.srv.SetHead(repoName, prNumber, "pushed")
 	return files, err
