@@ -124,8 +124,9 @@ type Kind interface {
 	// Check decodes one layer on its own and reports what is wrong with it:
 	// unknown parameters, wrong types, values out of range.
 	Check(l Layer) error
-	// Build merges the layers and returns the monitor for target.
-	Build(target Target, layers []Layer) (Monitor, error)
+	// Spec merges the layers over the defaults, checks the result and
+	// returns what the annotation asks for target.
+	Spec(target Target, layers []Layer) (Spec, error)
 }
 
 var (
@@ -175,24 +176,6 @@ func IsMonitorAnnotation(name string) bool {
 	return ok
 }
 
-// decodeLayers decodes each layer into a fresh *P and merges the set
-// fields into one P, later layers winning. P is a struct of pointer fields
-// with json tags. A layer that does not decode is reported at its
-// position, naming the parameter at fault.
-func decodeLayers[P any](kind string, layers []Layer) (P, error) {
-	var merged P
-	var errs []error
-	for _, l := range layers {
-		p, err := decodeLayer[P](kind, l)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		mergeSet(&merged, &p)
-	}
-	return merged, errors.Join(errs...)
-}
-
 func decodeLayer[P any](kind string, l Layer) (P, error) {
 	var p P
 	raw := bytes.TrimSpace(l.Params)
@@ -218,11 +201,32 @@ func decodeLayer[P any](kind string, l Layer) (P, error) {
 // value.
 func clearParam(p any, param string) {
 	v := reflect.ValueOf(p).Elem()
-	for i := 0; i < v.NumField(); i++ {
-		if strings.Split(v.Type().Field(i).Tag.Get("json"), ",")[0] == param {
-			v.Field(i).SetZero()
+	for _, f := range paramFields(v.Type()) {
+		if f.name == param {
+			v.FieldByIndex(f.index).SetZero()
 		}
 	}
+}
+
+// paramField is a parameter of a kind's parameter struct: a field with a
+// json name, in the struct or in a struct it embeds (CommonParams).
+type paramField struct {
+	name  string
+	index []int
+}
+
+// paramFields lists the parameters of the struct type t.
+func paramFields(t reflect.Type) []paramField {
+	var out []paramField
+	for _, f := range reflect.VisibleFields(t) {
+		if f.Anonymous || !f.IsExported() {
+			continue
+		}
+		if tag := strings.Split(f.Tag.Get("json"), ",")[0]; tag != "" && tag != "-" {
+			out = append(out, paramField{name: tag, index: f.Index})
+		}
+	}
+	return out
 }
 
 // paramError turns a JSON decoding error into a message naming the
@@ -230,6 +234,8 @@ func clearParam(p any, param string) {
 func paramError(kind string, err error, t reflect.Type) (param, msg string) {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
+		// A parameter of an embedded struct is "CommonParams.timeout_h".
+		te.Field = te.Field[strings.LastIndexByte(te.Field, '.')+1:]
 		if num, ok := strings.CutPrefix(te.Value, "number "); ok && outOfRange(num, te.Type) {
 			return te.Field, fmt.Sprintf("%s: %s is out of range", te.Field, num)
 		}
@@ -282,10 +288,8 @@ func typeWord(t reflect.Type) string {
 // paramNames lists the json names of P's fields.
 func paramNames(t reflect.Type) []string {
 	var names []string
-	for i := 0; i < t.NumField(); i++ {
-		if tag := strings.Split(t.Field(i).Tag.Get("json"), ",")[0]; tag != "" && tag != "-" {
-			names = append(names, tag)
-		}
+	for _, f := range paramFields(t) {
+		names = append(names, f.name)
 	}
 	sort.Strings(names)
 	return names
@@ -294,10 +298,10 @@ func paramNames(t reflect.Type) []string {
 // mergeSet copies the non-nil pointer and slice fields of src into dst.
 func mergeSet(dst, src any) {
 	dv, sv := reflect.ValueOf(dst).Elem(), reflect.ValueOf(src).Elem()
-	for i := 0; i < sv.NumField(); i++ {
-		f := sv.Field(i)
+	for _, p := range paramFields(sv.Type()) {
+		f := sv.FieldByIndex(p.index)
 		if (f.Kind() == reflect.Pointer || f.Kind() == reflect.Slice) && !f.IsNil() {
-			dv.Field(i).Set(f)
+			dv.FieldByIndex(p.index).Set(f)
 		}
 	}
 }

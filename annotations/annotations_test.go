@@ -22,46 +22,6 @@ func annotation(params string) Layer {
 	return Layer{Source: "@traffic_anomaly_monitor", Params: json.RawMessage(params), Pos: Position{File: "schemas/cart.avdl", Line: 12, Column: 3}}
 }
 
-func TestTrafficAnomalyDefaults(t *testing.T) {
-	m, err := TrafficAnomaly().Build(target(), []Layer{annotation(`{}`)})
-	require.NoError(t, err)
-	assert.Equal(t, "Traffic Anomaly with AddToCartEvent", m.Name)
-	assert.Equal(t, "query alert", m.Type)
-	assert.Equal(t, "avg(last_4h):anomalies(sum:esm.events.received{event_type:addtocartevent,env:prod}.as_count(), 'agile', 2, direction='both', alert_window='last_15m', interval=60, count_default_zero='true', seasonality='weekly') >= 1", m.Query)
-	assert.Equal(t, []string{"env:prod", "event_type:addtocartevent", "managed_by:esm", "team:cart"}, m.Tags)
-	assert.Equal(t, 1.0, *m.Options.Thresholds.Critical)
-	assert.Equal(t, 0.0, *m.Options.Thresholds.CriticalRecovery)
-	assert.Nil(t, m.Options.Thresholds.Warning)
-	assert.Equal(t, &ThresholdWindows{TriggerWindow: "last_15m", RecoveryWindow: "last_15m"}, m.Options.ThresholdWindows)
-	assert.True(t, m.Options.IncludeTags)
-	assert.False(t, m.Options.NotifyNoData)
-	assert.Contains(t, m.Message, "@slack-team-cart")
-	assert.Contains(t, m.Message, "A shopper added an item.")
-	assert.Contains(t, m.Message, "schemas/cart.avdl")
-	assert.True(t, strings.HasSuffix(m.Message, "Runbook: https://wiki/esm"))
-}
-
-func TestTrafficAnomalyLayers(t *testing.T) {
-	layers := []Layer{
-		{Source: "esm.yaml", Params: json.RawMessage(`{"deviations": 4, "algorithm": "robust"}`), Pos: Position{File: "esm.yaml", Line: 3}},
-		{Source: "environment prod", Params: json.RawMessage(`{"deviations": 3}`), Pos: Position{File: "esm.yaml", Line: 9}},
-		annotation(`{"direction": "above", "interval": 120, "alert_window": "last_30m", "priority": 2, "tags": ["tier:1"], "notify_no_data": true}`),
-	}
-	m, err := TrafficAnomaly().Build(target(), layers)
-	require.NoError(t, err)
-	assert.Equal(t, "avg(last_4h):anomalies(sum:esm.events.received{event_type:addtocartevent,env:prod}.as_count(), 'robust', 3, direction='above', alert_window='last_30m', interval=120, count_default_zero='true', seasonality='weekly') >= 1", m.Query)
-	assert.Equal(t, int64(2), m.Priority)
-	assert.Contains(t, m.Tags, "tier:1")
-	assert.True(t, m.Options.NotifyNoData)
-	assert.Equal(t, int64(480), m.Options.NoDataTimeframe)
-}
-
-func TestTrafficAnomalyBasicOmitsSeasonality(t *testing.T) {
-	m, err := TrafficAnomaly().Build(target(), []Layer{annotation(`{"algorithm": "basic", "deviations": 2.5}`)})
-	require.NoError(t, err)
-	assert.Equal(t, "avg(last_4h):anomalies(sum:esm.events.received{event_type:addtocartevent,env:prod}.as_count(), 'basic', 2.5, direction='both', alert_window='last_15m', interval=60, count_default_zero='true') >= 1", m.Query)
-}
-
 func TestTrafficAnomalyErrors(t *testing.T) {
 	cfg := Layer{Source: "esm.yaml", Params: json.RawMessage(`{"seasonality": "daily"}`), Pos: Position{File: "esm.yaml", Line: 4, Column: 7}}
 	tests := []struct {
@@ -91,12 +51,13 @@ func TestTrafficAnomalyErrors(t *testing.T) {
 		{"escalation with renotification off in the file", []Layer{{Source: "esm.yaml", Params: json.RawMessage(`{"escalation_message": "still broken"}`), Pos: Position{File: "esm.yaml", Line: 4, Column: 7}}, annotation(`{"renotify_interval": 0}`)}, `esm.yaml:4:7: escalation_message needs renotify_interval`},
 		{"deviations overflow", []Layer{annotation(`{"deviations": 1e400}`)}, `schemas/cart.avdl:12:3: @traffic_anomaly_monitor: deviations: 1e400 is out of range`},
 		{"interval overflow", []Layer{annotation(`{"interval": 99999999999999999999}`)}, `interval: 99999999999999999999 is out of range`},
+		{"common parameter of the wrong type", []Layer{annotation(`{"timeout_h": "2"}`)}, `parameter "timeout_h" of @traffic_anomaly_monitor must be an integer, not string`},
 		{"interval not whole", []Layer{annotation(`{"interval": 1.5}`)}, `parameter "interval" of @traffic_anomaly_monitor must be an integer, not number 1.5`},
 		{"query shorter than alert", []Layer{annotation(`{"query_window": "last_5m", "interval": 60}`)}, `query_window last_5m is shorter than alert_window last_15m`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := TrafficAnomaly().Build(target(), tt.layers)
+			_, err := TrafficAnomaly().Spec(target(), tt.layers)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.want)
 		})
@@ -127,7 +88,7 @@ func TestTrafficAnomalyParameterPositions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := TrafficAnomaly().Build(target(), []Layer{tt.layer})
+			_, err := TrafficAnomaly().Spec(target(), []Layer{tt.layer})
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.want)
 		})
@@ -143,38 +104,8 @@ func TestTrafficAnomalyWindowsDatadogAccepts(t *testing.T) {
 		`{"escalation_message": "still broken", "renotify_interval": 60}`,
 	} {
 		t.Run(params, func(t *testing.T) {
-			_, err := TrafficAnomaly().Build(target(), []Layer{annotation(params)})
+			_, err := TrafficAnomaly().Spec(target(), []Layer{annotation(params)})
 			assert.NoError(t, err)
-		})
-	}
-}
-
-// TestTrafficAnomalyTagFilters: the query filters on, and the monitor
-// carries, the tags in the form Datadog stores them, whatever the case of
-// the record and the environment tag, and a value cannot break out of the
-// query's braces.
-func TestTrafficAnomalyTagFilters(t *testing.T) {
-	tests := []struct {
-		record, envTag, filter, eventTag string
-	}{
-		{"AddToCartEvent", "prod", "{event_type:addtocartevent,env:prod}", "event_type:addtocartevent"},
-		{"Checkout_V2", "Prod-EU", "{event_type:checkout_v2,env:prod-eu}", "event_type:checkout_v2"},
-		{"Legacy__Event_", "prod", "{event_type:legacy_event,env:prod}", "event_type:legacy_event"},
-		{"AddToCartEvent", "a b,x}", "{event_type:addtocartevent,env:a_b_x}", "event_type:addtocartevent"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.record+" "+tt.envTag, func(t *testing.T) {
-			tg := target()
-			tg.Record, tg.Env.EnvTag = tt.record, tt.envTag
-			m, err := TrafficAnomaly().Build(tg, []Layer{annotation(`{}`)})
-			require.NoError(t, err)
-			assert.Contains(t, m.Query, "sum:esm.events.received"+tt.filter+".as_count()")
-			assert.Equal(t, 1, strings.Count(m.Query, "{"), m.Query)
-			assert.Contains(t, m.Tags, tt.eventTag)
-			assert.Contains(t, m.Message, "esm.events.received{"+tt.eventTag+"}")
-			for _, tag := range m.Tags {
-				assert.Equal(t, DatadogTag(tag), tag, "tags are in Datadog's form")
-			}
 		})
 	}
 }
@@ -245,32 +176,6 @@ func TestCheckTagAndMetricName(t *testing.T) {
 	}
 }
 
-func TestChannels(t *testing.T) {
-	tests := []struct {
-		value, want string
-	}{
-		{`"team-cart"`, "@slack-team-cart"},
-		{`"pagerduty-payments"`, "@pagerduty-payments"},
-		{`"opsgenie-x"`, "@opsgenie-x"},
-		{`"webhook-y"`, "@webhook-y"},
-		{`"teams-z"`, "@teams-z"},
-		{`"oncall@example.com"`, "@oncall@example.com"},
-		{`["team-cart", "@ops"]`, "@slack-team-cart @ops"},
-		{`{"warning": "slack-cart", "critical": "pagerduty-cart"}`, "{{#is_alert}}@pagerduty-cart{{/is_alert}}\n{{#is_warning}}@slack-cart{{/is_warning}}"},
-		{`{"all": "team-a", "no_data": ["team-b"]}`, "@slack-team-a\n{{#is_no_data}}@slack-team-b{{/is_no_data}}"},
-	}
-	for _, tt := range tests {
-		c, err := ParseChannels(json.RawMessage(tt.value), Position{})
-		require.NoError(t, err, tt.value)
-		assert.Equal(t, tt.want, c.Render(), tt.value)
-	}
-	for _, bad := range []string{`3`, `""`, `{"urgent": "x"}`, `{}`, `[1]`} {
-		_, err := ParseChannels(json.RawMessage(bad), Position{File: "a.avdl", Line: 1, Column: 1})
-		require.Error(t, err, bad)
-		assert.True(t, strings.HasPrefix(err.Error(), "a.avdl:1:1: @alert_channel"), err.Error())
-	}
-}
-
 func TestRegistry(t *testing.T) {
 	k, ok := Lookup(TrafficAnomalyAnnotation)
 	require.True(t, ok)
@@ -279,4 +184,36 @@ func TestRegistry(t *testing.T) {
 	assert.False(t, IsMonitorAnnotation("java-class"))
 	assert.Panics(t, func() { Register(trafficAnomaly{}) })
 	require.NoError(t, k.Check(Layer{Params: k.Defaults()}))
+}
+
+func TestChannels(t *testing.T) {
+	c, err := ParseChannels(json.RawMessage(`{"warning": "slack-cart", "critical": ["pagerduty-cart"], "all": "team-a", "no_data": "b"}`), Position{})
+	require.NoError(t, err)
+	assert.Equal(t, Channels{Always: []string{"team-a"}, Critical: []string{"pagerduty-cart"}, Warning: []string{"slack-cart"}, NoData: []string{"b"}}, c)
+	for _, bad := range []string{`3`, `""`, `{"urgent": "x"}`, `{}`, `[1]`} {
+		_, err := ParseChannels(json.RawMessage(bad), Position{File: "a.avdl", Line: 1, Column: 1})
+		require.Error(t, err, bad)
+		assert.True(t, strings.HasPrefix(err.Error(), "a.avdl:1:1: @alert_channel"), err.Error())
+	}
+}
+
+// The anomaly kind's spec holds the resolved parameters: the built-in
+// defaults under the layers, later layers winning field by field.
+func TestTrafficAnomalySpec(t *testing.T) {
+	layers := []Layer{
+		{Source: "esm.yaml", Params: json.RawMessage(`{"deviations": 4, "algorithm": "robust"}`), Pos: Position{File: "esm.yaml", Line: 3}},
+		annotation(`{"deviations": 3, "notify_no_data": true, "tags": ["tier:1"], "message": "  look  "}`),
+	}
+	s, err := TrafficAnomaly().Spec(target(), layers)
+	require.NoError(t, err)
+	assert.Equal(t, "Traffic Anomaly with AddToCartEvent", s.Name)
+	assert.Equal(t, TrafficAnomalyAnnotation, s.Kind)
+	assert.Equal(t, &TrafficAnomalySpec{Deviations: 3, Algorithm: "robust", Direction: "both", AlertWindow: "last_15m",
+		Interval: 60, Seasonality: "weekly", QueryWindow: "last_4h", CountDefaultZero: true}, s.Params)
+	assert.Equal(t, Common{Tags: []string{"tier:1"}, Message: "look", NotifyNoData: true, NoDataTimeframe: 480, IncludeTags: true}, s.Common)
+	assert.Equal(t, []string{"env:prod", "event_type:addtocartevent", "managed_by:esm", "team:cart", "tier:1"}, s.Tags(), "no kind tag on the first kind")
+
+	basic, err := TrafficAnomaly().Spec(target(), []Layer{annotation(`{"algorithm": "basic"}`)})
+	require.NoError(t, err)
+	assert.Empty(t, basic.Params.(*TrafficAnomalySpec).Seasonality, "the default seasonality does not apply to basic")
 }

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/esm-dev/esm/internal/monitor"
+	"github.com/esm-dev/esm/internal/reconcile"
 	"github.com/esm-dev/esm/internal/report"
 )
 
@@ -63,44 +64,55 @@ any change failed (each change's outcome is printed).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 			defer stop()
-			unlock := holdLock(&f, a.stderr)
-			defer unlock()
-			pl, err := a.makePlan(ctx, &f, args, true)
+			l, err := a.loadPlan(ctx, &f, args, true)
 			if err != nil {
 				return err
 			}
-			if err := report.Text(a.stdout, pl.plan, report.TextOptions{Color: isColorTerminal(a.stdout)}); err != nil {
+			var printErr error
+			resp, err := l.run(ctx, reconcile.Request{
+				Env:     f.env,
+				Apply:   true,
+				Options: monitor.ApplyOptions{MaxDeletes: l.cfg.MaxDeletes(f.env), AllowMassDelete: allowMassDelete},
+				Waiting: func() {
+					fmt.Fprintln(a.stderr, "waiting for another esm run to finish with the state store (it holds the lock)")
+				},
+				Planned: func(p *monitor.Plan) {
+					printErr = report.Text(a.stdout, p, report.TextOptions{Color: isColorTerminal(a.stdout)})
+				},
+				Confirm: func(context.Context, *monitor.Plan) error {
+					if printErr != nil {
+						return printErr
+					}
+					if yes || !applyInput.isTerminal() {
+						return nil
+					}
+					ok, err := a.confirm(applyInput.r)
+					if err != nil {
+						return err
+					}
+					if !ok {
+						return reconcile.ErrDeclined
+					}
+					return nil
+				},
+			})
+			switch {
+			case errors.Is(err, reconcile.ErrDeclined):
+				fmt.Fprintln(a.stderr, "Apply cancelled: nothing was changed.")
+				return errReported
+			case err != nil:
 				return err
-			}
-			if !pl.plan.HasChanges() {
+			case printErr != nil:
+				return printErr
+			case !resp.Applied:
 				return nil
 			}
-			opts := monitor.ApplyOptions{MaxDeletes: pl.cfg.MaxDeletes(f.env), AllowMassDelete: allowMassDelete}
-			if err := monitor.CheckGuard(pl.plan, opts); err != nil {
-				return err
-			}
-			if !yes && applyInput.isTerminal() {
-				ok, err := a.confirm(applyInput.r)
-				if err != nil {
-					return err
-				}
-				if !ok {
-					fmt.Fprintln(a.stderr, "Apply cancelled: nothing was changed.")
-					return errReported
-				}
-			}
-			results, err := monitor.Apply(ctx, pl.store, pl.plan, opts)
-			if err != nil {
-				return err
-			}
 			fmt.Fprintln(a.stdout)
-			if err := report.Results(a.stdout, results); err != nil {
+			if err := report.Results(a.stdout, resp.Results); err != nil {
 				return err
 			}
-			for _, r := range results {
-				if r.Err != nil {
-					return errReported
-				}
+			if resp.Failed() {
+				return errReported
 			}
 			return nil
 		},
@@ -109,29 +121,6 @@ any change failed (each change's outcome is printed).`,
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "apply without asking for confirmation")
 	cmd.Flags().BoolVar(&allowMassDelete, "allow-mass-delete", false, "apply a plan that deletes more monitors than the environment's max_deletes")
 	return cmd
-}
-
-// holdLock makes f's plan take the store's lock, when the store has one
-// (monitor.Locker: the local state store), before it lists the monitors,
-// and returns the function that releases it: the lock is held across the
-// plan, the question and the apply, so that concurrent runs take turns.
-func holdLock(f *planFlags, stderr io.Writer) (unlock func()) {
-	release := func() {}
-	f.beforeList = func(ctx context.Context, store monitor.Store) error {
-		l, ok := store.(monitor.Locker)
-		if !ok {
-			return nil
-		}
-		u, err := monitor.Lock(ctx, l, func() {
-			fmt.Fprintln(stderr, "waiting for another esm run to finish with the state store (it holds the lock)")
-		})
-		if err != nil {
-			return err
-		}
-		release = u
-		return nil
-	}
-	return func() { release() }
 }
 
 // confirm asks whether to apply and reports whether the answer is "yes".

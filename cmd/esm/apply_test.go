@@ -17,7 +17,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/esm-dev/esm/internal/config"
+	"github.com/esm-dev/esm/internal/datadog"
 	"github.com/esm-dev/esm/internal/datadog/ddtest"
+	"github.com/esm-dev/esm/internal/idl"
 	"github.com/esm-dev/esm/internal/localstore"
 	"github.com/esm-dev/esm/internal/monitor"
 	"github.com/esm-dev/esm/internal/reconcile"
@@ -435,11 +437,13 @@ func TestApplyWaitsForTheLock(t *testing.T) {
 	r := w.esm("plan", "--output", "json")
 	require.Equal(t, exitOK, r.code, "plan takes no lock: %s", r.stderr)
 	ctx := context.Background()
-	desired, _, err := reconcile.Desired(ctx, config.Default(), "prod", []string{w.schemas})
+	specs, _, err := reconcile.Specs(ctx, config.Default(), "prod", []string{w.schemas}, idl.Options{})
 	require.NoError(t, err)
-	p, err := reconcile.Plan(ctx, other, "prod", desired)
+	desired, err := reconcile.Render("prod", specs, datadog.Render)
 	require.NoError(t, err)
-	_, err = monitor.Apply(ctx, other, p, monitor.ApplyOptions{})
+	current, err := other.List(ctx, monitor.EnvTag("prod"))
+	require.NoError(t, err)
+	_, err = monitor.Apply(ctx, other, monitor.Diff("prod", desired, current, monitor.Scope{}), monitor.ApplyOptions{})
 	require.NoError(t, err)
 	unlock()
 

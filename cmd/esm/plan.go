@@ -11,9 +11,9 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/esm-dev/esm/annotations"
 	"github.com/esm-dev/esm/internal/config"
 	"github.com/esm-dev/esm/internal/idl"
-	"github.com/esm-dev/esm/internal/monitor"
 	"github.com/esm-dev/esm/internal/reconcile"
 	"github.com/esm-dev/esm/internal/report"
 )
@@ -37,9 +37,6 @@ type planFlags struct {
 	config     string
 	stateDir   string
 	importDirs []string
-	// beforeList, when set, runs on the opened store before it is listed:
-	// esm apply takes the store's lock there.
-	beforeList func(ctx context.Context, store monitor.Store) error
 }
 
 // add registers the shared flags on cmd.
@@ -55,25 +52,24 @@ func addConfigFlag(cmd *cobra.Command, file *string) {
 	cmd.Flags().StringVar(file, "config", "", "read settings from `FILE` (default: esm.yaml at the repository root when it exists, else built-in defaults)")
 }
 
-// planned is a computed plan with what applying it needs.
-type planned struct {
-	plan  *monitor.Plan
-	store monitor.Store
-	// storeDesc says which store the plan was made against.
-	storeDesc string
-	cfg       *config.Config
+// loaded is what a plan is made from: the configuration, the specs the
+// schemas ask for and the environment's backend.
+type loaded struct {
+	cfg     *config.Config
+	specs   []annotations.Spec
+	backend reconcile.Backend
 }
 
-// makePlan loads the configuration and the schemas under paths, opens the
-// store and plans. The configuration, the state directory and the default
-// path are found at the repository root (findRepoRoot) unless flags name
-// them. Every path (default: schemas at the root) must exist and hold a
-// schema file (findSchemaFiles); otherwise makePlan returns an error naming
-// it, before the store is opened. Schema problems are printed to stderr as
-// file:line:col: message; when there is an error among them, makePlan
-// returns errReported without touching the store. In text mode the store
-// in use is said on stderr.
-func (a *app) makePlan(ctx context.Context, f *planFlags, paths []string, text bool) (*planned, error) {
+// loadPlan loads the configuration and the schemas under paths and opens the
+// backend. The configuration, the state directory and the default path
+// are found at the repository root (findRepoRoot) unless flags name them.
+// Every path (default: schemas at the root) must exist and hold a schema
+// file (findSchemaFiles); otherwise loadPlan returns an error naming it,
+// before the backend is opened. Schema problems are printed to stderr as
+// file:line:col: message; when there is an error among them, loadPlan
+// returns errReported without opening the backend. In text mode the
+// backend in use is said on stderr.
+func (a *app) loadPlan(ctx context.Context, f *planFlags, paths []string, text bool) (*loaded, error) {
 	if f.env == "" {
 		return nil, usagef("--env is required: the environment whose monitors to plan, such as prod")
 	}
@@ -102,7 +98,7 @@ func (a *app) makePlan(ctx context.Context, f *planFlags, paths []string, text b
 		// monitors.
 		return nil, errors.Join(problems...)
 	}
-	desired, diags, err := reconcile.DesiredWith(ctx, cfg, f.env, files, idl.Options{ImportPaths: f.importDirs})
+	specs, diags, err := reconcile.Specs(ctx, cfg, f.env, files, idl.Options{ImportPaths: f.importDirs})
 	if err != nil {
 		return nil, fmt.Errorf("read schemas: %w", err)
 	}
@@ -111,23 +107,25 @@ func (a *app) makePlan(ctx context.Context, f *planFlags, paths []string, text b
 		fmt.Fprintf(a.stderr, "esm: %s in the schemas; nothing was planned\n", plural(len(diags.Errors()), "error"))
 		return nil, errReported
 	}
-	store, desc, err := openStore(f.env, f.stateDir, os.Getenv)
+	backend, err := openStore(f.env, f.stateDir, os.Getenv)
 	if err != nil {
 		return nil, err
 	}
 	if text {
-		fmt.Fprintf(a.stderr, "using %s\n", desc)
+		fmt.Fprintf(a.stderr, "using %s\n", backend.Description)
 	}
-	if f.beforeList != nil {
-		if err := f.beforeList(ctx, store); err != nil {
-			return nil, err
-		}
+	return &loaded{cfg: cfg, specs: specs, backend: backend}, nil
+}
+
+// run plans, and applies when req.Apply, through the use case, and
+// names the backend in its error.
+func (l *loaded) run(ctx context.Context, req reconcile.Request) (*reconcile.Response, error) {
+	req.Specs, req.Backend = l.specs, l.backend
+	resp, err := reconcile.Run(ctx, req)
+	if err != nil && (resp == nil || resp.Plan == nil) {
+		return resp, fmt.Errorf("plan against %s: %w", l.backend.Description, err)
 	}
-	p, err := reconcile.Plan(ctx, store, f.env, desired)
-	if err != nil {
-		return nil, fmt.Errorf("plan against %s: %w", desc, err)
-	}
-	return &planned{plan: p, store: store, storeDesc: desc, cfg: cfg}, nil
+	return resp, err
 }
 
 // planCmd is "esm plan".
@@ -166,19 +164,23 @@ else: 0 then means no changes.`,
 				return usagef("--output must be text or json, not %q", output)
 			}
 			ctx := cmd.Context()
-			pl, err := a.makePlan(ctx, &f, args, output == "text")
+			l, err := a.loadPlan(ctx, &f, args, output == "text")
+			if err != nil {
+				return err
+			}
+			resp, err := l.run(ctx, reconcile.Request{Env: f.env})
 			if err != nil {
 				return err
 			}
 			if output == "json" {
-				err = report.JSON(a.stdout, pl.plan)
+				err = report.JSON(a.stdout, resp.Plan)
 			} else {
-				err = report.Text(a.stdout, pl.plan, report.TextOptions{Color: isColorTerminal(a.stdout)})
+				err = report.Text(a.stdout, resp.Plan, report.TextOptions{Color: isColorTerminal(a.stdout)})
 			}
 			if err != nil {
 				return err
 			}
-			if detailed && pl.plan.HasChanges() {
+			if detailed && resp.Plan.HasChanges() {
 				return exitStatus(exitChanges)
 			}
 			return nil

@@ -90,7 +90,7 @@ func newBotConfig(s *config.Serve) (*botConfig, error) {
 			errs = append(errs, err)
 		}
 		for _, env := range bc.conf.EnvNames() {
-			if _, _, err := openStore(env, bc.stateDir, bc.getenv); err != nil {
+			if _, err := openStore(env, bc.stateDir, bc.getenv); err != nil {
 				errs = append(errs, fmt.Errorf("the store of %s: %w", env, err))
 			}
 		}
@@ -121,7 +121,7 @@ func newBot(bc *botConfig, log *slog.Logger, obs *metrics.Observer) (*bot, error
 	log = slog.New(reconcile.LogHandler(log.Handler())).With("component", "bot")
 	ghc := bc.github
 	ghc.Logger = log
-	stores := &storeCache{stateDir: bc.stateDir, getenv: bc.getenv, stores: map[string]monitor.Store{}}
+	stores := &storeCache{stateDir: bc.stateDir, getenv: bc.getenv, stores: map[string]reconcile.Backend{}}
 	if obs != nil {
 		var base http.RoundTripper
 		if ghc.HTTPClient != nil {
@@ -136,7 +136,7 @@ func newBot(bc *botConfig, log *slog.Logger, obs *metrics.Observer) (*bot, error
 	}
 	b := &bot{config: bc, runner: &reconcile.Runner{
 		GitHub:          client,
-		Stores:          stores.open,
+		Backends:        stores.open,
 		Config:          bc.conf,
 		Allowed:         bc.allowed,
 		RequireApproval: bc.requireApproval,
@@ -172,21 +172,21 @@ type storeCache struct {
 	getenv   func(string) string
 	opts     []storeOption
 	mu       sync.Mutex
-	stores   map[string]monitor.Store
+	stores   map[string]reconcile.Backend
 }
 
-func (c *storeCache) open(env string) (monitor.Store, error) {
+func (c *storeCache) open(env string) (reconcile.Backend, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if s, ok := c.stores[env]; ok {
-		return s, nil
+	if b, ok := c.stores[env]; ok {
+		return b, nil
 	}
-	s, _, err := openStore(env, c.stateDir, c.getenv, c.opts...)
+	b, err := openStore(env, c.stateDir, c.getenv, c.opts...)
 	if err != nil {
-		return nil, err
+		return reconcile.Backend{}, err
 	}
-	c.stores[env] = s
-	return s, nil
+	c.stores[env] = b
+	return b, nil
 }
 
 // botEvents hands the webhook's events to the runner.
@@ -235,7 +235,8 @@ func (b *bot) ready(ctx context.Context) []storeProbe {
 	defer cancel()
 	var out []storeProbe
 	for _, env := range b.config.conf.EnvNames() {
-		s, err := b.stores.open(env)
+		be, err := b.stores.open(env)
+		s := be.Store
 		if err == nil {
 			if p, ok := s.(interface{ Ping(context.Context) error }); ok {
 				err = p.Ping(ctx)

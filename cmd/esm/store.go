@@ -9,7 +9,7 @@ import (
 
 	"github.com/esm-dev/esm/internal/datadog"
 	"github.com/esm-dev/esm/internal/localstore"
-	"github.com/esm-dev/esm/internal/monitor"
+	"github.com/esm-dev/esm/internal/reconcile"
 	"github.com/esm-dev/esm/internal/redact"
 )
 
@@ -30,12 +30,12 @@ func withTransport(rt http.RoundTripper) storeOption {
 	return func(c *datadog.Config) { c.HTTPClient = &http.Client{Transport: rt, Timeout: time.Minute} }
 }
 
-// openStore returns the monitor store of env and a description of it for
-// people: Datadog when DD_API_KEY and DD_APP_KEY are both set (DD_SITE
+// openStore returns the backend of env — its store, the renderer of specs
+// into the store's monitors, and a description for people: Datadog when DD_API_KEY and DD_APP_KEY are both set (DD_SITE
 // names the site, ESM_DATADOG_URL a full base URL), otherwise the local
 // state file <stateDir>/<env>.json. Only one of the two keys set is an
 // error naming the missing one. getenv is os.Getenv, or a fake in tests.
-func openStore(env, stateDir string, getenv func(string) string, opts ...storeOption) (monitor.Store, string, error) {
+func openStore(env, stateDir string, getenv func(string) string, opts ...storeOption) (reconcile.Backend, error) {
 	apiKey := strings.TrimSpace(getenv(envAPIKey))
 	appKey := strings.TrimSpace(getenv(envAppKey))
 	switch {
@@ -51,24 +51,27 @@ func openStore(env, stateDir string, getenv func(string) string, opts ...storeOp
 		}
 		s, err := datadog.New(cfg)
 		if err != nil {
-			return nil, "", fmt.Errorf("open the Datadog store: %w", err)
+			return reconcile.Backend{}, fmt.Errorf("open the Datadog store: %w", err)
 		}
-		return s, "Datadog at " + datadogEndpoint(cfg), nil
+		return reconcile.Backend{Render: datadog.Render, Store: s, Description: "Datadog at " + datadogEndpoint(cfg)}, nil
 	case apiKey != "":
-		return nil, "", fmt.Errorf("%s is set but %s is not: set both to use Datadog, or neither to use the local state store", envAPIKey, envAppKey)
+		return reconcile.Backend{}, fmt.Errorf("%s is set but %s is not: set both to use Datadog, or neither to use the local state store", envAPIKey, envAppKey)
 	case appKey != "":
-		return nil, "", fmt.Errorf("%s is set but %s is not: set both to use Datadog, or neither to use the local state store", envAppKey, envAPIKey)
+		return reconcile.Backend{}, fmt.Errorf("%s is set but %s is not: set both to use Datadog, or neither to use the local state store", envAppKey, envAPIKey)
 	}
 	// The environment's name becomes a file name: it must stay one.
 	if env == "" || env != filepath.Base(env) || strings.HasPrefix(env, ".") {
-		return nil, "", fmt.Errorf("environment %q cannot name a state file", env)
+		return reconcile.Backend{}, fmt.Errorf("environment %q cannot name a state file", env)
 	}
 	path := filepath.Join(stateDir, env+".json")
 	s, err := localstore.Open(path)
 	if err != nil {
-		return nil, "", err
+		return reconcile.Backend{}, err
 	}
-	return s, fmt.Sprintf("the local state store %s (set %s and %s to use Datadog)", path, envAPIKey, envAppKey), nil
+	// The local store keeps monitors in Datadog's shape: the Datadog
+	// renderer renders them.
+	return reconcile.Backend{Render: datadog.Render, Store: s,
+		Description: fmt.Sprintf("the local state store %s (set %s and %s to use Datadog)", path, envAPIKey, envAppKey)}, nil
 }
 
 // datadogEndpoint names where the Datadog store sends its requests.

@@ -47,15 +47,16 @@ func TestOpenStore(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			getenv := func(k string) string { return tt.vars[k] }
-			s, desc, err := openStore(tt.env, stateDir, getenv)
+			b, err := openStore(tt.env, stateDir, getenv)
 			if tt.wantErr != "" {
 				require.Error(t, err)
 				assert.Contains(t, err.Error(), tt.wantErr)
 				return
 			}
 			require.NoError(t, err)
-			assert.Equal(t, tt.wantDesc, desc)
-			assert.IsType(t, tt.wantType, s)
+			assert.Equal(t, tt.wantDesc, b.Description)
+			assert.IsType(t, tt.wantType, b.Store)
+			require.NotNil(t, b.Render, "every backend renders")
 		})
 	}
 	assert.NoDirExists(t, stateDir, "opening the local store creates nothing")

@@ -263,14 +263,14 @@ func leafErrors(err error) []error {
 }
 
 // monitors reports the problems of the monitors the annotations of types
-// ask for in each of envs (reconcile.DesiredFromTypes, as plan computes
+// ask for in each of envs (reconcile.SpecsFromTypes, as plan computes
 // them), sorted, each once: a problem found in some of envs but not all
 // names them, "(environment prod)".
 func (v *validation) monitors(cfg *config.Config, envs []string, types []*idl.Schema) {
 	var list diag.List
 	envsOf := map[string][]string{}
 	for _, env := range envs {
-		_, diags := reconcile.DesiredFromTypes(cfg, env, types)
+		_, diags := reconcile.SpecsFromTypes(cfg, env, types)
 		for _, d := range diags {
 			key := d.Error()
 			if envsOf[key] == nil {

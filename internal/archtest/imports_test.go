@@ -1,7 +1,10 @@
 package archtest
 
 import (
+	"go/ast"
 	"go/build"
+	"go/parser"
+	"go/token"
 	"io/fs"
 	"path/filepath"
 	"sort"
@@ -117,4 +120,55 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// useCaseCalls are the steps of the use case that only reconcile.Run
+// takes: a plan, its guard and its application.
+var useCaseCalls = []string{"monitor.Diff", "monitor.CheckGuard", "monitor.Apply"}
+
+// The plan → guard → apply flow exists once, in internal/reconcile: the
+// CLI and the bot call reconcile.Run, and no other non-test code plans or
+// applies on its own.
+func TestOneUseCase(t *testing.T) {
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if path != root && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, path)
+		dir := filepath.ToSlash(filepath.Dir(rel))
+		if dir == "internal/reconcile" || dir == "internal/monitor" {
+			return nil
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
+		if err != nil {
+			return err
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			sel, ok := n.(*ast.SelectorExpr)
+			if !ok {
+				return true
+			}
+			if x, ok := sel.X.(*ast.Ident); ok && contains(useCaseCalls, x.Name+"."+sel.Sel.Name) {
+				t.Errorf("%s calls %s.%s: plan and apply through reconcile.Run", rel, x.Name, sel.Sel.Name)
+			}
+			return true
+		})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }

@@ -18,7 +18,7 @@ func benchDesired() []monitor.Desired {
 	out := make([]monitor.Desired, benchRecords)
 	for i := range out {
 		m := anomaly(fmt.Sprintf("Event%04d", i))
-		out[i] = monitor.Desired{Monitor: m.Monitor, Source: monitor.Source{Record: "shop.Event" + fmt.Sprint(i)}}
+		out[i] = monitor.Desired{Definition: m.Definition, Source: monitor.Source{Record: "shop.Event" + fmt.Sprint(i)}}
 	}
 	return out
 }
@@ -35,7 +35,7 @@ func BenchmarkNoopPlan(b *testing.B) {
 	st := newStore(b, s)
 	desired := benchDesired()
 	for i := range desired {
-		if _, err := st.Create(ctx, &monitor.Monitor{Monitor: desired[i].Monitor}); err != nil {
+		if _, err := st.Create(ctx, &monitor.Monitor{Definition: desired[i].Definition}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"github.com/DataDog/datadog-api-client-go/v2/api/datadog"
 	"github.com/DataDog/datadog-api-client-go/v2/api/datadogV1"
 
-	"github.com/esm-dev/esm/annotations"
 	"github.com/esm-dev/esm/internal/monitor"
 )
 
@@ -29,14 +28,14 @@ func fromAPI(m *datadogV1.Monitor) monitor.Monitor {
 	return out
 }
 
-func optionsFromAPI(o *datadogV1.MonitorOptions) annotations.Options {
+func optionsFromAPI(o *datadogV1.MonitorOptions) monitor.Options {
 	// Datadog's defaults, for a monitor stored without options.
-	out := annotations.Options{IncludeTags: true}
+	out := monitor.Options{IncludeTags: true}
 	if o == nil {
 		return out
 	}
 	if th := o.Thresholds; th != nil {
-		out.Thresholds = annotations.Thresholds{
+		out.Thresholds = monitor.Thresholds{
 			Critical:         th.Critical,
 			CriticalRecovery: th.CriticalRecovery.Get(),
 			Warning:          th.Warning.Get(),
@@ -46,7 +45,7 @@ func optionsFromAPI(o *datadogV1.MonitorOptions) annotations.Options {
 	if w := o.ThresholdWindows; w != nil {
 		trigger, recovery := stringOf(w.TriggerWindow), stringOf(w.RecoveryWindow)
 		if trigger != "" || recovery != "" {
-			out.ThresholdWindows = &annotations.ThresholdWindows{TriggerWindow: trigger, RecoveryWindow: recovery}
+			out.ThresholdWindows = &monitor.ThresholdWindows{TriggerWindow: trigger, RecoveryWindow: recovery}
 		}
 	}
 	out.NotifyNoData = o.GetNotifyNoData()
@@ -79,7 +78,7 @@ func stringOf(v datadog.NullableString) string {
 }
 
 // newMonitor returns the CreateMonitor body for m.
-func newMonitor(m *annotations.Monitor) datadogV1.Monitor {
+func newMonitor(m *monitor.Definition) datadogV1.Monitor {
 	// Struct literals, not the client's constructors: those add
 	// draft_status and synthetics options esm does not own.
 	body := &datadogV1.Monitor{Query: m.Query, Type: datadogV1.MonitorType(m.Type)}
@@ -96,7 +95,7 @@ func newMonitor(m *annotations.Monitor) datadogV1.Monitor {
 // updateRequest returns the UpdateMonitor body for m: every owned field,
 // priority null when m has none (a PUT keeps the top-level fields it does
 // not carry), and the whole options.
-func updateRequest(m *annotations.Monitor) datadogV1.MonitorUpdateRequest {
+func updateRequest(m *monitor.Definition) datadogV1.MonitorUpdateRequest {
 	body := &datadogV1.MonitorUpdateRequest{}
 	body.SetName(m.Name)
 	body.SetType(datadogV1.MonitorType(m.Type))
@@ -116,7 +115,7 @@ func updateRequest(m *annotations.Monitor) datadogV1.MonitorUpdateRequest {
 // sent (and replaces options as a whole on update), so the options esm
 // leaves unset are left out: no_data_timeframe without notify_no_data,
 // zero intervals and delays, an empty escalation message.
-func options(o *annotations.Options) datadogV1.MonitorOptions {
+func options(o *monitor.Options) datadogV1.MonitorOptions {
 	out := &datadogV1.MonitorOptions{}
 	th := o.Thresholds
 	if th.Critical != nil || th.CriticalRecovery != nil || th.Warning != nil || th.WarningRecovery != nil {

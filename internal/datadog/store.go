@@ -25,7 +25,6 @@ import (
 	"github.com/DataDog/datadog-api-client-go/v2/api/datadog"
 	"github.com/DataDog/datadog-api-client-go/v2/api/datadogV1"
 
-	"github.com/esm-dev/esm/annotations"
 	"github.com/esm-dev/esm/internal/monitor"
 )
 
@@ -259,7 +258,7 @@ func (s *Store) CreateConverged(ctx context.Context, m *monitor.Monitor) (monito
 		s.log.InfoContext(ctx, "datadog: the monitor exists already; took it instead of creating one", slog.String("name", m.Name), slog.Int64("id", keep))
 		return monitor.Created{ID: keep, Note: fmt.Sprintf("monitor %d of the same name and tag exists (made by a concurrent run): %s instead of creating one%s", keep, tookIt(updated), deletedNote(deleted))}, nil
 	}
-	body := newMonitor(&m.Monitor)
+	body := newMonitor(&m.Definition)
 	var id int64
 	uncertain := false // an earlier attempt may have created the monitor
 	found := false     // a failed attempt had created it
@@ -310,7 +309,7 @@ func (s *Store) CreateConverged(ctx context.Context, m *monitor.Monitor) (monito
 // converge returns the kept ID (0 when there is none), the IDs it deleted
 // and whether it updated the kept one.
 func (s *Store) converge(ctx context.Context, m *monitor.Monitor, created int64) (keep int64, deleted []int64, updated bool, err error) {
-	twins, err := s.twins(ctx, &m.Monitor)
+	twins, err := s.twins(ctx, &m.Definition)
 	if err != nil || len(twins) == 0 {
 		return 0, nil, false, err
 	}
@@ -321,7 +320,7 @@ func (s *Store) converge(ctx context.Context, m *monitor.Monitor, created int64)
 		}
 		deleted = append(deleted, t.ID)
 	}
-	if keep != created && !slices.Equal(monitor.Fields(&twins[0].Monitor), monitor.Fields(&m.Monitor)) {
+	if keep != created && !slices.Equal(monitor.Fields(&twins[0].Definition), monitor.Fields(&m.Definition)) {
 		if err := s.Update(ctx, keep, m); err != nil {
 			return keep, deleted, false, err
 		}
@@ -341,7 +340,7 @@ func tookIt(updated bool) string {
 // twins returns the monitors, lowest ID first, named exactly like m that
 // carry m's identity tag (the first tag starting with "esm-", or all of
 // m's tags when it has none).
-func (s *Store) twins(ctx context.Context, m *annotations.Monitor) ([]monitor.Monitor, error) {
+func (s *Store) twins(ctx context.Context, m *monitor.Definition) ([]monitor.Monitor, error) {
 	want := identityTags(m.Tags)
 	ms, err := s.list(ctx, m.Name, strings.Join(want, ","))
 	if err != nil {
@@ -400,7 +399,7 @@ func hasAll(tags, want []string) bool {
 // field esm owns and the whole options object, which Datadog replaces as a
 // whole: an option left out of m is removed from the monitor.
 func (s *Store) Update(ctx context.Context, id int64, m *monitor.Monitor) error {
-	body := updateRequest(&m.Monitor)
+	body := updateRequest(&m.Definition)
 	err := s.retry(ctx, "update", func(ctx context.Context) error {
 		_, resp, err := s.api.UpdateMonitor(ctx, id, body)
 		return apiError(resp, err)

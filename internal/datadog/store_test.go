@@ -17,7 +17,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/esm-dev/esm/annotations"
 	"github.com/esm-dev/esm/internal/datadog/ddtest"
 	"github.com/esm-dev/esm/internal/monitor"
 )
@@ -36,16 +35,16 @@ func newStore(t testing.TB, s *ddtest.Server, configure ...func(*Config)) *Store
 
 // anomaly returns the monitor esm makes for a record, in env prod.
 func anomaly(record string) *monitor.Monitor {
-	return &monitor.Monitor{Monitor: annotations.Monitor{
+	return &monitor.Monitor{Definition: monitor.Definition{
 		Name: "Traffic Anomaly with " + record,
 		Type: "query alert",
 		Query: "avg(last_4h):anomalies(sum:esm.events.received{event_type:" + record + ",env:prod}.as_count(), 'agile', 2, " +
 			"direction='both', alert_window='last_15m', interval=60, count_default_zero='true', seasonality='weekly') >= 1",
 		Message: "Traffic of " + record + " is unusual. @slack-team-cart",
 		Tags:    []string{"esm-prod", "esm_record:shop." + strings.ToLower(record), "esm_file:schemas/shop.avdl"},
-		Options: annotations.Options{
-			Thresholds:       annotations.Thresholds{Critical: annotations.Float(1), CriticalRecovery: annotations.Float(0)},
-			ThresholdWindows: &annotations.ThresholdWindows{TriggerWindow: "last_15m", RecoveryWindow: "last_15m"},
+		Options: monitor.Options{
+			Thresholds:       monitor.Thresholds{Critical: monitor.Float(1), CriticalRecovery: monitor.Float(0)},
+			ThresholdWindows: &monitor.ThresholdWindows{TriggerWindow: "last_15m", RecoveryWindow: "last_15m"},
 			IncludeTags:      true,
 		},
 	}}
@@ -92,8 +91,8 @@ func TestNew(t *testing.T) {
 func TestRoundTrip(t *testing.T) {
 	full := anomaly("Checkout")
 	full.Priority = 2
-	full.Options.Thresholds.Warning = annotations.Float(0.5)
-	full.Options.Thresholds.WarningRecovery = annotations.Float(0.25)
+	full.Options.Thresholds.Warning = monitor.Float(0.5)
+	full.Options.Thresholds.WarningRecovery = monitor.Float(0.25)
 	full.Options.NotifyNoData = true
 	full.Options.NoDataTimeframe = 30
 	full.Options.RenotifyInterval = 60
@@ -113,7 +112,7 @@ func TestRoundTrip(t *testing.T) {
 	metric := anomaly("Search")
 	metric.Type = "metric alert" // stored as query alert
 	metric.Query = "avg(last_5m):sum:esm.events.received{event_type:Search}.as_count() > 100"
-	metric.Options.Thresholds = annotations.Thresholds{Critical: annotations.Float(100)}
+	metric.Options.Thresholds = monitor.Thresholds{Critical: monitor.Float(100)}
 	metric.Options.ThresholdWindows = nil
 
 	for _, tc := range []struct {
@@ -133,7 +132,7 @@ func TestRoundTrip(t *testing.T) {
 			require.NoError(t, err)
 			require.Len(t, got, 1)
 			assert.Equal(t, id, got[0].ID)
-			assert.Equal(t, monitor.Fields(&tc.m.Monitor), monitor.Fields(&got[0].Monitor))
+			assert.Equal(t, monitor.Fields(&tc.m.Definition), monitor.Fields(&got[0].Definition))
 
 			changed := *tc.m
 			changed.Query = strings.Replace(changed.Query, "'agile', 2", "'agile', 3", 1)
@@ -146,7 +145,7 @@ func TestRoundTrip(t *testing.T) {
 			got, err = st.List(ctx, "esm-prod")
 			require.NoError(t, err)
 			require.Len(t, got, 1)
-			assert.Equal(t, monitor.Fields(&changed.Monitor), monitor.Fields(&got[0].Monitor))
+			assert.Equal(t, monitor.Fields(&changed.Definition), monitor.Fields(&got[0].Definition))
 
 			require.NoError(t, st.Delete(ctx, id))
 			got, err = st.List(ctx, "esm-prod")
@@ -232,7 +231,7 @@ func TestUpdateReplacesOptions(t *testing.T) {
 	ctx := context.Background()
 	m := anomaly("Cart")
 	m.Priority = 1
-	m.Options.Thresholds.Warning = annotations.Float(0.5)
+	m.Options.Thresholds.Warning = monitor.Float(0.5)
 	m.Options.RenotifyInterval = 30
 	m.Options.EscalationMessage = "escalated"
 	m.Options.TimeoutH = 2
@@ -612,7 +611,7 @@ func TestApplyTwice(t *testing.T) {
 	for _, r := range []string{"Cart", "Checkout", "Search", "Login"} {
 		m := anomaly(r)
 		m.Options.NoDataTimeframe = 10 // normalised away: notify_no_data is off
-		desired = append(desired, monitor.Desired{Monitor: m.Monitor, Source: monitor.Source{Record: "shop." + r}})
+		desired = append(desired, monitor.Desired{Definition: m.Definition, Source: monitor.Source{Record: "shop." + r}})
 	}
 	plan := func() *monitor.Plan {
 		cur, err := st.List(ctx, monitor.EnvTag("prod"))

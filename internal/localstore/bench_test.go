@@ -19,7 +19,7 @@ func BenchmarkApply2000Creates(b *testing.B) {
 	ctx := context.Background()
 	desired := make([]monitor.Desired, 2000)
 	for i := range desired {
-		desired[i] = monitor.Desired{Monitor: anomaly(fmt.Sprintf("Traffic Anomaly with Event%04d", i), "esm-prod").Monitor}
+		desired[i] = monitor.Desired{Definition: anomaly(fmt.Sprintf("Traffic Anomaly with Event%04d", i), "esm-prod").Definition}
 	}
 	for b.Loop() {
 		b.StopTimer()

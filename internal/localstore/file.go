@@ -10,8 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 
-	"github.com/esm-dev/esm/annotations"
 	"github.com/esm-dev/esm/internal/monitor"
 )
 
@@ -28,97 +29,233 @@ type state struct {
 // emptyState is the state of a store without a file.
 func emptyState() *state { return &state{NextID: 1} }
 
-// The JSON form of the state file. Field names follow Datadog's monitor
-// API; zero values are left out so that the file stays short.
-type (
-	fileJSON struct {
-		Version  int           `json:"version"`
-		NextID   int64         `json:"next_id"`
-		Monitors []monitorJSON `json:"monitors"`
-	}
-	monitorJSON struct {
-		ID       int64       `json:"id"`
-		Name     string      `json:"name"`
-		Type     string      `json:"type,omitempty"`
-		Query    string      `json:"query,omitempty"`
-		Message  string      `json:"message,omitempty"`
-		Tags     []string    `json:"tags,omitempty"`
-		Priority int64       `json:"priority,omitempty"`
-		Options  optionsJSON `json:"options"`
-	}
-	optionsJSON struct {
-		Thresholds        thresholdsJSON        `json:"thresholds"`
-		ThresholdWindows  *thresholdWindowsJSON `json:"threshold_windows,omitempty"`
-		NotifyNoData      bool                  `json:"notify_no_data,omitempty"`
-		NoDataTimeframe   int64                 `json:"no_data_timeframe,omitempty"`
-		RenotifyInterval  int64                 `json:"renotify_interval,omitempty"`
-		EvaluationDelay   int64                 `json:"evaluation_delay,omitempty"`
-		NewGroupDelay     int64                 `json:"new_group_delay,omitempty"`
-		IncludeTags       bool                  `json:"include_tags,omitempty"`
-		RequireFullWindow bool                  `json:"require_full_window,omitempty"`
-		NotifyAudit       bool                  `json:"notify_audit,omitempty"`
-		EscalationMessage string                `json:"escalation_message,omitempty"`
-		TimeoutH          int64                 `json:"timeout_h,omitempty"`
-	}
-	thresholdsJSON struct {
-		Critical         *float64 `json:"critical,omitempty"`
-		CriticalRecovery *float64 `json:"critical_recovery,omitempty"`
-		Warning          *float64 `json:"warning,omitempty"`
-		WarningRecovery  *float64 `json:"warning_recovery,omitempty"`
-	}
-	thresholdWindowsJSON struct {
-		TriggerWindow  string `json:"trigger_window,omitempty"`
-		RecoveryWindow string `json:"recovery_window,omitempty"`
-	}
-)
-
-func toJSON(m *monitor.Monitor) monitorJSON {
-	o := &m.Options
-	j := monitorJSON{
-		ID: m.ID, Name: m.Name, Type: m.Type, Query: m.Query, Message: m.Message, Tags: m.Tags, Priority: m.Priority,
-		Options: optionsJSON{
-			Thresholds: thresholdsJSON{
-				Critical: o.Thresholds.Critical, CriticalRecovery: o.Thresholds.CriticalRecovery,
-				Warning: o.Thresholds.Warning, WarningRecovery: o.Thresholds.WarningRecovery,
-			},
-			NotifyNoData: o.NotifyNoData, NoDataTimeframe: o.NoDataTimeframe, RenotifyInterval: o.RenotifyInterval,
-			EvaluationDelay: o.EvaluationDelay, NewGroupDelay: o.NewGroupDelay, IncludeTags: o.IncludeTags,
-			RequireFullWindow: o.RequireFullWindow, NotifyAudit: o.NotifyAudit, EscalationMessage: o.EscalationMessage,
-			TimeoutH: o.TimeoutH,
-		},
-	}
-	if w := o.ThresholdWindows; w != nil {
-		j.Options.ThresholdWindows = &thresholdWindowsJSON{TriggerWindow: w.TriggerWindow, RecoveryWindow: w.RecoveryWindow}
-	}
-	return j
+// fileJSON is the JSON form of the state file. Each monitor is encoded
+// from the table of owned fields (monitor.Owned): "id", then every owned
+// field at its dotted path ("options.thresholds.critical" inside
+// "options" and "thresholds"), in the table's order. Field names follow
+// Datadog's monitor API; unset values and false flags are left out, so
+// that the file stays short.
+type fileJSON struct {
+	Version  int               `json:"version"`
+	NextID   int64             `json:"next_id"`
+	Monitors []json.RawMessage `json:"monitors"`
 }
 
-func fromJSON(j *monitorJSON) monitor.Monitor {
-	o := &j.Options
-	m := monitor.Monitor{ID: j.ID, Monitor: annotations.Monitor{
-		Name: j.Name, Type: j.Type, Query: j.Query, Message: j.Message, Tags: j.Tags, Priority: j.Priority,
-		Options: annotations.Options{
-			Thresholds: annotations.Thresholds{
-				Critical: o.Thresholds.Critical, CriticalRecovery: o.Thresholds.CriticalRecovery,
-				Warning: o.Thresholds.Warning, WarningRecovery: o.Thresholds.WarningRecovery,
-			},
-			NotifyNoData: o.NotifyNoData, NoDataTimeframe: o.NoDataTimeframe, RenotifyInterval: o.RenotifyInterval,
-			EvaluationDelay: o.EvaluationDelay, NewGroupDelay: o.NewGroupDelay, IncludeTags: o.IncludeTags,
-			RequireFullWindow: o.RequireFullWindow, NotifyAudit: o.NotifyAudit, EscalationMessage: o.EscalationMessage,
-			TimeoutH: o.TimeoutH,
-		},
-	}}
-	if w := o.ThresholdWindows; w != nil {
-		m.Options.ThresholdWindows = &annotations.ThresholdWindows{TriggerWindow: w.TriggerWindow, RecoveryWindow: w.RecoveryWindow}
+// alwaysWritten are the objects the format writes even when empty.
+var alwaysWritten = map[string]bool{"options": true, "options.thresholds": true}
+
+// objects are the paths of the objects that hold owned fields:
+// "options", "options.thresholds", "options.threshold_windows".
+var objects = func() map[string]bool {
+	out := map[string]bool{}
+	for _, f := range monitor.Owned {
+		parts := strings.Split(f.Name, ".")
+		for i := 1; i < len(parts); i++ {
+			out[strings.Join(parts[:i], ".")] = true
+		}
 	}
-	return m
+	return out
+}()
+
+// object is a JSON object that keeps its keys in insertion order.
+type object struct {
+	keys []string
+	vals map[string]any
+	// always writes the object even when it has no members.
+	always bool
+}
+
+func newObject() *object { return &object{vals: map[string]any{}} }
+
+func (o *object) set(key string, v any) {
+	if _, ok := o.vals[key]; !ok {
+		o.keys = append(o.keys, key)
+	}
+	o.vals[key] = v
+}
+
+// child returns the object at key, adding it when missing.
+func (o *object) child(key string) *object {
+	if c, ok := o.vals[key].(*object); ok {
+		return c
+	}
+	c := newObject()
+	o.set(key, c)
+	return c
+}
+
+// MarshalJSON writes the members in order, without HTML escapes: queries
+// hold ">=", messages "<" and "&".
+func (o *object) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	buf.WriteByte('{')
+	n := 0
+	for _, k := range o.keys {
+		v := o.vals[k]
+		if c, ok := v.(*object); ok && len(c.keys) == 0 && !c.always {
+			continue
+		}
+		if n > 0 {
+			buf.WriteByte(',')
+		}
+		n++
+		if err := enc.Encode(k); err != nil {
+			return nil, err
+		}
+		buf.Truncate(buf.Len() - 1) // Encode's newline
+		buf.WriteByte(':')
+		if err := enc.Encode(v); err != nil {
+			return nil, err
+		}
+		buf.Truncate(buf.Len() - 1)
+	}
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
+}
+
+// encodeMonitor returns m as the state file holds it.
+func encodeMonitor(m *monitor.Monitor) *object {
+	root := newObject()
+	root.set("id", m.ID)
+	for _, f := range monitor.Owned {
+		parts := strings.Split(f.Name, ".")
+		o := root
+		for i, p := range parts[:len(parts)-1] {
+			o = o.child(p)
+			o.always = alwaysWritten[strings.Join(parts[:i+1], ".")]
+		}
+		v := f.Value(&m.Definition)
+		var val any
+		switch f.Kind {
+		case monitor.ListField:
+			if v != "" {
+				val = strings.Split(v, ", ")
+			}
+		case monitor.NumberField:
+			if v != "" {
+				val = json.Number(v)
+			}
+		case monitor.BoolField:
+			if v == "true" {
+				val = true
+			}
+		default:
+			if v != "" {
+				val = v
+			}
+		}
+		if val != nil {
+			o.set(parts[len(parts)-1], val)
+		}
+	}
+	return root
+}
+
+// decodeMonitor reads a monitor of the state file: "id" and the owned
+// fields at their paths; any other member is an error naming it.
+func decodeMonitor(raw json.RawMessage) (monitor.Monitor, error) {
+	var m monitor.Monitor
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var obj map[string]any
+	if err := dec.Decode(&obj); err != nil {
+		return m, err
+	}
+	if obj == nil {
+		return m, errors.New("a monitor must be an object")
+	}
+	if id, ok := obj["id"]; ok {
+		n, isNum := id.(json.Number)
+		v, err := n.Int64()
+		if !isNum || err != nil {
+			return m, fmt.Errorf("id must be an integer, not %v", id)
+		}
+		m.ID = v
+		delete(obj, "id")
+	}
+	return m, decodeMembers(&m.Definition, obj, "")
+}
+
+func decodeMembers(d *monitor.Definition, obj map[string]any, prefix string) error {
+	keys := make([]string, 0, len(obj))
+	for k := range obj {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		path, v := prefix+k, obj[k]
+		if v == nil {
+			continue
+		}
+		if objects[path] {
+			sub, ok := v.(map[string]any)
+			if !ok {
+				return fmt.Errorf("%s must be an object", path)
+			}
+			if err := decodeMembers(d, sub, path+"."); err != nil {
+				return err
+			}
+			continue
+		}
+		f, ok := monitor.FieldByName(path)
+		if !ok {
+			return fmt.Errorf("unknown field %q", path)
+		}
+		s, err := fieldString(f, v)
+		if err != nil {
+			return err
+		}
+		if err := f.Set(d, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fieldString returns a JSON value of the state file in the form
+// monitor.Field.Set takes, checking its type.
+func fieldString(f monitor.Field, v any) (string, error) {
+	switch f.Kind {
+	case monitor.ListField:
+		items, ok := v.([]any)
+		if !ok {
+			return "", fmt.Errorf("%s must be an array of strings", f.Name)
+		}
+		strs := make([]string, len(items))
+		for i, it := range items {
+			if strs[i], ok = it.(string); !ok {
+				return "", fmt.Errorf("%s must be an array of strings", f.Name)
+			}
+		}
+		return strings.Join(strs, ", "), nil
+	case monitor.NumberField:
+		if n, ok := v.(json.Number); ok {
+			return n.String(), nil
+		}
+		return "", fmt.Errorf("%s must be a number", f.Name)
+	case monitor.BoolField:
+		if b, ok := v.(bool); ok {
+			return strconv.FormatBool(b), nil
+		}
+		return "", fmt.Errorf("%s must be true or false", f.Name)
+	}
+	if s, ok := v.(string); ok {
+		return s, nil
+	}
+	return "", fmt.Errorf("%s must be a string", f.Name)
 }
 
 // encode renders st as the state file's pretty-printed JSON.
 func encode(st *state) ([]byte, error) {
-	f := fileJSON{Version: Version, NextID: st.NextID, Monitors: make([]monitorJSON, len(st.Monitors))}
+	f := fileJSON{Version: Version, NextID: st.NextID, Monitors: make([]json.RawMessage, len(st.Monitors))}
 	for i := range st.Monitors {
-		f.Monitors[i] = toJSON(&st.Monitors[i])
+		b, err := encodeMonitor(&st.Monitors[i]).MarshalJSON()
+		if err != nil {
+			return nil, err
+		}
+		f.Monitors[i] = b
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -148,7 +285,11 @@ func decode(data []byte) (*state, error) {
 	}
 	st := &state{NextID: max(f.NextID, 1), Monitors: make([]monitor.Monitor, len(f.Monitors))}
 	for i := range f.Monitors {
-		st.Monitors[i] = fromJSON(&f.Monitors[i])
+		m, err := decodeMonitor(f.Monitors[i])
+		if err != nil {
+			return nil, fmt.Errorf("monitors[%d]: %w", i, err)
+		}
+		st.Monitors[i] = m
 	}
 	sort.SliceStable(st.Monitors, func(i, j int) bool { return st.Monitors[i].ID < st.Monitors[j].ID })
 	for i, m := range st.Monitors {

@@ -16,7 +16,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/esm-dev/esm/annotations"
 	"github.com/esm-dev/esm/internal/monitor"
 )
 
@@ -36,15 +35,15 @@ func open(t *testing.T, path string) *Store {
 
 // anomaly returns a monitor shaped like the ones annotations produce.
 func anomaly(name string, tags ...string) *monitor.Monitor {
-	return &monitor.Monitor{Monitor: annotations.Monitor{
+	return &monitor.Monitor{Definition: monitor.Definition{
 		Name:    name,
 		Type:    "query alert",
 		Query:   "avg(last_4h):anomalies(sum:esm.events.received{event_type:" + name + ",env:prod}.as_count(), 'agile', 2) >= 1",
 		Message: "Traffic of " + name + " is unusual.\n@slack-team-cart",
 		Tags:    tags,
-		Options: annotations.Options{
-			Thresholds:       annotations.Thresholds{Critical: annotations.Float(1), CriticalRecovery: annotations.Float(0)},
-			ThresholdWindows: &annotations.ThresholdWindows{TriggerWindow: "last_15m", RecoveryWindow: "last_15m"},
+		Options: monitor.Options{
+			Thresholds:       monitor.Thresholds{Critical: monitor.Float(1), CriticalRecovery: monitor.Float(0)},
+			ThresholdWindows: &monitor.ThresholdWindows{TriggerWindow: "last_15m", RecoveryWindow: "last_15m"},
 		},
 	}}
 }
@@ -96,11 +95,11 @@ func TestRoundTrip(t *testing.T) {
 	require.Len(t, entries, 1, "no temporary file is left behind")
 }
 
-// Every field of annotations.Monitor survives the file: a field added to
+// Every field of monitor.Definition survives the file: a field added to
 // the model and forgotten here would fail this test.
 func TestRoundTripEveryField(t *testing.T) {
 	var m monitor.Monitor
-	fillNonZero(t, reflect.ValueOf(&m.Monitor).Elem())
+	fillNonZero(t, reflect.ValueOf(&m.Definition).Elem())
 	st := &state{NextID: 2, Monitors: []monitor.Monitor{m}}
 	st.Monitors[0].ID = 1
 	data, err := encode(st)
@@ -409,7 +408,7 @@ func TestApplyThroughStore(t *testing.T) {
 
 	var desired []monitor.Desired
 	for i := range 30 {
-		desired = append(desired, monitor.Desired{Monitor: anomaly(fmt.Sprintf("m%02d", i), "esm-prod").Monitor})
+		desired = append(desired, monitor.Desired{Definition: anomaly(fmt.Sprintf("m%02d", i), "esm-prod").Definition})
 	}
 	current, err := s.List(ctx, "esm-prod")
 	require.NoError(t, err)

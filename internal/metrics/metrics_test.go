@@ -17,6 +17,7 @@ import (
 
 	"github.com/esm-dev/esm/annotations"
 	"github.com/esm-dev/esm/internal/config"
+	"github.com/esm-dev/esm/internal/datadog"
 )
 
 // udpSink listens for DogStatsD packets on 127.0.0.1.
@@ -164,10 +165,12 @@ func TestCounterMatchesMonitorQuery(t *testing.T) {
 			require.NoError(t, err)
 			env, err := cfg.Env("prod")
 			require.NoError(t, err)
-			mon, err := annotations.TrafficAnomaly().Build(annotations.Target{
+			spec, err := annotations.TrafficAnomaly().Spec(annotations.Target{
 				Record: tt.record, FullName: "com.example.shop." + tt.record, File: "schemas/cart.avdl",
 				Env: env.Annotations(),
 			}, nil)
+			require.NoError(t, err)
+			mon, err := datadog.Render(spec)
 			require.NoError(t, err)
 			// avg(last_4h):anomalies(sum:esm.events.received{event_type:addtocartevent,env:prod}.as_count(), ...
 			filters := map[string]string{}

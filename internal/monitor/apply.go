@@ -101,8 +101,24 @@ type Result struct {
 	Note string
 }
 
-// CheckGuard returns an error wrapping ErrMassDelete when the plan deletes
-// more monitors than opts allow. Deletions that heal a duplicate of a kept
+// MassDeleteError is the mass-delete guard's refusal: the plan deletes
+// Deletes monitors (not counting healing deletions), more than Max. It
+// matches ErrMassDelete with errors.Is.
+type MassDeleteError struct {
+	Deletes, Max int
+}
+
+// Error says what the guard refused and how to go ahead from the command
+// line.
+func (e *MassDeleteError) Error() string {
+	return fmt.Sprintf("%v: %d deletions, more than the limit of %d; check the plan and rerun with --allow-mass-delete", ErrMassDelete, e.Deletes, e.Max)
+}
+
+// Is reports whether target is ErrMassDelete.
+func (e *MassDeleteError) Is(target error) bool { return target == ErrMassDelete }
+
+// CheckGuard returns a *MassDeleteError when the plan deletes more
+// monitors than opts allow. Deletions that heal a duplicate of a kept
 // monitor (Change.Heal) are not counted.
 func CheckGuard(p *Plan, opts ApplyOptions) error {
 	max := opts.MaxDeletes
@@ -111,7 +127,7 @@ func CheckGuard(p *Plan, opts ApplyOptions) error {
 	}
 	s := p.Summary()
 	if n := s.Delete - s.Healing; n > max && !opts.AllowMassDelete {
-		return fmt.Errorf("%w: %d deletions, more than the limit of %d; check the plan and rerun with --allow-mass-delete", ErrMassDelete, n, max)
+		return &MassDeleteError{Deletes: n, Max: max}
 	}
 	return nil
 }
@@ -162,7 +178,7 @@ func Apply(ctx context.Context, w Writer, p *Plan, opts ApplyOptions) ([]Result,
 func applyOne(ctx context.Context, w Writer, c *Change) (id int64, note string, err error) {
 	switch c.Action {
 	case Create:
-		m := &Monitor{Monitor: c.Desired.Monitor}
+		m := &Monitor{Definition: c.Desired.Definition}
 		if cc, ok := w.(ConvergingCreator); ok {
 			got, err := cc.CreateConverged(ctx, m)
 			return got.ID, got.Note, err
@@ -170,7 +186,7 @@ func applyOne(ctx context.Context, w Writer, c *Change) (id int64, note string, 
 		id, err := w.Create(ctx, m)
 		return id, "", err
 	case Update:
-		return c.ID, "", w.Update(ctx, c.ID, &Monitor{ID: c.ID, Monitor: c.Desired.Monitor})
+		return c.ID, "", w.Update(ctx, c.ID, &Monitor{ID: c.ID, Definition: c.Desired.Definition})
 	case Delete:
 		return c.ID, "", w.Delete(ctx, c.ID)
 	}

@@ -13,7 +13,7 @@ import (
 // Monitor is a monitor with its store ID (0 before it is created).
 type Monitor struct {
 	ID int64
-	annotations.Monitor
+	Definition
 }
 
 // Source says where a desired monitor comes from.
@@ -27,7 +27,7 @@ type Source struct {
 
 // Desired is a monitor that the schemas ask for.
 type Desired struct {
-	annotations.Monitor
+	Definition
 	Source Source
 }
 

@@ -4,8 +4,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-
-	"github.com/esm-dev/esm/annotations"
 )
 
 // Action is what a plan does to one monitor.
@@ -191,11 +189,11 @@ func Diff(env string, desired []Desired, current []Monitor, scope Scope) *Plan {
 		cur := byName[d.Name]
 		if len(cur) == 0 {
 			c.Action = Create
-			c.Diff = fieldDiff(nil, &d.Monitor)
+			c.Diff = fieldDiff(nil, &d.Definition)
 		} else {
 			c.Current = cur[0]
 			c.ID = cur[0].ID
-			c.Diff = fieldDiff(&cur[0].Monitor, &d.Monitor)
+			c.Diff = fieldDiff(&cur[0].Definition, &d.Definition)
 			if len(c.Diff) == 0 {
 				c.Action = Unchanged
 			} else {
@@ -225,12 +223,12 @@ func Diff(env string, desired []Desired, current []Monitor, scope Scope) *Plan {
 func deleteChange(m *Monitor) Change {
 	rec, _ := TagValue(m.Tags, RecordTagPrefix)
 	file, _ := TagValue(m.Tags, FileTagPrefix)
-	return Change{Action: Delete, Name: m.Name, ID: m.ID, Record: rec, File: file, Current: m, Diff: fieldDiff(&m.Monitor, nil)}
+	return Change{Action: Delete, Name: m.Name, ID: m.ID, Record: rec, File: file, Current: m, Diff: fieldDiff(&m.Definition, nil)}
 }
 
 // fieldDiff compares the owned fields of two monitors after normalising
 // them as Datadog stores them; nil stands for "no monitor".
-func fieldDiff(old, new *annotations.Monitor) []FieldDiff {
+func fieldDiff(old, new *Definition) []FieldDiff {
 	var o, n []string
 	if old != nil {
 		o = Fields(old)
@@ -252,78 +250,4 @@ func fieldDiff(old, new *annotations.Monitor) []FieldDiff {
 		}
 	}
 	return out
-}
-
-// FieldNames are the monitor fields esm owns, in the order Fields returns
-// their values; nested options are dotted.
-var FieldNames = []string{
-	"name", "type", "query", "message", "tags", "priority",
-	"options.thresholds.critical", "options.thresholds.critical_recovery",
-	"options.thresholds.warning", "options.thresholds.warning_recovery",
-	"options.threshold_windows.trigger_window", "options.threshold_windows.recovery_window",
-	"options.notify_no_data", "options.no_data_timeframe", "options.renotify_interval",
-	"options.evaluation_delay", "options.new_group_delay", "options.include_tags",
-	"options.require_full_window", "options.notify_audit", "options.escalation_message",
-	"options.timeout_h",
-}
-
-// Fields returns the owned fields of m as strings, normalised the way
-// Datadog stores a monitor: "metric alert" is "query alert", thresholds are
-// numbers whatever their spelling, tags are lowercase and sorted, a
-// no-data timeframe counts only when no-data notifications are on, and
-// zero means unset.
-func Fields(m *annotations.Monitor) []string {
-	typ := m.Type
-	if typ == "metric alert" {
-		typ = "query alert"
-	}
-	tags := make([]string, len(m.Tags))
-	for i, t := range m.Tags {
-		tags[i] = strings.ToLower(t)
-	}
-	sort.Strings(tags)
-	tags = dedupe(tags)
-	o := &m.Options
-	var trigger, recovery string
-	if w := o.ThresholdWindows; w != nil {
-		trigger, recovery = w.TriggerWindow, w.RecoveryWindow
-	}
-	noData := ""
-	if o.NotifyNoData {
-		noData = intField(o.NoDataTimeframe)
-	}
-	return []string{
-		m.Name, typ, strings.TrimSpace(m.Query), strings.TrimSpace(m.Message), strings.Join(tags, ", "), intField(m.Priority),
-		floatField(o.Thresholds.Critical), floatField(o.Thresholds.CriticalRecovery),
-		floatField(o.Thresholds.Warning), floatField(o.Thresholds.WarningRecovery),
-		trigger, recovery,
-		strconv.FormatBool(o.NotifyNoData), noData, intField(o.RenotifyInterval),
-		intField(o.EvaluationDelay), intField(o.NewGroupDelay), strconv.FormatBool(o.IncludeTags),
-		strconv.FormatBool(o.RequireFullWindow), strconv.FormatBool(o.NotifyAudit), o.EscalationMessage,
-		intField(o.TimeoutH),
-	}
-}
-
-func dedupe(s []string) []string {
-	out := s[:0]
-	for i, v := range s {
-		if i == 0 || v != s[i-1] {
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
-func intField(n int64) string {
-	if n == 0 {
-		return ""
-	}
-	return strconv.FormatInt(n, 10)
-}
-
-func floatField(f *float64) string {
-	if f == nil {
-		return ""
-	}
-	return strconv.FormatFloat(*f, 'g', -1, 64)
 }

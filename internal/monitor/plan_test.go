@@ -10,18 +10,16 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/esm-dev/esm/annotations"
 )
 
 func desired(name, query string) Desired {
 	return Desired{
-		Monitor: annotations.Monitor{
+		Definition: Definition{
 			Name: name, Type: "query alert", Query: query, Message: "msg @slack-x",
 			Tags: []string{"esm-prod", "esm_record:ns.a", "env:prod"},
-			Options: annotations.Options{
-				Thresholds:       annotations.Thresholds{Critical: annotations.Float(1), CriticalRecovery: annotations.Float(0)},
-				ThresholdWindows: &annotations.ThresholdWindows{TriggerWindow: "last_15m", RecoveryWindow: "last_15m"},
+			Options: Options{
+				Thresholds:       Thresholds{Critical: Float(1), CriticalRecovery: Float(0)},
+				ThresholdWindows: &ThresholdWindows{TriggerWindow: "last_15m", RecoveryWindow: "last_15m"},
 				IncludeTags:      true,
 			},
 		},
@@ -32,11 +30,11 @@ func desired(name, query string) Desired {
 // stored returns d as Datadog would hand it back: "metric alert", float
 // thresholds spelt differently, tags in another order and case.
 func stored(id int64, d Desired) Monitor {
-	m := Monitor{ID: id, Monitor: d.Monitor}
+	m := Monitor{ID: id, Definition: d.Definition}
 	m.Type = "metric alert"
 	m.Tags = []string{"ENV:prod", "esm_record:ns.a", "esm-prod"}
 	c, r := 1.0, 0.0
-	m.Options.Thresholds = annotations.Thresholds{Critical: &c, CriticalRecovery: &r}
+	m.Options.Thresholds = Thresholds{Critical: &c, CriticalRecovery: &r}
 	m.Options.NoDataTimeframe = 20 // dropped by Datadog's normalisation when notify_no_data is off
 	return m
 }
@@ -48,7 +46,7 @@ func TestDiffActions(t *testing.T) {
 	gone := stored(7, desired("Traffic Anomaly with Gone", "q-g"))
 	changed := stored(2, b)
 	changed.Query = "old-q-b"
-	unmanaged := Monitor{ID: 9, Monitor: annotations.Monitor{Name: "Traffic Anomaly with C", Tags: []string{"team:x"}}}
+	unmanaged := Monitor{ID: 9, Definition: Definition{Name: "Traffic Anomaly with C", Tags: []string{"team:x"}}}
 
 	p := Diff("prod", []Desired{a, b, c}, []Monitor{stored(1, a), changed, gone, unmanaged}, Scope{})
 	require.Len(t, p.Changes, 4)
@@ -109,7 +107,7 @@ func TestDiffScope(t *testing.T) {
 func TestDiffScopeByName(t *testing.T) {
 	a := desired("Traffic Anomaly with A", "q")
 	untagged := func(id int64, name string) Monitor {
-		return Monitor{ID: id, Monitor: annotations.Monitor{Name: name, Type: "query alert", Query: "q", Tags: []string{"esm-prod"}}}
+		return Monitor{ID: id, Definition: Definition{Name: name, Type: "query alert", Query: "q", Tags: []string{"esm-prod"}}}
 	}
 	scope := Scope{Records: map[string]bool{"ns.a": true}, Names: map[string]bool{"Traffic Anomaly with A": true}}
 	tests := []struct {
@@ -155,10 +153,10 @@ func TestFieldsNormalisation(t *testing.T) {
 	d.Options.NotifyNoData = true
 	d.Options.NoDataTimeframe = 20
 	s := stored(1, d)
-	assert.Equal(t, Fields(&d.Monitor), Fields(&s.Monitor))
+	assert.Equal(t, Fields(&d.Definition), Fields(&s.Definition))
 	s.Options.NoDataTimeframe = 30
-	assert.NotEqual(t, Fields(&d.Monitor), Fields(&s.Monitor), "the timeframe counts when no-data notifications are on")
-	assert.Len(t, FieldNames, len(Fields(&d.Monitor)))
+	assert.NotEqual(t, Fields(&d.Definition), Fields(&s.Definition), "the timeframe counts when no-data notifications are on")
+	assert.Len(t, FieldNames, len(Fields(&d.Definition)))
 }
 
 type countingWriter struct {

@@ -1,11 +1,13 @@
 // Package reconcile runs esm's use case: from schema files to the monitors
 // their annotations ask for, to the plan against a store, to its
-// application. The CLI and the GitHub bot both go through it; it talks to
-// stores and GitHub only through the small interfaces it declares.
+// application. The CLI and the GitHub bot both go through Run; it talks to
+// stores through internal/monitor's small interfaces, to GitHub through
+// internal/forge's, and renders specs through the Renderer it is given.
 package reconcile
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -27,18 +29,13 @@ func LoadConfig(path string) (*config.Config, error) {
 	return config.Load(path)
 }
 
-// Desired parses every .avdl, .avsc and .avpr file under paths and returns
-// the monitors their annotations ask for in env, sorted by name. diags
-// holds every problem as file:line:col: message; when it has errors the
-// monitors must not be applied. err is for paths that cannot be read and
-// unknown environments.
-func Desired(ctx context.Context, cfg *config.Config, env string, paths []string) ([]monitor.Desired, diag.List, error) {
-	return DesiredWith(ctx, cfg, env, paths, idl.Options{})
-}
-
-// DesiredWith is Desired reading the schemas with opts, such as the
-// import search paths of -I.
-func DesiredWith(ctx context.Context, cfg *config.Config, env string, paths []string, opts idl.Options) ([]monitor.Desired, diag.List, error) {
+// Specs parses every .avdl, .avsc and .avpr file under paths, with opts
+// (such as the import search paths of -I), and returns what their
+// annotations ask for in env, sorted by monitor name. diags holds every
+// problem as file:line:col: message; when it has errors the monitors must
+// not be applied. err is for paths that cannot be read and unknown
+// environments.
+func Specs(ctx context.Context, cfg *config.Config, env string, paths []string, opts idl.Options) ([]annotations.Spec, diag.List, error) {
 	if _, err := cfg.Env(env); err != nil {
 		return nil, nil, err
 	}
@@ -49,16 +46,16 @@ func DesiredWith(ctx context.Context, cfg *config.Config, env string, paths []st
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
-	desired, diags := desiredFromTypes(cfg, env, tree.Types, repoRelative(paths))
+	specs, diags := specsFromTypes(cfg, env, tree.Types, repoRelative(paths))
 	all := append(append(diag.List{}, tree.Diags...), diags...)
 	all.Sort()
-	return desired, all, nil
+	return specs, all, nil
 }
 
-// DesiredFromTypes returns the monitors the annotations of the given named
-// types ask for in env, sorted by name, and every problem with them.
-func DesiredFromTypes(cfg *config.Config, env string, types []*idl.Schema) ([]monitor.Desired, diag.List) {
-	return desiredFromTypes(cfg, env, types, func(p string) string { return p })
+// SpecsFromTypes returns what the annotations of the given named types
+// ask for in env, sorted by monitor name, and every problem with them.
+func SpecsFromTypes(cfg *config.Config, env string, types []*idl.Schema) ([]annotations.Spec, diag.List) {
+	return specsFromTypes(cfg, env, types, func(p string) string { return p })
 }
 
 // repoRelative returns a function that names a schema file relative to
@@ -99,26 +96,26 @@ func repoRelative(paths []string) func(string) string {
 	}
 }
 
-func desiredFromTypes(cfg *config.Config, env string, types []*idl.Schema, file func(string) string) ([]monitor.Desired, diag.List) {
+func specsFromTypes(cfg *config.Config, env string, types []*idl.Schema, file func(string) string) ([]annotations.Spec, diag.List) {
 	var diags diag.List
 	e, err := cfg.Env(env)
 	if err != nil {
 		diags.Add(diag.Error, diag.Position{}, diag.Position{}, "%v", err)
 		return nil, diags
 	}
-	var out []monitor.Desired
-	byName := map[string]*monitor.Desired{}
+	var out []annotations.Spec
+	byName := map[string]annotations.Spec{}
 	for _, s := range types {
 		for _, d := range monitorsOf(s, cfg, e, file(s.Filename()), &diags) {
 			if prev, dup := byName[d.Name]; dup {
 				// The file as read, as every other diagnostic names it.
-				pos := diag.Position{Filename: s.Filename(), Line: d.Source.Line, Column: d.Source.Column}
+				pos := diag.Position{Filename: s.Filename(), Line: d.Pos.Line, Column: d.Pos.Column}
 				diags.Add(diag.Error, pos, pos, "monitor %q of %s has the same name as the monitor of %s (%s:%d); records with one simple name in two namespaces cannot both have it",
-					d.Name, d.Source.Record, prev.Source.Record, prev.Source.File, prev.Source.Line)
+					d.Name, d.Target.FullName, prev.Target.FullName, prev.Target.File, prev.Target.Line)
 				continue
 			}
 			out = append(out, d)
-			byName[d.Name] = &out[len(out)-1]
+			byName[d.Name] = d
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
@@ -191,7 +188,7 @@ func kindList() string {
 
 // monitorsOf returns the monitors a named type's annotations ask for.
 // file is the schema file as monitors name it.
-func monitorsOf(s *idl.Schema, cfg *config.Config, e *config.Environment, file string, diags *diag.List) []monitor.Desired {
+func monitorsOf(s *idl.Schema, cfg *config.Config, e *config.Environment, file string, diags *diag.List) []annotations.Spec {
 	if s.Kind != idl.Record {
 		for _, p := range s.Props {
 			if isMonitorName(p.Name) {
@@ -244,7 +241,7 @@ func monitorsOf(s *idl.Schema, cfg *config.Config, e *config.Environment, file s
 		}
 	}
 
-	var out []monitor.Desired
+	var out []annotations.Spec
 	for _, p := range s.Props {
 		if p.Name == annotations.ChannelAnnotation {
 			continue
@@ -269,16 +266,46 @@ func monitorsOf(s *idl.Schema, cfg *config.Config, e *config.Environment, file s
 			Record: s.Name, FullName: s.FullName(), Doc: s.Doc, File: file, Line: pos.Line,
 			Env: e.Annotations(), Channels: channels,
 		}
-		m, err := kind.Build(t, layers)
+		spec, err := kind.Spec(t, layers)
 		if err != nil {
 			addErr(diags, err, pos)
 			continue
 		}
-		src := monitor.Source{Record: s.FullName(), File: file, Line: pos.Line, Column: pos.Column, Kind: p.Name}
-		m.Tags = annotations.NormalizeTags(append(append(m.Tags, monitor.EnvTag(e.Name())), monitor.SourceTags(src)...))
-		out = append(out, monitor.Desired{Monitor: m, Source: src})
+		// The position as monitors name it: the file relative to the
+		// repository, as the bot reads it.
+		spec.Pos = annotations.Position{File: file, Line: pos.Line, Column: pos.Column}
+		out = append(out, spec)
 	}
 	return out
+}
+
+// Source returns where the monitor of spec comes from.
+func Source(spec *annotations.Spec) monitor.Source {
+	return monitor.Source{Record: spec.Target.FullName, File: spec.Target.File, Line: spec.Pos.Line, Column: spec.Pos.Column, Kind: spec.Kind}
+}
+
+// Renderer renders a spec into the resource of a backend
+// (datadog.Render).
+type Renderer func(annotations.Spec) (monitor.Definition, error)
+
+// Render renders specs into the monitors of env with render, each with
+// esm's identity tags: the environment's (esm-<env>) and its source's
+// (record and file). A spec the backend cannot render is an error naming
+// the annotation.
+func Render(env string, specs []annotations.Spec, render Renderer) ([]monitor.Desired, error) {
+	out := make([]monitor.Desired, 0, len(specs))
+	var errs []error
+	for i := range specs {
+		m, err := render(specs[i])
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", specs[i].Pos, err))
+			continue
+		}
+		src := Source(&specs[i])
+		m.Tags = annotations.NormalizeTags(append(append(m.Tags, monitor.EnvTag(env)), monitor.SourceTags(src)...))
+		out = append(out, monitor.Desired{Definition: m, Source: src})
+	}
+	return out, errors.Join(errs...)
 }
 
 // warnRepeated warns of an esm annotation given twice on one declaration:
@@ -340,14 +367,4 @@ func article(word string) string {
 		return "an"
 	}
 	return "a"
-}
-
-// Plan lists the store's monitors that carry the environment's tag and
-// diffs them against desired over the whole tree.
-func Plan(ctx context.Context, store monitor.Lister, env string, desired []monitor.Desired) (*monitor.Plan, error) {
-	current, err := store.List(ctx, monitor.EnvTag(env))
-	if err != nil {
-		return nil, fmt.Errorf("list monitors: %w", err)
-	}
-	return monitor.Diff(env, desired, current, monitor.Scope{}), nil
 }

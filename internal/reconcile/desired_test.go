@@ -16,6 +16,7 @@ import (
 	"github.com/esm-dev/esm/internal/datadog"
 	"github.com/esm-dev/esm/internal/datadog/ddtest"
 	"github.com/esm-dev/esm/internal/diag"
+	"github.com/esm-dev/esm/internal/idl"
 	"github.com/esm-dev/esm/internal/monitor"
 )
 
@@ -51,7 +52,7 @@ protocol Cart {
 
 func TestDesired(t *testing.T) {
 	dir := writeSchemas(t, map[string]string{"cart.avdl": cart})
-	desired, diags, err := Desired(context.Background(), config.Default(), "prod", []string{dir})
+	desired, diags, err := desiredIn(context.Background(), config.Default(), "prod", []string{dir})
 	require.NoError(t, err)
 	require.Empty(t, diags)
 	require.Len(t, desired, 2)
@@ -85,13 +86,13 @@ environments:
       traffic_anomaly_monitor: {alert_window: last_30m}
 `))
 	require.NoError(t, err)
-	desired, diags, err := Desired(context.Background(), cfg, "staging", []string{dir})
+	desired, diags, err := desiredIn(context.Background(), cfg, "staging", []string{dir})
 	require.NoError(t, err)
 	require.Empty(t, diags)
 	// The protocol's deviations (3) override the file's (5); the file's
 	// algorithm and the environment's window apply.
 	assert.Equal(t, "avg(last_4h):anomalies(sum:shop.events{event_type:addtocartevent,env:staging}.as_count(), 'robust', 3, direction='below', alert_window='last_30m', interval=60, count_default_zero='true', seasonality='weekly') >= 1", desired[0].Query)
-	_, _, err = Desired(context.Background(), cfg, "prod", []string{dir})
+	_, _, err = desiredIn(context.Background(), cfg, "prod", []string{dir})
 	assert.EqualError(t, err, `unknown environment "prod": configured environments are staging`)
 }
 
@@ -117,7 +118,7 @@ func TestDesiredErrors(t *testing.T) {
 		"a/dup.avdl": `@namespace("a") protocol P1 { @traffic_anomaly_monitor({}) record Same { string x; } }`,
 		"b/dup.avdl": `@namespace("b") protocol P2 { @traffic_anomaly_monitor({}) record Same { string x; } }`,
 	})
-	_, diags, err := Desired(context.Background(), config.Default(), "prod", []string{dir})
+	_, diags, err := desiredIn(context.Background(), config.Default(), "prod", []string{dir})
 	require.NoError(t, err)
 	got := diags.Error()
 	for _, want := range []string{
@@ -196,10 +197,10 @@ func TestPlanApplyRoundTrip(t *testing.T) {
 	store.byID[1] = func() monitor.Monitor { m := store.byID[1]; m.Name = "Traffic Anomaly with AddToCartEvent"; return m }()
 
 	plan := func() *monitor.Plan {
-		desired, diags, err := Desired(ctx, config.Default(), "prod", []string{dir})
+		desired, diags, err := desiredIn(ctx, config.Default(), "prod", []string{dir})
 		require.NoError(t, err)
 		require.Empty(t, diags)
-		p, err := Plan(ctx, store, "prod", desired)
+		p, err := planAgainst(ctx, store, "prod", desired)
 		require.NoError(t, err)
 		return p
 	}
@@ -225,7 +226,7 @@ func TestPlanApplyRoundTrip(t *testing.T) {
 // TestExampleSchemas keeps the repository's example schemas valid and
 // monitored: they are what a newcomer runs first.
 func TestExampleSchemas(t *testing.T) {
-	desired, diags, err := Desired(context.Background(), config.Default(), "prod", []string{filepath.Join("..", "..", "schemas")})
+	desired, diags, err := desiredIn(context.Background(), config.Default(), "prod", []string{filepath.Join("..", "..", "schemas")})
 	require.NoError(t, err)
 	require.Empty(t, diags.Errors(), diags.Error())
 	require.NotEmpty(t, desired)
@@ -242,7 +243,7 @@ func TestDesiredNamesFilesFromTheRepositoryRoot(t *testing.T) {
 	repo := writeSchemas(t, map[string]string{"schemas/cart.avdl": cart})
 	require.NoError(t, os.Mkdir(filepath.Join(repo, ".git"), 0o755))
 	for _, p := range []string{filepath.Join(repo, "schemas"), filepath.Join(repo, "schemas", "cart.avdl")} {
-		desired, diags, err := Desired(context.Background(), config.Default(), "prod", []string{p})
+		desired, diags, err := desiredIn(context.Background(), config.Default(), "prod", []string{p})
 		require.NoError(t, err)
 		require.Empty(t, diags)
 		require.NotEmpty(t, desired)
@@ -271,7 +272,7 @@ func TestDesiredValidatesAnnotationValues(t *testing.T) {
   record F { string id; }
 }
 `})
-	_, diags, err := Desired(context.Background(), config.Default(), "prod", []string{dir})
+	_, diags, err := desiredIn(context.Background(), config.Default(), "prod", []string{dir})
 	require.NoError(t, err)
 	got := diags.Error()
 	wants := []string{
@@ -303,7 +304,7 @@ protocol P {
   record B { string id; }
 }
 `})
-	_, diags, err := Desired(context.Background(), config.Default(), "prod", []string{dir})
+	_, diags, err := desiredIn(context.Background(), config.Default(), "prod", []string{dir})
 	require.NoError(t, err)
 	require.Len(t, diags, 2, diags.Error())
 	assert.Contains(t, diags[0].Error(), "p.avdl:1:41: @traffic_anomaly_monitor on protocol P: deviations: the number is out of range")
@@ -348,10 +349,10 @@ protocol Cart {
 	require.NoError(t, err)
 	store, dd := useDatadog(t)
 	plan := func() *monitor.Plan {
-		desired, diags, err := Desired(ctx, cfg, "prod", []string{filepath.Join(repo, "Team Schemas")})
+		desired, diags, err := desiredIn(ctx, cfg, "prod", []string{filepath.Join(repo, "Team Schemas")})
 		require.NoError(t, err)
 		require.Empty(t, diags, diags.Error())
-		p, err := Plan(ctx, store, "prod", desired)
+		p, err := planAgainst(ctx, store, "prod", desired)
 		require.NoError(t, err)
 		return p
 	}
@@ -385,11 +386,11 @@ func TestPlanUpdatesOldQueryForm(t *testing.T) {
 	ctx := context.Background()
 	dir := writeSchemas(t, map[string]string{"cart.avdl": cart})
 	store, _ := useDatadog(t)
-	desired, diags, err := Desired(ctx, config.Default(), "prod", []string{dir})
+	desired, diags, err := desiredIn(ctx, config.Default(), "prod", []string{dir})
 	require.NoError(t, err)
 	require.Empty(t, diags)
 	for _, d := range desired {
-		old := monitor.Monitor{Monitor: d.Monitor}
+		old := monitor.Monitor{Definition: d.Definition}
 		record := strings.TrimPrefix(d.Name, "Traffic Anomaly with ")
 		old.Query = strings.Replace(d.Query, "event_type:"+strings.ToLower(record), "event_type:"+record, 1)
 		old.Message = strings.Replace(d.Message, "{event_type:"+strings.ToLower(record)+"}", "{event_type:"+record+"}", 1)
@@ -398,7 +399,7 @@ func TestPlanUpdatesOldQueryForm(t *testing.T) {
 		require.NoError(t, err)
 	}
 
-	p, err := Plan(ctx, store, "prod", desired)
+	p, err := planAgainst(ctx, store, "prod", desired)
 	require.NoError(t, err)
 	require.Equal(t, monitor.Summary{Update: 2}, p.Summary())
 	for _, c := range p.Changes {
@@ -412,7 +413,7 @@ func TestPlanUpdatesOldQueryForm(t *testing.T) {
 		assert.Contains(t, c.Diff[0].New, "{event_type:"+strings.ToLower(record)+",env:prod}")
 	}
 	applyPlan(t, store, p)
-	p, err = Plan(ctx, store, "prod", desired)
+	p, err = planAgainst(ctx, store, "prod", desired)
 	require.NoError(t, err)
 	assert.Equal(t, monitor.Summary{Unchanged: 2}, p.Summary())
 }
@@ -427,7 +428,7 @@ func TestDesiredWarnsOfARepeatedAnnotation(t *testing.T) {
   record A { string id; }
 }
 `})
-	desired, diags, err := Desired(context.Background(), config.Default(), "prod", []string{dir})
+	desired, diags, err := desiredIn(context.Background(), config.Default(), "prod", []string{dir})
 	require.NoError(t, err)
 	require.False(t, diags.HasErrors(), diags.Error())
 	require.Len(t, diags, 1, diags.Error())
@@ -435,4 +436,25 @@ func TestDesiredWarnsOfARepeatedAnnotation(t *testing.T) {
 	assert.Regexp(t, `r\.avdl:3:3: warning: @traffic_anomaly_monitor is given twice on A: this one wins, the one at .*r\.avdl:2:3 is ignored`, diags.Error())
 	require.Len(t, desired, 1)
 	assert.Contains(t, desired[0].Query, ", 4,", "the last deviations, 4, is the one in the query")
+}
+
+// desiredIn returns the monitors the schemas under paths ask for in env,
+// rendered for Datadog, as esm plan computes them.
+func desiredIn(ctx context.Context, cfg *config.Config, env string, paths []string) ([]monitor.Desired, diag.List, error) {
+	specs, diags, err := Specs(ctx, cfg, env, paths, idl.Options{})
+	if err != nil {
+		return nil, diags, err
+	}
+	desired, err := Render(env, specs, datadog.Render)
+	return desired, diags, err
+}
+
+// planAgainst plans desired against the store's monitors of env over the
+// whole tree, as Run does.
+func planAgainst(ctx context.Context, store monitor.Store, env string, desired []monitor.Desired) (*monitor.Plan, error) {
+	current, err := store.List(ctx, monitor.EnvTag(env))
+	if err != nil {
+		return nil, err
+	}
+	return monitor.Diff(env, desired, current, monitor.Scope{}), nil
 }

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/esm-dev/esm/annotations"
 	"github.com/esm-dev/esm/internal/config"
 	"github.com/esm-dev/esm/internal/diag"
 	"github.com/esm-dev/esm/internal/forge"
@@ -152,8 +153,8 @@ func ParseCommand(body string, envs []string) (cmd Command, addressed bool, prob
 type Runner struct {
 	// GitHub is the GitHub API.
 	GitHub forge.GitHub
-	// Stores returns the monitor store of an environment.
-	Stores func(env string) (monitor.Store, error)
+	// Backends returns the backend (renderer and store) of an environment.
+	Backends func(env string) (Backend, error)
 	// Config holds the environments and the defaults of the monitors.
 	Config *config.Config
 	// Allowed is the allow-list of repositories.
@@ -718,61 +719,52 @@ func (ru *run) carryOut(ctx context.Context) (*report.CommentInput, string) {
 		ru.log.Warn("schema errors: nothing planned", "errors", len(ch.diags.Errors()))
 		return res, pr.HeadSHA
 	}
-	store, err := ru.r.Stores(ru.cmd.Env)
+	backend, err := ru.r.Backends(ru.cmd.Env)
 	if err != nil {
 		return fail("open the store of %s: %w", ru.cmd.Env, err)
 	}
-	if l, ok := store.(monitor.Locker); ok && ru.cmd.Kind == CommandRegister {
-		// Held from the list to the last change, so that a concurrent
-		// register or esm apply on the same store waits rather than
-		// planning against the same state and creating the same monitors.
-		unlock, err := monitor.Lock(ctx, l, func() {
+	resp, err := Run(ctx, Request{
+		Env:     ru.cmd.Env,
+		Specs:   ch.specs,
+		Backend: backend,
+		Scope:   monitor.Scope{Records: ch.scope, Names: ch.names},
+		Apply:   ru.cmd.Kind == CommandRegister,
+		Options: monitor.ApplyOptions{
+			Concurrency:     ru.r.ApplyConcurrency,
+			MaxDeletes:      ru.r.Config.MaxDeletes(ru.cmd.Env),
+			AllowMassDelete: ru.cmd.AllowMassDelete,
+		},
+		Waiting: func() {
 			ru.log.Info("waiting for the store's lock: another run (esm apply, or a register elsewhere) holds it")
-		})
-		if err != nil {
-			return fail("lock the store of %s: %w", ru.cmd.Env, err)
-		}
-		defer unlock()
+		},
+		Planned: func(plan *monitor.Plan) {
+			s := plan.Summary()
+			ru.log.Info("planned", "create", s.Create, "update", s.Update, "delete", s.Delete, "unchanged", s.Unchanged)
+		},
+		// Register: apply only what was planned on the head that was read.
+		Confirm: func(ctx context.Context, _ *monitor.Plan) error {
+			again, err := ru.r.GitHub.PullRequest(ctx, ru.repo, ru.number)
+			if err != nil {
+				return fmt.Errorf("get pull request: %w", err)
+			}
+			if again.HeadSHA != pr.HeadSHA {
+				return fmt.Errorf("the head of the pull request moved from %s to %s during the run; nothing was applied, comment again to register %s", short(pr.HeadSHA), short(again.HeadSHA), short(again.HeadSHA))
+			}
+			return nil
+		},
+	})
+	if resp != nil {
+		res.Plan = resp.Plan
 	}
-	current, err := store.List(ctx, monitor.EnvTag(ru.cmd.Env))
-	if err != nil {
-		return fail("list monitors: %w", err)
+	var massDelete *monitor.MassDeleteError
+	switch {
+	case errors.As(err, &massDelete):
+		return fail("%v: %d deletions, more than the limit of %d; nothing was applied, comment `esm %s register --allow-mass-delete` to go ahead", monitor.ErrMassDelete, massDelete.Deletes, massDelete.Max, ru.cmd.Env)
+	case err != nil:
+		return fail("%w", err)
 	}
-	plan := monitor.Diff(ru.cmd.Env, ch.desired, current, monitor.Scope{Records: ch.scope, Names: ch.names})
-	res.Plan = plan
-	s := plan.Summary()
-	ru.log.Info("planned", "create", s.Create, "update", s.Update, "delete", s.Delete, "unchanged", s.Unchanged)
-	if ru.cmd.Kind != CommandRegister || !plan.HasChanges() {
-		return res, pr.HeadSHA
-	}
-
-	// Register: apply only what was planned on the head that was read.
-	again, err := ru.r.GitHub.PullRequest(ctx, ru.repo, ru.number)
-	if err != nil {
-		return fail("get pull request: %w", err)
-	}
-	if again.HeadSHA != pr.HeadSHA {
-		return fail("the head of the pull request moved from %s to %s during the run; nothing was applied, comment again to register %s", short(pr.HeadSHA), short(again.HeadSHA), short(again.HeadSHA))
-	}
-	concurrency := ru.r.ApplyConcurrency
-	if c, ok := store.(interface{ ApplyConcurrency() int }); ok && concurrency == 0 {
-		concurrency = c.ApplyConcurrency()
-	}
-	opts := monitor.ApplyOptions{
-		Concurrency:     concurrency,
-		MaxDeletes:      ru.r.Config.MaxDeletes(ru.cmd.Env),
-		AllowMassDelete: ru.cmd.AllowMassDelete,
-	}
-	if err := monitor.CheckGuard(plan, opts); err != nil {
-		return fail("%s; nothing was applied, comment `esm %s register --allow-mass-delete` to go ahead", strings.TrimSuffix(err.Error(), "; check the plan and rerun with --allow-mass-delete"), ru.cmd.Env)
-	}
-	results, err := monitor.Apply(ctx, store, plan, opts)
-	if err != nil {
-		return fail("apply: %w", err)
-	}
-	res.Applied = true
-	res.Results = results
-	for _, x := range results {
+	res.Applied, res.Results = resp.Applied, resp.Results
+	for _, x := range resp.Results {
 		if x.Err != nil {
 			ru.log.Error("change failed", "monitor", x.Change.Name, "action", string(x.Change.Action), "error", x.Err)
 		}
@@ -877,10 +869,10 @@ func schemaFiles(files []forge.ChangedFile) []fileChange {
 
 // changeSet is what the changed schema files ask for.
 type changeSet struct {
-	files   []string // the changed schema files at the head
-	desired []monitor.Desired
-	diags   diag.List
-	scope   map[string]bool // full names declared before or after, as record tags hold them
+	files []string // the changed schema files at the head
+	specs []annotations.Spec
+	diags diag.List
+	scope map[string]bool // full names declared before or after, as record tags hold them
 	// names are the names of the monitors the records of the changed
 	// files ask for before or after the change: identity is name plus
 	// environment tag, so a monitor of such a name is in scope even
@@ -924,12 +916,12 @@ func (ru *run) load(ctx context.Context, pr *forge.PullRequest, changes []fileCh
 	for _, s := range append(headTypes, baseTypes...) {
 		cs.scope[monitor.RecordTagValue(s.FullName())] = true
 	}
-	desired, diags := DesiredFromTypes(ru.r.Config, ru.cmd.Env, headTypes)
-	cs.desired = desired
+	specs, diags := SpecsFromTypes(ru.r.Config, ru.cmd.Env, headTypes)
+	cs.specs = specs
 	// The base's problems are not this pull request's: its monitors only
 	// name what the scope holds.
-	before, _ := DesiredFromTypes(ru.r.Config, ru.cmd.Env, baseTypes)
-	for _, d := range append(before, desired...) {
+	before, _ := SpecsFromTypes(ru.r.Config, ru.cmd.Env, baseTypes)
+	for _, d := range append(before, specs...) {
 		cs.names[d.Name] = true
 	}
 	cs.diags = append(append(diag.List{}, headDiags...), diags...)

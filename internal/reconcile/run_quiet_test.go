@@ -94,12 +94,12 @@ func TestDraftPullRequest(t *testing.T) {
 // gate returned opens; each call installs a new gate.
 func (h *harness) gateStores() gatedStore {
 	gate := gatedStore{once: &sync.Once{}, entered: make(chan struct{}), open: make(chan struct{})}
-	h.runner.Stores = func(env string) (monitor.Store, error) {
+	h.runner.Backends = backends(func(env string) (monitor.Store, error) {
 		s, err := h.store(env)
 		g := gate
 		g.Store = s
 		return g, err
-	}
+	})
 	return gate
 }
 
@@ -240,10 +240,10 @@ func TestRunCutShortLeavesAFinalState(t *testing.T) {
 			if tt.stall == "GitHub" {
 				h.runner.GitHub = stallingGitHub{Client: h.gh, once: once, entered: entered}
 			} else {
-				h.runner.Stores = func(env string) (monitor.Store, error) {
+				h.runner.Backends = backends(func(env string) (monitor.Store, error) {
 					s, err := h.store(env)
 					return stallingStore{Store: s, stall: tt.stall, once: once, entered: entered}, err
-				}
+				})
 			}
 			var outcomes []string
 			h.runner.OnRun = func(_, _, outcome string, _ time.Duration) { outcomes = append(outcomes, outcome) }
@@ -361,7 +361,7 @@ func TestCommentHandledBeforeARestartIsNotRunAgain(t *testing.T) {
 
 			// esm restarted: a new runner, nothing in memory.
 			again := newHarness(t, nil).runner
-			again.GitHub, again.Stores, again.Logger = h.runner.GitHub, h.runner.Stores, h.runner.Logger
+			again.GitHub, again.Backends, again.Logger = h.runner.GitHub, h.runner.Backends, h.runner.Logger
 			ev.Delivery = "d2"
 			again.HandleComment(context.Background(), ev)
 			if tt.runs {

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esm-dev/esm/internal/datadog"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -68,11 +70,11 @@ func newHarness(t *testing.T, mod func(*reconcile.Runner)) *harness {
 	require.NoError(t, err)
 	h := &harness{t: t, srv: srv, gh: gh, dir: t.TempDir(), logs: &syncBuffer{}}
 	h.runner = &reconcile.Runner{
-		GitHub:  gh,
-		Stores:  h.store,
-		Config:  config.Default(),
-		Allowed: allowed,
-		Logger:  slog.New(reconcile.LogHandler(slog.NewJSONHandler(h.logs, nil))),
+		GitHub:   gh,
+		Backends: backends(h.store),
+		Config:   config.Default(),
+		Allowed:  allowed,
+		Logger:   slog.New(reconcile.LogHandler(slog.NewJSONHandler(h.logs, nil))),
 	}
 	if mod != nil {
 		mod(h.runner)
@@ -613,10 +615,10 @@ func TestChangeSetScopeByName(t *testing.T) {
 func TestRegisterWaitsForAConcurrentApply(t *testing.T) {
 	listed := make(chan struct{}, 1)
 	h := newHarness(t, nil)
-	h.runner.Stores = func(env string) (monitor.Store, error) {
+	h.runner.Backends = backends(func(env string) (monitor.Store, error) {
 		s, err := h.store(env)
 		return &signallingStore{Store: s.(*localstore.Store), listed: listed}, err
-	}
+	})
 	h.srv.SetPermission(repoName, "alice", "write")
 	src := protocol("A", "Alpha", "Beta", "Gamma")
 	h.push(nil, map[string]string{"schemas/a.avdl": src})
@@ -641,9 +643,9 @@ func TestRegisterWaitsForAConcurrentApply(t *testing.T) {
 	case <-listed:
 	case <-time.After(500 * time.Millisecond):
 	}
-	p, err := reconcile.Plan(ctx, cli, "prod", desired)
+	current, err := cli.List(ctx, monitor.EnvTag("prod"))
 	require.NoError(t, err)
-	_, err = monitor.Apply(ctx, cli, p, monitor.ApplyOptions{})
+	_, err = monitor.Apply(ctx, cli, monitor.Diff("prod", desired, current, monitor.Scope{}), monitor.ApplyOptions{})
 	require.NoError(t, err)
 	unlock()
 	<-done
@@ -679,6 +681,17 @@ func desiredOf(t *testing.T, src string) ([]monitor.Desired, bool) {
 		}
 		return nil, fs.ErrNotExist
 	}})
-	desired, diags := reconcile.DesiredFromTypes(config.Default(), "prod", tree.Types)
+	specs, diags := reconcile.SpecsFromTypes(config.Default(), "prod", tree.Types)
+	desired, err := reconcile.Render("prod", specs, datadog.Render)
+	require.NoError(t, err)
 	return desired, tree.Diags.HasErrors() || diags.HasErrors()
+}
+
+// backends serves the stores of stores as the runner's backends, which
+// render for Datadog, as esm serve's do.
+func backends(stores func(env string) (monitor.Store, error)) func(string) (reconcile.Backend, error) {
+	return func(env string) (reconcile.Backend, error) {
+		s, err := stores(env)
+		return reconcile.Backend{Render: datadog.Render, Store: s, Description: "test store"}, err
+	}
 }

@@ -52,37 +52,22 @@ import (
 	"github.com/esm-dev/esm/internal/monitor"
 )
 
-// kind is how the value of an owned field is shown.
-type kind int
+// kind is how the value of an owned field is shown: the field's kind in
+// the table of owned fields.
+type kind = monitor.FieldKind
 
 const (
-	stringKind kind = iota
-	listKind        // "a, b" in monitor.Fields, one item a line here
-	numberKind
-	boolKind
+	stringKind = monitor.StringField
+	listKind   = monitor.ListField // "a, b" in monitor.Fields, one item a line here
+	numberKind = monitor.NumberField
+	boolKind   = monitor.BoolField
 )
 
-// fieldKinds gives the kind of every owned field that is not a string.
-var fieldKinds = map[string]kind{
-	"tags":                                 listKind,
-	"priority":                             numberKind,
-	"options.thresholds.critical":          numberKind,
-	"options.thresholds.critical_recovery": numberKind,
-	"options.thresholds.warning":           numberKind,
-	"options.thresholds.warning_recovery":  numberKind,
-	"options.notify_no_data":               boolKind,
-	"options.no_data_timeframe":            numberKind,
-	"options.renotify_interval":            numberKind,
-	"options.evaluation_delay":             numberKind,
-	"options.new_group_delay":              numberKind,
-	"options.include_tags":                 boolKind,
-	"options.require_full_window":          boolKind,
-	"options.notify_audit":                 boolKind,
-	"options.timeout_h":                    numberKind,
+// fieldKind returns the kind of an owned field; string when unknown.
+func fieldKind(field string) kind {
+	f, _ := monitor.FieldByName(field)
+	return f.Kind
 }
-
-// fieldKind returns the kind of an owned field; string unless listed.
-func fieldKind(field string) kind { return fieldKinds[field] }
 
 // listItems splits a list field's value as monitor.Fields joins it.
 func listItems(v string) []string {

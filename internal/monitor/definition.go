@@ -1,11 +1,12 @@
-package annotations
+package monitor
 
-// Monitor is the part of a Datadog monitor that esm owns: what an
-// annotation produces, and what esm compares with the monitor stored in
-// Datadog. Field names follow Datadog's monitor API.
-type Monitor struct {
+// Definition is the part of a monitor that esm owns, in the shape of
+// Datadog's monitor API: what a backend renders a spec into, what the
+// Datadog store sends, and what the local state file keeps. Owned lists
+// its fields once, for diffs, plans and the state file.
+type Definition struct {
 	Name    string
-	Type    string // "query alert"
+	Type    string // "query alert", "log alert"
 	Query   string
 	Message string
 	// Tags are lowercase and sorted, as Datadog stores them.

@@ -1,0 +1,122 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/esm-dev/esm/annotations"
+	"github.com/esm-dev/esm/internal/monitor"
+)
+
+// Backend is where the monitors of an environment live: how specs are
+// rendered into the store's resources, and the store.
+type Backend struct {
+	// Render renders a spec (datadog.Render for Datadog and for the local
+	// state store, which keeps Datadog's shape).
+	Render Renderer
+	// Store lists and changes the monitors.
+	Store monitor.Store
+	// Description names the backend for people: "Datadog at datadoghq.com".
+	Description string
+}
+
+// Request is one run of the use case: plan the monitors specs ask for in
+// Env against Backend, and, with Apply, carry the plan out.
+type Request struct {
+	Env     string
+	Specs   []annotations.Spec
+	Backend Backend
+	// Scope limits the monitors the plan may touch (the bot's change
+	// set); the zero Scope is the whole tree.
+	Scope monitor.Scope
+	// Apply carries the plan out once the guard and Confirm agree.
+	Apply bool
+	// Options bound the apply: the mass-delete guard and the concurrency.
+	Options monitor.ApplyOptions
+	// Waiting is told, once, when an apply waits for the store's lock
+	// because another run holds it.
+	Waiting func()
+	// Planned, when set, sees the plan as soon as it is computed (esm
+	// apply prints it there).
+	Planned func(*monitor.Plan)
+	// Confirm, when set, is asked before an apply with changes, after the
+	// guard; an error stops the run with nothing applied (a declined
+	// question, a pull request head that moved).
+	Confirm func(context.Context, *monitor.Plan) error
+}
+
+// Response is what a run did. Plan is set once the plan is computed, even
+// when an error stopped the run afterwards.
+type Response struct {
+	Plan *monitor.Plan
+	// Applied is set when the plan's changes were carried out; Results
+	// then holds one result per change.
+	Applied bool
+	Results []monitor.Result
+}
+
+// Failed reports whether any applied change failed.
+func (r *Response) Failed() bool {
+	for _, x := range r.Results {
+		if x.Err != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// Run renders the specs, lists the backend's monitors that carry the
+// environment's tag, diffs them into a plan and, for an apply with
+// changes, checks the mass-delete guard (a *monitor.MassDeleteError),
+// asks Confirm and applies. An apply on a store that has a lock
+// (monitor.Locker) holds it from the list to the last change, so that
+// concurrent runs take turns instead of creating the same monitors. The
+// CLI and the bot both run their plans and applies through Run.
+func Run(ctx context.Context, req Request) (*Response, error) {
+	desired, err := Render(req.Env, req.Specs, req.Backend.Render)
+	if err != nil {
+		return nil, fmt.Errorf("render monitors: %w", err)
+	}
+	store := req.Backend.Store
+	if l, ok := store.(monitor.Locker); ok && req.Apply {
+		waiting := req.Waiting
+		if waiting == nil {
+			waiting = func() {}
+		}
+		unlock, err := monitor.Lock(ctx, l, waiting)
+		if err != nil {
+			return nil, fmt.Errorf("lock the store: %w", err)
+		}
+		defer unlock()
+	}
+	current, err := store.List(ctx, monitor.EnvTag(req.Env))
+	if err != nil {
+		// Stores name the operation ("list monitors: ...").
+		return nil, err
+	}
+	res := &Response{Plan: monitor.Diff(req.Env, desired, current, req.Scope)}
+	if req.Planned != nil {
+		req.Planned(res.Plan)
+	}
+	if !req.Apply || !res.Plan.HasChanges() {
+		return res, nil
+	}
+	if err := monitor.CheckGuard(res.Plan, req.Options); err != nil {
+		return res, err
+	}
+	if req.Confirm != nil {
+		if err := req.Confirm(ctx, res.Plan); err != nil {
+			return res, err
+		}
+	}
+	results, err := monitor.Apply(ctx, store, res.Plan, req.Options)
+	if err != nil {
+		return res, fmt.Errorf("apply: %w", err)
+	}
+	res.Applied, res.Results = true, results
+	return res, nil
+}
+
+// ErrDeclined is returned by a Confirm that was answered no.
+var ErrDeclined = errors.New("apply declined")
