@@ -2,8 +2,8 @@ package datadog
 
 import (
 	"fmt"
+	"reflect"
 	"strconv"
-	"strings"
 
 	"github.com/esm-dev/esm/annotations"
 	"github.com/esm-dev/esm/internal/monitor"
@@ -12,13 +12,25 @@ import (
 // Render returns the Datadog monitor that spec asks for: its name, type,
 // query, message, tags and options, as Datadog stores them. The identity
 // tags (esm-<env>, esm_record:, esm_file:) are the caller's. Each kind has
-// one render function here; a kind Datadog cannot watch is an error.
+// one render function, in a file of its own that registers it; a kind
+// without one is an error.
 func Render(spec annotations.Spec) (monitor.Definition, error) {
-	switch p := spec.Params.(type) {
-	case *annotations.TrafficAnomalySpec:
-		return renderTrafficAnomaly(&spec, p), nil
+	r, ok := renderers[reflect.TypeOf(spec.Params)]
+	if !ok {
+		return monitor.Definition{}, fmt.Errorf("the Datadog backend has no monitor for @%s", spec.Kind)
 	}
-	return monitor.Definition{}, fmt.Errorf("the Datadog backend has no monitor for @%s", spec.Kind)
+	return r(&spec)
+}
+
+// renderers are the render functions of the kinds, by the type of their
+// parameters (spec.Params).
+var renderers = map[reflect.Type]func(*annotations.Spec) (monitor.Definition, error){}
+
+// register makes fn the render function of the kind whose parameters are
+// a P.
+func register[P annotations.Params](fn func(*annotations.Spec, P) (monitor.Definition, error)) {
+	var zero P
+	renderers[reflect.TypeOf(zero)] = func(s *annotations.Spec) (monitor.Definition, error) { return fn(s, s.Params.(P)) }
 }
 
 // base returns the parts every kind's monitor shares: the name, the tags,
@@ -54,26 +66,3 @@ func scope(t *annotations.Target) string {
 
 // number renders a parameter in a query or a message: 3, 2.5, 0.05.
 func number(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
-
-func renderTrafficAnomaly(s *annotations.Spec, p *annotations.TrafficAnomalySpec) monitor.Definition {
-	t := &s.Target
-	var q strings.Builder
-	fmt.Fprintf(&q, "avg(%s):anomalies(sum:%s{%s}.as_count(), '%s', %s, direction='%s', alert_window='%s', interval=%d, count_default_zero='%t'",
-		p.QueryWindow, t.Env.Metric, scope(t), p.Algorithm, number(p.Deviations), p.Direction, p.AlertWindow, p.Interval, p.CountDefaultZero)
-	if p.Seasonality != "" {
-		fmt.Fprintf(&q, ", seasonality='%s'", p.Seasonality)
-	}
-	q.WriteString(") >= 1")
-
-	m := base(s, "query alert", q.String())
-	m.Options.Thresholds = monitor.Thresholds{Critical: monitor.Float(1), CriticalRecovery: monitor.Float(0)}
-	m.Options.ThresholdWindows = &monitor.ThresholdWindows{TriggerWindow: p.AlertWindow, RecoveryWindow: p.AlertWindow}
-	seas := ""
-	if p.Seasonality != "" {
-		seas = ", " + p.Seasonality + " seasonality"
-	}
-	summary := fmt.Sprintf("Traffic anomaly for %s events in %s: the count of %s{%s} left its expected band (%s, %s deviations, direction %s%s).",
-		t.Record, t.Env.Name, t.Env.Metric, annotations.TagFilter("event_type", t.Record), p.Algorithm, number(p.Deviations), p.Direction, seas)
-	m.Message = s.Message(summary, Handles(t.Channels))
-	return m
-}
