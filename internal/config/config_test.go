@@ -28,7 +28,20 @@ func TestExampleFile(t *testing.T) {
 	layers := c.Layers("traffic_anomaly_monitor", "prod")
 	require.Len(t, layers, 2)
 	assert.JSONEq(t, `{"deviations": 3, "renotify_interval": 60}`, string(layers[1].Params))
-	assert.Equal(t, 45, layers[1].Pos.Line)
+	// The layer is at prod's traffic_anomaly_monitor key: the first after
+	// "environments:".
+	data, err := os.ReadFile(filepath.Join("..", "..", "esm.example.yaml"))
+	require.NoError(t, err)
+	lines := strings.Split(string(data), "\n")
+	want, inEnvs := 0, false
+	for i, l := range lines {
+		inEnvs = inEnvs || l == "environments:"
+		if inEnvs && strings.TrimSpace(l) == "traffic_anomaly_monitor:" {
+			want = i + 1
+			break
+		}
+	}
+	assert.Equal(t, want, layers[1].Pos.Line)
 	e, _ := c.Env("prod")
 	assert.Equal(t, []string{"team:platform"}, e.Tags)
 }
