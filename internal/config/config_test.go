@@ -28,8 +28,8 @@ func TestExampleFile(t *testing.T) {
 	layers := c.Layers("traffic_anomaly_monitor", "prod")
 	require.Len(t, layers, 2)
 	assert.JSONEq(t, `{"deviations": 3, "renotify_interval": 60}`, string(layers[1].Params))
-	// The layer is at prod's traffic_anomaly_monitor key: the first after
-	// "environments:".
+	// The layer is at the value of prod's traffic_anomaly_monitor key (the
+	// first after "environments:"): the mapping on the next line.
 	data, err := os.ReadFile(filepath.Join("..", "..", "esm.example.yaml"))
 	require.NoError(t, err)
 	lines := strings.Split(string(data), "\n")
@@ -37,7 +37,7 @@ func TestExampleFile(t *testing.T) {
 	for i, l := range lines {
 		inEnvs = inEnvs || l == "environments:"
 		if inEnvs && strings.TrimSpace(l) == "traffic_anomaly_monitor:" {
-			want = i + 1
+			want = i + 2
 			break
 		}
 	}
