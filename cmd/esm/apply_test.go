@@ -451,3 +451,17 @@ func TestApplyWaitsForTheLock(t *testing.T) {
 	assert.Equal(t, "No changes. Monitors match the schemas.\n", stdout.String(), "it planned after the other run")
 	assert.Len(t, w.stateNames(), 1)
 }
+
+// Keys Datadog refuses are one clear line: which keys to check, the
+// operation named once.
+func TestPlanWithRefusedKeys(t *testing.T) {
+	w := newWorkspace(t, annotatedIDL([]string{"Ping"}, all("Ping")))
+	useDatadog(t)
+	t.Setenv(envAppKey, "not-the-app-key")
+	r := w.esm("plan")
+	require.Equal(t, exitFailure, r.code, "stdout: %s", r.stdout)
+	assert.Equal(t, 1, strings.Count(r.stderr, "list monitors"), r.stderr)
+	assert.Contains(t, r.stderr, "datadog: 403 Forbidden: check DD_API_KEY and DD_APP_KEY")
+	assert.NotContains(t, r.stderr, "Forbidden: Forbidden")
+	assert.NotContains(t, r.stderr, "not-the-app-key", "keys are never printed")
+}

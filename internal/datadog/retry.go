@@ -29,12 +29,37 @@ type APIError struct {
 	wait time.Duration
 }
 
-// Error returns one line: "datadog: 400 Bad Request: <Datadog's messages>".
+// Error returns one line: "datadog: 400 Bad Request: <Datadog's
+// messages>". A message that only repeats the status is left out, and an
+// answer that refuses the keys says which one to check.
 func (e *APIError) Error() string {
-	if len(e.Errors) == 0 {
+	var msgs []string
+	for _, m := range e.Errors {
+		if !strings.EqualFold(strings.TrimSpace(m), http.StatusText(e.StatusCode)) {
+			msgs = append(msgs, m)
+		}
+	}
+	if h := keyHint(e.StatusCode); h != "" {
+		msgs = append(msgs, h)
+	}
+	if len(msgs) == 0 {
 		return "datadog: " + e.Status
 	}
-	return "datadog: " + e.Status + ": " + strings.Join(e.Errors, "; ")
+	return "datadog: " + e.Status + ": " + strings.Join(msgs, "; ")
+}
+
+// keyHint says which credential a 401 or 403 points at
+// (https://docs.datadoghq.com/account_management/api-app-keys/): Datadog
+// answers 403 when either key is wrong for the site or the application
+// key lacks the scope of the call.
+func keyHint(status int) string {
+	switch status {
+	case http.StatusUnauthorized:
+		return "check DD_API_KEY: it is not a valid API key for this site (DD_SITE)"
+	case http.StatusForbidden:
+		return "check DD_API_KEY and DD_APP_KEY: both must belong to the organisation of this site (DD_SITE), and the application key needs the monitors_read scope (monitors_write to apply)"
+	}
+	return ""
 }
 
 // Temporary reports whether retrying may succeed: 429 and 5xx.

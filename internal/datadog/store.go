@@ -206,6 +206,9 @@ func (s *Store) list(ctx context.Context, name, tags string) ([]monitor.Monitor,
 			return apiError(resp, err)
 		})
 		if err != nil {
+			if page == 0 {
+				return nil, err
+			}
 			return nil, fmt.Errorf("page %d: %w", page, err)
 		}
 		fresh := 0

@@ -391,7 +391,7 @@ func TestErrors(t *testing.T) {
 		{"wrong keys", func(st *Store) error {
 			_, err := st.List(ctx, "esm-prod")
 			return err
-		}, true, "list monitors: page 0: datadog: 403 Forbidden: Forbidden", 403},
+		}, true, "list monitors: datadog: 403 Forbidden: check DD_API_KEY and DD_APP_KEY: both must belong to the organisation of this site (DD_SITE), and the application key needs the monitors_read scope (monitors_write to apply)", 403},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var opts []ddtest.Option
@@ -458,7 +458,7 @@ func TestRetryGivesUp(t *testing.T) {
 	st := newStore(t, s, func(c *Config) { c.MaxRetries = 2 })
 	err := st.Delete(context.Background(), 1)
 	require.Error(t, err)
-	assert.Equal(t, "delete monitor: datadog: 503 Service Unavailable: Service Unavailable (gave up after 3 attempts)", err.Error())
+	assert.Equal(t, "delete monitor: datadog: 503 Service Unavailable (gave up after 3 attempts)", err.Error())
 	assert.Len(t, s.Requests(), 3)
 
 	s = ddtest.NewServer(t, ddtest.FailNext(1, http.StatusServiceUnavailable, nil))
