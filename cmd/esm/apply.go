@@ -35,9 +35,10 @@ var applyInput = struct {
 func (a *app) applyCmd() *cobra.Command {
 	var f planFlags
 	var yes, allowMassDelete bool
+	var output string
 	cmd := &cobra.Command{
 		DisableFlagsInUseLine: true,
-		Use:                   "apply --env ENV [--config FILE] [--yes] [--allow-mass-delete] [--state-dir DIR] [PATH...]",
+		Use:                   "apply --env ENV [--config FILE] [-I DIR]... [--yes] [--output text|json] [--allow-mass-delete] [--state-dir DIR] [PATH...]",
 		Short:                 "Create, update and delete the monitors of an environment to match the schemas",
 		Long: `Compute the plan as "esm plan" does, print it and carry it out: create the
 monitors the annotations ask for, update the ones that differ, and delete
@@ -57,14 +58,28 @@ change (another apply waits for it); on Datadog, which has no lock, each
 create first looks for a monitor of the same name and tag, and afterwards
 keeps the oldest of any twins a concurrent run created.
 
+--output json (with --yes) prints one JSON object instead: the plan as
+"esm plan --output json" prints it, "applied", the "error" that stopped
+the run if any, and one result per change (action, name, id, result:
+created, updated, deleted or failed, error), with a summary.
+
 Exit status: 0 when every change was applied (or there was nothing to do),
 1 on any error (a usage error too), a refused or declined plan, or when
 any change failed (each change's outcome is printed).`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "text" && output != "json" {
+				return usagef("--output must be text or json, not %q", output)
+			}
+			jsonOut := output == "json"
+			if jsonOut && !yes {
+				// As terraform apply -json: no question can be asked on a
+				// stream of JSON.
+				return usagef("--output json needs --yes: esm cannot ask for confirmation in JSON")
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 			defer stop()
-			l, err := a.loadPlan(ctx, &f, args, true)
+			l, err := a.loadPlan(ctx, &f, args, !jsonOut)
 			if err != nil {
 				return err
 			}
@@ -77,7 +92,9 @@ any change failed (each change's outcome is printed).`,
 					fmt.Fprintln(a.stderr, "waiting for another esm run to finish with the state store (it holds the lock)")
 				},
 				Planned: func(p *monitor.Plan) {
-					printErr = report.Text(a.stdout, p, report.TextOptions{Color: isColorTerminal(a.stdout)})
+					if !jsonOut {
+						printErr = report.Text(a.stdout, p, report.TextOptions{Color: isColorTerminal(a.stdout)})
+					}
 				},
 				Confirm: func(context.Context, *monitor.Plan) error {
 					if printErr != nil {
@@ -96,6 +113,18 @@ any change failed (each change's outcome is printed).`,
 					return nil
 				},
 			})
+			if jsonOut && resp != nil && resp.Plan != nil {
+				if werr := report.ApplyJSON(a.stdout, resp.Plan, resp.Applied, resp.Results, err); werr != nil {
+					return werr
+				}
+				if err != nil {
+					return err
+				}
+				if resp.Failed() {
+					return errReported
+				}
+				return nil
+			}
 			switch {
 			case errors.Is(err, reconcile.ErrDeclined):
 				fmt.Fprintln(a.stderr, "Apply cancelled: nothing was changed.")
@@ -119,6 +148,7 @@ any change failed (each change's outcome is printed).`,
 	}
 	f.add(cmd)
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "apply without asking for confirmation")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "print the plan and the outcome as `FORMAT`: text or json (json needs --yes)")
 	cmd.Flags().BoolVar(&allowMassDelete, "allow-mass-delete", false, "apply a plan that deletes more monitors than the environment's max_deletes")
 	return cmd
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -464,4 +465,49 @@ func TestPlanWithRefusedKeys(t *testing.T) {
 	assert.Contains(t, r.stderr, "datadog: 403 Forbidden: check DD_API_KEY and DD_APP_KEY")
 	assert.NotContains(t, r.stderr, "Forbidden: Forbidden")
 	assert.NotContains(t, r.stderr, "not-the-app-key", "keys are never printed")
+}
+
+// esm apply --output json prints one JSON object with the plan and a
+// result per change, and needs --yes.
+func TestApplyOutputJSON(t *testing.T) {
+	w := newWorkspace(t, annotatedIDL([]string{"Ping", "Pong"}, all("Ping", "Pong")))
+	r := w.esm("apply", "--output", "json")
+	assert.Equal(t, exitFailure, r.code)
+	assert.Contains(t, r.stderr, "--output json needs --yes")
+	assert.Empty(t, r.stdout)
+
+	r = w.esm("apply", "--output", "json", "--yes")
+	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
+	assert.Empty(t, r.stderr, "nothing but JSON, on stdout")
+	var out struct {
+		Plan struct {
+			Summary map[string]int `json:"summary"`
+		} `json:"plan"`
+		Applied bool `json:"applied"`
+		Results []struct {
+			Action, Name, Result string
+			ID                   int64
+		} `json:"results"`
+		Summary map[string]int `json:"summary"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &out), r.stdout)
+	assert.True(t, out.Applied)
+	assert.Equal(t, 2, out.Plan.Summary["create"])
+	require.Len(t, out.Results, 2)
+	for _, res := range out.Results {
+		assert.Equal(t, "create", res.Action)
+		assert.Equal(t, "created", res.Result)
+		assert.Positive(t, res.ID)
+	}
+	assert.Equal(t, map[string]int{"created": 2, "updated": 0, "deleted": 0, "failed": 0}, out.Summary)
+
+	// The guard's refusal is in the JSON, with the plan, and the status.
+	w.write(annotatedIDL([]string{"Ping", "Pong"}, nil))
+	writeFiles(t, filepath.Dir(w.schemas), map[string]string{"esm.yaml": "environments:\n  prod:\n    max_deletes: 1\n"})
+	r = w.esm("apply", "--output", "json", "--yes", "--config", filepath.Join(filepath.Dir(w.schemas), "esm.yaml"))
+	assert.Equal(t, exitFailure, r.code)
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &out), r.stdout)
+	assert.False(t, out.Applied)
+	assert.Contains(t, r.stdout, `"error": "plan deletes too many monitors: 2 deletions, more than the limit of 1`)
+	assert.Equal(t, 2, out.Plan.Summary["delete"])
 }

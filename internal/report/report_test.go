@@ -336,8 +336,40 @@ func TestResults(t *testing.T) {
 			var buf bytes.Buffer
 			require.NoError(t, Results(&buf, tt.results))
 			golden(t, tt.name+".golden", buf.Bytes())
+
+			buf.Reset()
+			require.NoError(t, ApplyJSON(&buf, p, tt.results != nil, tt.results, nil))
+			golden(t, tt.name+".json.golden", buf.Bytes())
+			var out struct {
+				Applied bool `json:"applied"`
+				Results []struct {
+					Result string `json:"result"`
+					ID     *int64 `json:"id"`
+				} `json:"results"`
+				Summary map[string]int `json:"summary"`
+			}
+			require.NoError(t, json.Unmarshal(buf.Bytes(), &out))
+			require.Len(t, out.Results, len(tt.results))
+			failed := 0
+			for i, r := range tt.results {
+				if r.Err != nil {
+					failed++
+					assert.Equal(t, "failed", out.Results[i].Result)
+				} else {
+					assert.Equal(t, string(r.Change.Action)+"d", out.Results[i].Result)
+					require.NotNil(t, out.Results[i].ID)
+					assert.Equal(t, r.ID, *out.Results[i].ID)
+				}
+			}
+			assert.Equal(t, failed, out.Summary["failed"])
 		})
 	}
+
+	var refused bytes.Buffer
+	require.NoError(t, ApplyJSON(&refused, p, false, nil, errors.New("plan deletes too many monitors: 12 deletions")))
+	assert.Contains(t, refused.String(), `"applied": false,`)
+	assert.Contains(t, refused.String(), `"error": "plan deletes too many monitors: 12 deletions",`)
+	assert.Contains(t, refused.String(), `"results": [],`)
 
 	var buf bytes.Buffer
 	require.NoError(t, Results(&buf, tests[0].results))
