@@ -38,7 +38,7 @@ func (a *app) applyCmd() *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
 		DisableFlagsInUseLine: true,
-		Use:                   "apply --env ENV [--config FILE] [-I DIR]... [--yes] [--output text|json] [--allow-mass-delete] [--state-dir DIR] [PATH...]",
+		Use:                   "apply --env ENV [--config FILE] [-I DIR]... [--target RECORD]... [--yes] [--output text|json] [--allow-mass-delete] [--state-dir DIR] [PATH...]",
 		Short:                 "Create, update and delete the monitors of an environment to match the schemas",
 		Long: `Compute the plan as "esm plan" does, print it and carry it out: create the
 monitors the annotations ask for, update the ones that differ, and delete
@@ -93,6 +93,7 @@ any change failed (each change's outcome is printed).`,
 				},
 				Planned: func(p *monitor.Plan) {
 					if !jsonOut {
+						fmt.Fprintln(a.stdout, l.scopeLine)
 						printErr = report.Text(a.stdout, p, report.TextOptions{Color: isColorTerminal(a.stdout)})
 					}
 				},

@@ -79,7 +79,7 @@ func TestApplyNoChangesAsksNothing(t *testing.T) {
 	onTerminal(t, "")
 	r := w.esm("apply")
 	assert.Equal(t, exitOK, r.code)
-	assert.Equal(t, "No changes. Monitors match the schemas.\n", r.stdout)
+	assert.Equal(t, "No changes. Monitors match the schemas.\n", afterScope(t, r.stdout))
 }
 
 func TestApplyMassDeleteGuard(t *testing.T) {
@@ -176,7 +176,7 @@ func TestApplyToDatadog(t *testing.T) {
 
 	r = w.esm("plan", "--detailed-exitcode")
 	assert.Equal(t, exitOK, r.code, "what Datadog stored plans no change: %s%s", r.stdout, r.stderr)
-	assert.Equal(t, "No changes. Monitors match the schemas.\n", r.stdout)
+	assert.Equal(t, "No changes. Monitors match the schemas.\n", afterScope(t, r.stdout))
 
 	// A rate-limited list is retried, as the store does.
 	dd.FailNextOn(http.MethodGet, "/api/v1/monitor", 1, http.StatusTooManyRequests, ddtest.RateLimit{Limit: 10, Period: 10, Remaining: 0, Reset: 0}.Header())
@@ -260,7 +260,7 @@ func TestConcurrentApplyLeavesNoDuplicate(t *testing.T) {
 
 				r := w.esm("plan", "--detailed-exitcode")
 				assert.Equal(t, exitOK, r.code, "a plan after the applies has nothing to do: %s%s", r.stdout, r.stderr)
-				assert.Equal(t, "No changes. Monitors match the schemas.\n", r.stdout)
+				assert.Equal(t, "No changes. Monitors match the schemas.\n", afterScope(t, r.stdout))
 			})
 		}
 	}
@@ -449,7 +449,7 @@ func TestApplyWaitsForTheLock(t *testing.T) {
 	unlock()
 
 	require.Equal(t, exitOK, <-code, "stdout: %s\nstderr: %s", stdout.String(), stderr.buf.String())
-	assert.Equal(t, "No changes. Monitors match the schemas.\n", stdout.String(), "it planned after the other run")
+	assert.Equal(t, "No changes. Monitors match the schemas.\n", afterScope(t, stdout.String()), "it planned after the other run")
 	assert.Len(t, w.stateNames(), 1)
 }
 
@@ -503,8 +503,8 @@ func TestApplyOutputJSON(t *testing.T) {
 
 	// The guard's refusal is in the JSON, with the plan, and the status.
 	w.write(annotatedIDL([]string{"Ping", "Pong"}, nil))
-	writeFiles(t, filepath.Dir(w.schemas), map[string]string{"esm.yaml": "environments:\n  prod:\n    max_deletes: 1\n"})
-	r = w.esm("apply", "--output", "json", "--yes", "--config", filepath.Join(filepath.Dir(w.schemas), "esm.yaml"))
+	cfg := writeFiles(t, t.TempDir(), map[string]string{"limit.yaml": "environments:\n  prod:\n    max_deletes: 1\n"})
+	r = w.esm("apply", "--output", "json", "--yes", "--config", filepath.Join(cfg, "limit.yaml"))
 	assert.Equal(t, exitFailure, r.code)
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &out), r.stdout)
 	assert.False(t, out.Applied)

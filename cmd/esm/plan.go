@@ -14,6 +14,7 @@ import (
 	"github.com/esm-dev/esm/annotations"
 	"github.com/esm-dev/esm/internal/config"
 	"github.com/esm-dev/esm/internal/idl"
+	"github.com/esm-dev/esm/internal/monitor"
 	"github.com/esm-dev/esm/internal/reconcile"
 	"github.com/esm-dev/esm/internal/report"
 )
@@ -37,6 +38,7 @@ type planFlags struct {
 	config     string
 	stateDir   string
 	importDirs []string
+	targets    []string
 }
 
 // add registers the shared flags on cmd.
@@ -45,6 +47,7 @@ func (f *planFlags) add(cmd *cobra.Command) {
 	addConfigFlag(cmd, &f.config)
 	cmd.Flags().StringVar(&f.stateDir, "state-dir", "", "`DIR` of the local state files, used when DD_API_KEY and DD_APP_KEY are not set (default: "+defaultStateDir+" at the repository root)")
 	addImportDirFlag(cmd, &f.importDirs)
+	cmd.Flags().StringArrayVar(&f.targets, "target", nil, "plan only the monitors of `RECORD` (full or simple name; repeatable)")
 }
 
 // addConfigFlag adds --config.
@@ -58,6 +61,10 @@ type loaded struct {
 	cfg     *config.Config
 	specs   []annotations.Spec
 	backend reconcile.Backend
+	// scope is what the PATHs and --target cover; scopeLine says it, as
+	// the first line of a text plan.
+	scope     monitor.Scope
+	scopeLine string
 }
 
 // loadPlan loads the configuration and the schemas under paths and opens the
@@ -74,8 +81,24 @@ func (a *app) loadPlan(ctx context.Context, f *planFlags, paths []string, text b
 		return nil, usagef("--env is required: the environment whose monitors to plan, such as prod")
 	}
 	ws := findRepoRoot()
+	scope, whole := monitor.Scope{}, true
 	if len(paths) == 0 {
 		paths = []string{ws.schemas()}
+	} else {
+		scope, whole = reconcile.PathScope(paths, ws.schemas())
+	}
+	scopeLine := "Scope: the whole schema tree; every monitor tagged " + monitor.EnvTag(f.env) + " is planned."
+	if !whole {
+		scopeLine = "Scope: " + strings.Join(paths, ", ") + "; monitors of other files are left alone."
+	}
+	for _, t := range f.targets {
+		if strings.TrimSpace(t) == "" {
+			return nil, usagef("--target needs a record name")
+		}
+		scope.Targets = append(scope.Targets, monitor.RecordTagValue(t))
+	}
+	if len(f.targets) > 0 {
+		scopeLine = strings.TrimSuffix(scopeLine, ".") + "; only the records " + strings.Join(f.targets, ", ") + "."
 	}
 	f.stateDir = ws.stateDir(f.stateDir)
 	cfg, err := reconcile.LoadConfig(ws.configFile(f.config))
@@ -114,13 +137,16 @@ func (a *app) loadPlan(ctx context.Context, f *planFlags, paths []string, text b
 	if text {
 		fmt.Fprintf(a.stderr, "using %s\n", backend.Description)
 	}
-	return &loaded{cfg: cfg, specs: specs, backend: backend}, nil
+	if len(f.targets) > 0 {
+		warnUnknownTargets(a.stderr, f.targets, specs)
+	}
+	return &loaded{cfg: cfg, specs: specs, backend: backend, scope: scope, scopeLine: scopeLine}, nil
 }
 
 // run plans, and applies when req.Apply, through the use case, and
 // names the backend in its error.
 func (l *loaded) run(ctx context.Context, req reconcile.Request) (*reconcile.Response, error) {
-	req.Specs, req.Backend = l.specs, l.backend
+	req.Specs, req.Backend, req.Scope = l.specs, l.backend, l.scope
 	resp, err := reconcile.Run(ctx, req)
 	if err != nil && (resp == nil || resp.Plan == nil) {
 		return resp, fmt.Errorf("plan against %s: %w", l.backend.Description, err)
@@ -135,7 +161,7 @@ func (a *app) planCmd() *cobra.Command {
 	var detailed bool
 	cmd := &cobra.Command{
 		DisableFlagsInUseLine: true,
-		Use:                   "plan --env ENV [--config FILE] [-I DIR]... [--output text|json] [--detailed-exitcode] [--state-dir DIR] [PATH...]",
+		Use:                   "plan --env ENV [--config FILE] [-I DIR]... [--target RECORD]... [--output text|json] [--detailed-exitcode] [--state-dir DIR] [PATH...]",
 		Short:                 "Show what apply would change in the monitors of an environment",
 		Long: `Read the annotated schemas under each PATH (default: schemas at the
 repository root, the nearest directory up from here holding .git or
@@ -149,6 +175,16 @@ plan to delete every monitor.
 The store is Datadog when DD_API_KEY and DD_APP_KEY are set (DD_SITE
 selects the site, ESM_DATADOG_URL a full base URL), otherwise the local
 state file DIR/ENV.json.
+
+PATHs are the scope: the plan touches only the monitors whose schema file
+(esm's esm_file tag) lies under a PATH, so "esm plan schemas/cart.avdl"
+plans cart.avdl's monitors and leaves every other file's alone. Without
+PATH, or with the schema root (or a directory holding it) among them, the
+whole tree is planned: the monitors of a removed file, and monitors
+without a file tag, are deleted when no annotation asks for them.
+--target RECORD (repeatable; a full or simple record name) narrows the
+plan to those records' monitors. The first line of a text plan says the
+scope.
 
 The plan is printed like "terraform plan": "+" create, "~" update with the
 changed fields, "-" delete, then a summary line. --output json prints it as
@@ -175,6 +211,7 @@ else: 0 then means no changes.`,
 			if output == "json" {
 				err = report.JSON(a.stdout, resp.Plan)
 			} else {
+				fmt.Fprintln(a.stdout, l.scopeLine)
 				err = report.Text(a.stdout, resp.Plan, report.TextOptions{Color: isColorTerminal(a.stdout)})
 			}
 			if err != nil {
@@ -190,6 +227,26 @@ else: 0 then means no changes.`,
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "print the plan as `FORMAT`: text or json")
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit with status 2 when the plan has changes (0 when it has none, 1 on error)")
 	return cmd
+}
+
+// warnUnknownTargets warns of a --target that names no record the
+// schemas ask a monitor for: it may only delete the monitors of a record
+// that is gone, or be misspelt.
+func warnUnknownTargets(w io.Writer, targets []string, specs []annotations.Spec) {
+	for _, t := range targets {
+		want := monitor.RecordTagValue(t)
+		found := false
+		for i := range specs {
+			rec := monitor.RecordTagValue(specs[i].Target.FullName)
+			if rec == want || strings.HasSuffix(rec, "."+want) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			fmt.Fprintf(w, "esm: warning: --target %s names no record with a monitor annotation in the schemas; only its existing monitors, if any, are planned\n", t)
+		}
+	}
 }
 
 // isColorTerminal reports whether w is a terminal that takes colours:

@@ -55,6 +55,12 @@ func SourceTags(s Source) []string {
 	return tags
 }
 
+// FileTagValue returns the value of a schema file's tag: the file (or
+// directory) in the form Datadog stores it, as scopes hold it.
+func FileTagValue(file string) string {
+	return strings.TrimPrefix(annotations.DatadogTag(FileTagPrefix+file), FileTagPrefix)
+}
+
 // RecordTag returns the tag that names a record (by its full name) on its
 // monitors; RecordTagValue its value, as change-set scopes hold it.
 func RecordTag(fullName string) string { return annotations.DatadogTag(RecordTagPrefix + fullName) }

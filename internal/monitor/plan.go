@@ -116,18 +116,62 @@ type Scope struct {
 	// older tool, or whose tag was edited away) is still the one a record
 	// asks for, and is updated rather than duplicated.
 	Names map[string]bool
+	// Files, when not nil, limits the plan to the monitors whose schema
+	// file lies under one of these files or directories, in the form the
+	// file tag holds them (FileTagValue): the PATHs of "esm plan PATH...".
+	// A current monitor without a file tag is in scope only with
+	// Untagged.
+	Files []string
+	// Untagged puts current monitors without a file tag in scope when
+	// Files is set.
+	Untagged bool
+	// Targets, when not nil, narrows the plan to these records (--target):
+	// full names or simple names, in the form the record tag holds them
+	// (RecordTagValue).
+	Targets []string
 }
 
 // inScope reports whether a current monitor belongs to the scope.
 func (s Scope) inScope(m *Monitor) bool {
-	if s.Records == nil {
-		return true
+	rec, hasRec := TagValue(m.Tags, RecordTagPrefix)
+	if s.Records != nil && !s.Names[m.Name] && !(hasRec && s.Records[strings.ToLower(rec)]) {
+		return false
 	}
-	if s.Names[m.Name] {
-		return true
+	if s.Files != nil {
+		file, ok := TagValue(m.Tags, FileTagPrefix)
+		if !ok && !s.Untagged || ok && !s.hasFile(file) {
+			return false
+		}
 	}
-	rec, ok := TagValue(m.Tags, RecordTagPrefix)
-	return ok && s.Records[strings.ToLower(rec)]
+	return s.Targets == nil || hasRec && s.hasTarget(rec)
+}
+
+// wants reports whether a desired monitor belongs to the scope.
+func (s Scope) wants(d *Desired) bool {
+	if s.Files != nil && !s.hasFile(FileTagValue(d.Source.File)) {
+		return false
+	}
+	return s.Targets == nil || s.hasTarget(RecordTagValue(d.Source.Record))
+}
+
+func (s Scope) hasFile(file string) bool {
+	file = strings.ToLower(file)
+	for _, f := range s.Files {
+		if file == f || strings.HasPrefix(file, strings.TrimSuffix(f, "/")+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+func (s Scope) hasTarget(record string) bool {
+	record = strings.ToLower(record)
+	for _, t := range s.Targets {
+		if record == t || strings.HasSuffix(record, "."+t) {
+			return true
+		}
+	}
+	return false
 }
 
 // Diff computes the plan that turns current into desired for env. current
@@ -149,6 +193,15 @@ func Diff(env string, desired []Desired, current []Monitor, scope Scope) *Plan {
 			names = append(names, m.Name)
 		}
 		byName[m.Name] = append(byName[m.Name], m)
+	}
+	if scope.Files != nil || scope.Targets != nil {
+		var kept []Desired
+		for i := range desired {
+			if scope.wants(&desired[i]) {
+				kept = append(kept, desired[i])
+			}
+		}
+		desired = kept
 	}
 	wanted := make(map[string]bool, len(desired))
 	for i := range desired {
