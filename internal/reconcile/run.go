@@ -10,16 +10,12 @@ import (
 	"log/slog"
 	"path"
 	"regexp"
-	"sort"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/esm-dev/esm/annotations"
 	"github.com/esm-dev/esm/internal/config"
-	"github.com/esm-dev/esm/internal/diag"
 	"github.com/esm-dev/esm/internal/forge"
-	"github.com/esm-dev/esm/internal/idl"
 	"github.com/esm-dev/esm/internal/monitor"
 	"github.com/esm-dev/esm/internal/report"
 )
@@ -366,7 +362,7 @@ func (r *Runner) HandlePullRequest(ctx context.Context, ev PullRequestEvent) {
 		log.Error("autoplan failed", "error", fmt.Errorf("list pull request files: %w", err))
 		return
 	}
-	if len(schemaFiles(files)) == 0 {
+	if head, base := ChangedSchemaFiles(files); len(head)+len(base) == 0 {
 		log.Info("autoplan skipped: no schema file changed")
 		return
 	}
@@ -708,15 +704,24 @@ func (ru *run) carryOut(ctx context.Context) (*report.CommentInput, string) {
 	if err != nil {
 		return fail("list pull request files: %w", err)
 	}
-	changes := schemaFiles(files)
-	ch, err := ru.load(ctx, pr, changes)
+	head, base := ChangedSchemaFiles(files)
+	headFiles := &fetcher{ctx: ctx, gh: ru.r.GitHub, repo: ru.repo, sha: pr.HeadSHA, cache: map[string][]byte{}}
+	baseFiles := &fetcher{ctx: ctx, gh: ru.r.GitHub, repo: ru.repo, sha: pr.BaseSHA, cache: map[string][]byte{}}
+	headFiles.prefetch(head)
+	baseFiles.prefetch(base)
+	ch, err := LoadChangeSet(ru.r.Config, ru.cmd.Env, files, headFiles.readFile, baseFiles.readFile)
 	if err != nil {
 		return fail("%w", err)
 	}
-	res.Files = ch.files
-	res.Diags = ch.diags
-	if ch.diags.HasErrors() {
-		ru.log.Warn("schema errors: nothing planned", "errors", len(ch.diags.Errors()))
+	if ch.BaseErrors > 0 {
+		// The base is what was merged before: its problems are not this
+		// pull request's, but they may hide records from the scope.
+		ru.log.Warn("the base schemas have errors; records they fail to declare are out of scope", "errors", ch.BaseErrors)
+	}
+	res.Files = ch.Files
+	res.Diags = ch.Diags
+	if ch.Diags.HasErrors() {
+		ru.log.Warn("schema errors: nothing planned", "errors", len(ch.Diags.Errors()))
 		return res, pr.HeadSHA
 	}
 	backend, err := ru.r.Backends(ru.cmd.Env)
@@ -725,9 +730,9 @@ func (ru *run) carryOut(ctx context.Context) (*report.CommentInput, string) {
 	}
 	resp, err := Run(ctx, Request{
 		Env:     ru.cmd.Env,
-		Specs:   ch.specs,
+		Specs:   ch.Specs,
 		Backend: backend,
-		Scope:   monitor.Scope{Records: ch.scope, Names: ch.names},
+		Scope:   ch.Scope,
 		Apply:   ru.cmd.Kind == CommandRegister,
 		Options: monitor.ApplyOptions{
 			Concurrency:     ru.r.ApplyConcurrency,
@@ -833,127 +838,6 @@ func (ru *run) ownComments(ctx context.Context, kind string) (map[int]int64, err
 	return parts, nil
 }
 
-// fileChange is a changed schema file: where it is at the head and at the
-// base ("" where it does not exist).
-type fileChange struct {
-	head, base string
-}
-
-// schemaFiles returns the changed .avdl, .avsc and .avpr files.
-func schemaFiles(files []forge.ChangedFile) []fileChange {
-	var out []fileChange
-	for _, f := range files {
-		var c fileChange
-		switch f.Status {
-		case forge.FileRemoved:
-			c.base = f.Path
-		case forge.FileAdded, forge.FileCopied:
-			c.head = f.Path
-		case forge.FileRenamed:
-			c.head, c.base = f.Path, f.PreviousPath
-		default: // modified, changed
-			c.head, c.base = f.Path, f.Path
-		}
-		if !idl.IsSchemaFile(c.head) {
-			c.head = ""
-		}
-		if !idl.IsSchemaFile(c.base) {
-			c.base = ""
-		}
-		if c.head != "" || c.base != "" {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-// changeSet is what the changed schema files ask for.
-type changeSet struct {
-	files []string // the changed schema files at the head
-	specs []annotations.Spec
-	diags diag.List
-	scope map[string]bool // full names declared before or after, as record tags hold them
-	// names are the names of the monitors the records of the changed
-	// files ask for before or after the change: identity is name plus
-	// environment tag, so a monitor of such a name is in scope even
-	// without esm's record tag.
-	names map[string]bool
-}
-
-// load parses the changed schema files at the head and at the base, with
-// their imports, and computes the desired monitors and the scope: the
-// records declared in the changed files at either side, and the names of
-// the monitors they ask for at either side. The
-// error is for files that cannot be fetched; problems in the schemas are
-// in diags.
-func (ru *run) load(ctx context.Context, pr *forge.PullRequest, changes []fileChange) (*changeSet, error) {
-	var head, base []string
-	for _, c := range changes {
-		if c.head != "" {
-			head = append(head, c.head)
-		}
-		if c.base != "" {
-			base = append(base, c.base)
-		}
-	}
-	sort.Strings(head)
-	sort.Strings(base)
-	cs := &changeSet{files: head, scope: map[string]bool{}, names: map[string]bool{}}
-
-	headTypes, headDiags, err := ru.parseAt(ctx, pr.HeadSHA, head)
-	if err != nil {
-		return nil, err
-	}
-	baseTypes, baseDiags, err := ru.parseAt(ctx, pr.BaseSHA, base)
-	if err != nil {
-		return nil, err
-	}
-	if baseDiags.HasErrors() {
-		// The base is what was merged before: its problems are not this
-		// pull request's, but they may hide records from the scope.
-		ru.log.Warn("the base schemas have errors; records they fail to declare are out of scope", "errors", len(baseDiags.Errors()))
-	}
-	for _, s := range append(headTypes, baseTypes...) {
-		cs.scope[monitor.RecordTagValue(s.FullName())] = true
-	}
-	specs, diags := SpecsFromTypes(ru.r.Config, ru.cmd.Env, headTypes)
-	cs.specs = specs
-	// The base's problems are not this pull request's: its monitors only
-	// name what the scope holds.
-	before, _ := SpecsFromTypes(ru.r.Config, ru.cmd.Env, baseTypes)
-	for _, d := range append(before, specs...) {
-		cs.names[d.Name] = true
-	}
-	cs.diags = append(append(diag.List{}, headDiags...), diags...)
-	cs.diags.Sort()
-	return cs, nil
-}
-
-// parseAt loads files at sha and returns the named types declared in them
-// (not in their imports) and the problems.
-func (ru *run) parseAt(ctx context.Context, sha string, files []string) ([]*idl.Schema, diag.List, error) {
-	if len(files) == 0 {
-		return nil, nil, nil
-	}
-	f := &fetcher{ctx: ctx, gh: ru.r.GitHub, repo: ru.repo, sha: sha, cache: map[string][]byte{}}
-	f.prefetch(files)
-	tree := idl.LoadFiles(files, idl.Options{ReadFile: f.readFile})
-	if err := f.failure(); err != nil {
-		return nil, nil, err
-	}
-	declared := map[string]bool{}
-	for _, p := range files {
-		declared[path.Clean(p)] = true
-	}
-	var types []*idl.Schema
-	for _, s := range tree.Types {
-		if declared[path.Clean(s.Filename())] {
-			types = append(types, s)
-		}
-	}
-	return types, tree.Diags, nil
-}
-
 // fetcher reads the files of a repository at one SHA for the parser,
 // each once.
 type fetcher struct {
@@ -964,7 +848,6 @@ type fetcher struct {
 
 	mu    sync.Mutex
 	cache map[string][]byte
-	errs  []error // failures other than "not found"
 }
 
 // prefetchConcurrency bounds the files fetched at once.
@@ -1009,10 +892,7 @@ func (f *fetcher) readFile(name string) ([]byte, error) {
 		f.mu.Unlock()
 		return nil, err
 	case err != nil:
-		f.mu.Lock()
-		f.errs = append(f.errs, fmt.Errorf("get %s at %s: %w", p, short(f.sha), err))
-		f.mu.Unlock()
-		return nil, err
+		return nil, fmt.Errorf("get %s at %s: %w", p, short(f.sha), err)
 	}
 	if b == nil {
 		b = []byte{}
@@ -1021,15 +901,4 @@ func (f *fetcher) readFile(name string) ([]byte, error) {
 	f.cache[p] = b
 	f.mu.Unlock()
 	return b, nil
-}
-
-// failure returns the first failure to fetch a file, other than "not
-// found".
-func (f *fetcher) failure() error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(f.errs) == 0 {
-		return nil
-	}
-	return f.errs[0]
 }

@@ -1,0 +1,138 @@
+package reconcile
+
+import (
+	"errors"
+	"io/fs"
+	"path"
+	"sort"
+	"sync"
+
+	"github.com/esm-dev/esm/annotations"
+	"github.com/esm-dev/esm/internal/config"
+	"github.com/esm-dev/esm/internal/diag"
+	"github.com/esm-dev/esm/internal/forge"
+	"github.com/esm-dev/esm/internal/idl"
+	"github.com/esm-dev/esm/internal/monitor"
+)
+
+// ChangeSet is what the changed schema files of a change (a pull
+// request, or the work tree since a Git ref) ask for, and the scope of
+// its plan.
+type ChangeSet struct {
+	// Files are the changed schema files at the head, sorted.
+	Files []string
+	// Specs are what the changed files ask for at the head.
+	Specs []annotations.Spec
+	// Diags are the problems of the head's files and their annotations.
+	Diags diag.List
+	// Scope holds the records declared in the changed files at either
+	// side, and the names of the monitors they ask for at either side:
+	// identity is name plus environment tag, so a monitor of such a name
+	// is in scope even without esm's record tag.
+	Scope monitor.Scope
+	// BaseErrors counts the errors of the base's files: they are not the
+	// change's, but they may hide records from the scope.
+	BaseErrors int
+}
+
+// ReadFunc reads a file of a repository at one side of a change, by its
+// path in the repository; a missing file is fs.ErrNotExist.
+type ReadFunc func(name string) ([]byte, error)
+
+// ChangedSchemaFiles returns the changed .avdl, .avsc and .avpr files at
+// the head (added, modified, renamed to) and at the base (removed,
+// modified, renamed from), sorted.
+func ChangedSchemaFiles(files []forge.ChangedFile) (head, base []string) {
+	for _, f := range files {
+		var h, b string
+		switch f.Status {
+		case forge.FileRemoved:
+			b = f.Path
+		case forge.FileAdded, forge.FileCopied:
+			h = f.Path
+		case forge.FileRenamed:
+			h, b = f.Path, f.PreviousPath
+		default: // modified, changed
+			h, b = f.Path, f.Path
+		}
+		if h != "" && idl.IsSchemaFile(h) {
+			head = append(head, h)
+		}
+		if b != "" && idl.IsSchemaFile(b) {
+			base = append(base, b)
+		}
+	}
+	sort.Strings(head)
+	sort.Strings(base)
+	return head, base
+}
+
+// LoadChangeSet parses the changed schema files at the head (readHead)
+// and at the base (readBase), with their imports, and computes what they
+// ask for in env and the scope of the plan. The error is for files that
+// cannot be read other than missing ones (the first such failure);
+// problems in the schemas are in Diags.
+func LoadChangeSet(cfg *config.Config, env string, files []forge.ChangedFile, readHead, readBase ReadFunc) (*ChangeSet, error) {
+	head, base := ChangedSchemaFiles(files)
+	cs := &ChangeSet{Files: head, Scope: monitor.Scope{Records: map[string]bool{}, Names: map[string]bool{}}}
+	headTypes, headDiags, err := parseSide(head, readHead)
+	if err != nil {
+		return nil, err
+	}
+	baseTypes, baseDiags, err := parseSide(base, readBase)
+	if err != nil {
+		return nil, err
+	}
+	cs.BaseErrors = len(baseDiags.Errors())
+	for _, s := range append(headTypes, baseTypes...) {
+		cs.Scope.Records[monitor.RecordTagValue(s.FullName())] = true
+	}
+	specs, diags := SpecsFromTypes(cfg, env, headTypes)
+	cs.Specs = specs
+	// The base's problems are not this change's: its monitors only name
+	// what the scope holds.
+	before, _ := SpecsFromTypes(cfg, env, baseTypes)
+	for _, d := range append(before, specs...) {
+		cs.Scope.Names[d.Name] = true
+	}
+	cs.Diags = append(append(diag.List{}, headDiags...), diags...)
+	cs.Diags.Sort()
+	return cs, nil
+}
+
+// parseSide loads files with read and returns the named types declared
+// in them (not in their imports) and the problems.
+func parseSide(files []string, read ReadFunc) ([]*idl.Schema, diag.List, error) {
+	if len(files) == 0 {
+		return nil, nil, nil
+	}
+	var (
+		mu      sync.Mutex
+		failure error
+	)
+	tree := idl.LoadFiles(files, idl.Options{ReadFile: func(name string) ([]byte, error) {
+		b, err := read(name)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			mu.Lock()
+			if failure == nil {
+				failure = err
+			}
+			mu.Unlock()
+		}
+		return b, err
+	}})
+	if failure != nil {
+		return nil, nil, failure
+	}
+	declared := map[string]bool{}
+	for _, p := range files {
+		declared[path.Clean(p)] = true
+	}
+	var types []*idl.Schema
+	for _, s := range tree.Types {
+		if declared[path.Clean(s.Filename())] {
+			types = append(types, s)
+		}
+	}
+	return types, tree.Diags, nil
+}
