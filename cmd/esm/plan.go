@@ -13,6 +13,8 @@ import (
 
 	"github.com/esm-dev/esm/annotations"
 	"github.com/esm-dev/esm/internal/config"
+	"github.com/esm-dev/esm/internal/diag"
+	"github.com/esm-dev/esm/internal/gitlocal"
 	"github.com/esm-dev/esm/internal/idl"
 	"github.com/esm-dev/esm/internal/monitor"
 	"github.com/esm-dev/esm/internal/reconcile"
@@ -39,6 +41,12 @@ type planFlags struct {
 	stateDir   string
 	importDirs []string
 	targets    []string
+	// changedSince scopes the plan to the files changed since a Git ref
+	// (plan only).
+	changedSince string
+	// keepDiags makes loadPlan return schema errors in loaded.diags
+	// instead of printing them (--output markdown shows them).
+	keepDiags bool
 }
 
 // add registers the shared flags on cmd.
@@ -65,6 +73,13 @@ type loaded struct {
 	// the first line of a text plan.
 	scope     monitor.Scope
 	scopeLine string
+	// diags are the schema problems, kept with planFlags.keepDiags; when
+	// they hold an error, nothing else is set.
+	diags diag.List
+	// files are the changed schema files of a --changed-since plan.
+	files []string
+	// repo is the Git work tree, when esm runs in one.
+	repo *gitlocal.Repo
 }
 
 // loadPlan loads the configuration and the schemas under paths and opens the
@@ -81,6 +96,9 @@ func (a *app) loadPlan(ctx context.Context, f *planFlags, paths []string, text b
 		return nil, usagef("--env is required: the environment whose monitors to plan, such as prod")
 	}
 	ws := findRepoRoot()
+	if f.changedSince != "" && len(paths) > 0 {
+		return nil, usagef("--changed-since plans the files changed since a ref: it takes no PATH")
+	}
 	scope, whole := monitor.Scope{}, true
 	if len(paths) == 0 {
 		paths = []string{ws.schemas()}
@@ -115,15 +133,49 @@ func (a *app) loadPlan(ctx context.Context, f *planFlags, paths []string, text b
 	if _, err := cfg.Env(f.env); err != nil {
 		return nil, err
 	}
-	files, problems := findSchemaFiles(paths)
-	if len(problems) > 0 {
-		// Without its schemas a path would plan the deletion of their
-		// monitors.
-		return nil, errors.Join(problems...)
+	l := &loaded{cfg: cfg}
+	if f.changedSince != "" || f.keepDiags {
+		l.repo, _ = gitlocal.Open(ctx, ws.path("."))
 	}
-	specs, diags, err := reconcile.Specs(ctx, cfg, f.env, files, idl.Options{ImportPaths: f.importDirs})
-	if err != nil {
-		return nil, fmt.Errorf("read schemas: %w", err)
+	var specs []annotations.Spec
+	var diags diag.List
+	if f.changedSince != "" {
+		if l.repo == nil {
+			return nil, fmt.Errorf("--changed-since needs a Git work tree: %s is not in one", ws.path("."))
+		}
+		changes, err := l.repo.Changes(ctx, f.changedSince)
+		if err != nil {
+			return nil, err
+		}
+		cs, err := reconcile.LoadChangeSet(cfg, f.env, changes, l.repo.ReadWorkTree, l.repo.ReaderAt(ctx, f.changedSince))
+		if err != nil {
+			return nil, fmt.Errorf("read schemas: %w", err)
+		}
+		specs, diags, l.files = cs.Specs, cs.Diags, cs.Files
+		scope.Records, scope.Names = cs.Scope.Records, cs.Scope.Names
+		scopeLine = fmt.Sprintf("Scope: the records of the %s changed since %s", plural(len(cs.Files), "schema file"), f.changedSince)
+		if len(cs.Files) > 0 {
+			scopeLine += " (" + strings.Join(cs.Files, ", ") + ")"
+		}
+		scopeLine += "; other monitors are left alone."
+		if len(f.targets) > 0 {
+			scopeLine = strings.TrimSuffix(scopeLine, ".") + "; only the records " + strings.Join(f.targets, ", ") + "."
+		}
+	} else {
+		files, problems := findSchemaFiles(paths)
+		if len(problems) > 0 {
+			// Without its schemas a path would plan the deletion of their
+			// monitors.
+			return nil, errors.Join(problems...)
+		}
+		specs, diags, err = reconcile.Specs(ctx, cfg, f.env, files, idl.Options{ImportPaths: f.importDirs})
+		if err != nil {
+			return nil, fmt.Errorf("read schemas: %w", err)
+		}
+	}
+	if f.keepDiags && diags.HasErrors() {
+		l.diags = diags
+		return l, nil
 	}
 	printDiagnostics(a.stderr, diags)
 	if diags.HasErrors() {
@@ -140,7 +192,8 @@ func (a *app) loadPlan(ctx context.Context, f *planFlags, paths []string, text b
 	if len(f.targets) > 0 {
 		warnUnknownTargets(a.stderr, f.targets, specs)
 	}
-	return &loaded{cfg: cfg, specs: specs, backend: backend, scope: scope, scopeLine: scopeLine}, nil
+	l.specs, l.backend, l.scope, l.scopeLine, l.diags = specs, backend, scope, scopeLine, diags
+	return l, nil
 }
 
 // run plans, and applies when req.Apply, through the use case, and
@@ -161,7 +214,7 @@ func (a *app) planCmd() *cobra.Command {
 	var detailed bool
 	cmd := &cobra.Command{
 		DisableFlagsInUseLine: true,
-		Use:                   "plan --env ENV [--config FILE] [-I DIR]... [--target RECORD]... [--output text|json] [--detailed-exitcode] [--state-dir DIR] [PATH...]",
+		Use:                   "plan --env ENV [--config FILE] [-I DIR]... [--target RECORD]... [--changed-since REF] [--output text|json|markdown] [--detailed-exitcode] [--state-dir DIR] [PATH...]",
 		Short:                 "Show what apply would change in the monitors of an environment",
 		Long: `Read the annotated schemas under each PATH (default: schemas at the
 repository root, the nearest directory up from here holding .git or
@@ -188,7 +241,14 @@ scope.
 
 The plan is printed like "terraform plan": "+" create, "~" update with the
 changed fields, "-" delete, then a summary line. --output json prints it as
-JSON instead, and nothing else on standard output.
+JSON instead, and nothing else on standard output; --output markdown
+prints the pull request comment the bot would post for it (schema errors
+included, with exit status 1), links pointing at the repository's commit.
+
+--changed-since REF plans as the bot plans a pull request: the records
+declared in the schema files changed between REF and the work tree (Git's
+view: committed, staged, unstaged and untracked changes), before or after
+the change, and the monitors they ask for; other monitors are left alone.
 
 Exit status: 0 on success, 1 on any error, a usage error included (every
 schema problem is printed as file:line:col: message). With
@@ -196,19 +256,28 @@ schema problem is printed as file:line:col: message). With
 else: 0 then means no changes.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "text" && output != "json" {
-				return usagef("--output must be text or json, not %q", output)
+			if output != "text" && output != "json" && output != "markdown" {
+				return usagef("--output must be text, json or markdown, not %q", output)
 			}
 			ctx := cmd.Context()
+			f.keepDiags = output == "markdown"
 			l, err := a.loadPlan(ctx, &f, args, output == "text")
 			if err != nil {
 				return err
+			}
+			if output == "markdown" && l.diags.HasErrors() {
+				if err := a.printComment(ctx, &f, l, nil); err != nil {
+					return err
+				}
+				return errReported
 			}
 			resp, err := l.run(ctx, reconcile.Request{Env: f.env})
 			if err != nil {
 				return err
 			}
-			if output == "json" {
+			if output == "markdown" {
+				err = a.printComment(ctx, &f, l, resp.Plan)
+			} else if output == "json" {
 				err = report.JSON(a.stdout, resp.Plan)
 			} else {
 				fmt.Fprintln(a.stdout, l.scopeLine)
@@ -224,9 +293,32 @@ else: 0 then means no changes.`,
 		},
 	}
 	f.add(cmd)
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "print the plan as `FORMAT`: text or json")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "print the plan as `FORMAT`: text, json, or markdown (the bot's pull request comment)")
+	cmd.Flags().StringVar(&f.changedSince, "changed-since", "", "plan only the records of the schema files changed between `REF` and the work tree, as the bot plans a pull request")
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit with status 2 when the plan has changes (0 when it has none, 1 on error)")
 	return cmd
+}
+
+// printComment prints the bot's comment for the plan (nil when schema
+// errors stopped it), part after part.
+func (a *app) printComment(ctx context.Context, f *planFlags, l *loaded, plan *monitor.Plan) error {
+	in := &report.CommentInput{Env: f.env, Command: "plan", Files: l.files, Diags: l.diags, Plan: plan}
+	if l.repo != nil {
+		in.RepoURL = l.repo.WebURL(ctx, os.Getenv)
+		in.SHA, _ = l.repo.Head(ctx)
+	}
+	for i, body := range report.Comment(in, report.MaxCommentLength) {
+		if i > 0 {
+			fmt.Fprintln(a.stdout)
+		}
+		if _, err := io.WriteString(a.stdout, body); err != nil {
+			return fmt.Errorf("write comment: %w", err)
+		}
+		if !strings.HasSuffix(body, "\n") {
+			fmt.Fprintln(a.stdout)
+		}
+	}
+	return nil
 }
 
 // warnUnknownTargets warns of a --target that names no record the

@@ -235,7 +235,7 @@ func TestPlanErrors(t *testing.T) {
 		stderrRE string
 	}{
 		{"no env", []string{"plan", w.schemas}, nil, exitFailure, `(?m)^esm: --env is required`},
-		{"bad output", []string{"plan", "--env", "prod", "--output", "yaml", w.schemas}, nil, exitFailure, `--output must be text or json, not "yaml"`},
+		{"bad output", []string{"plan", "--env", "prod", "--output", "yaml", w.schemas}, nil, exitFailure, `--output must be text, json or markdown, not "yaml"`},
 		{"unknown env", []string{"plan", "--env", "qa", "--state-dir", w.stateDir, w.schemas}, nil, exitFailure,
 			`(?m)^esm: unknown environment "qa": configured environments are prod, staging$`},
 		{"missing path", []string{"plan", "--env", "prod", "--state-dir", w.stateDir, filepath.Join(w.schemas, "nope")}, nil, exitFailure, `nope`},
