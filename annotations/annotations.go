@@ -107,6 +107,9 @@ type Environment struct {
 	Name string
 	// Metric is the counter the collector emits, e.g. esm.events.received.
 	Metric string
+	// RejectedMetric is the counter of the events the collector rejects,
+	// e.g. esm.events.rejected.
+	RejectedMetric string
 	// EnvTag is the value of the env tag in queries, e.g. "prod".
 	EnvTag string
 	// Tags are extra tags for every monitor of the environment.

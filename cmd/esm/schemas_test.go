@@ -14,7 +14,7 @@ import (
 // describes; this keeps the examples and that description in step.
 func TestExampleSchemasAnnotations(t *testing.T) {
 	types := map[string]*idl.Schema{}
-	for _, name := range []string{"cart.avdl", "checkout.avdl", "search.avdl"} {
+	for _, name := range []string{"cart.avdl", "checkout.avdl", "search.avdl", "catalog.avdl"} {
 		res, err := idl.LoadFile(filepath.Join("..", "..", "schemas", name), idl.Options{})
 		require.NoError(t, err, name)
 		for _, typ := range res.Types {
@@ -55,4 +55,20 @@ func TestExampleSchemasAnnotations(t *testing.T) {
 	require.NotNil(t, search, "schema-mode file")
 	assert.Equal(t, "team-search", str(search.Prop("alert_channel")))
 	assert.NotEmpty(t, search.Doc)
+
+	// catalog.avdl: a record with three kinds, each with its own parameters,
+	// and a protocol-level default for one kind.
+	viewed := types["com.example.catalog.ProductViewed"]
+	require.NotNil(t, viewed)
+	assert.Equal(t, int64(3), deviations(viewed))
+	require.NotNil(t, viewed.Prop("traffic_volume_monitor"))
+	assert.Nil(t, viewed.Prop("traffic_volume_monitor").Member("window"), "all defaults")
+	require.NotNil(t, viewed.Prop("bad_data_monitor").Member("warning"))
+	imported := types["com.example.catalog.ProductImported"]
+	require.NotNil(t, imported)
+	require.NotNil(t, imported.Prop("traffic_volume_monitor").Member("above"), "the other side of the threshold")
+	assert.Equal(t, idl.ObjectValue, imported.Prop("alert_channel").Kind)
+	price := types["com.example.catalog.PriceChanged"]
+	require.NotNil(t, price)
+	assert.Nil(t, price.Prop("bad_data_monitor"), "the protocol's @bad_data_monitor is a default, not a monitor")
 }

@@ -35,6 +35,10 @@ const DefaultFile = "esm.yaml"
 // DefaultMetric is the counter the collector emits and monitors query.
 const DefaultMetric = "esm.events.received"
 
+// DefaultRejectedMetric is the counter of the events the collector
+// rejects (metrics.StatsdRejected), which bad data monitors query.
+const DefaultRejectedMetric = "esm.events.rejected"
+
 // Config is esm's configuration.
 type Config struct {
 	// Defaults are per-kind default parameters, keyed by annotation name.
@@ -54,6 +58,9 @@ type Config struct {
 type Environment struct {
 	// Metric is the counter the monitors query (default esm.events.received).
 	Metric string `yaml:"metric"`
+	// RejectedMetric is the counter of rejected events the bad data
+	// monitors query (default esm.events.rejected).
+	RejectedMetric string `yaml:"rejected_metric"`
 	// EnvTag is the value of the env tag in queries (default: the name).
 	EnvTag string `yaml:"env_tag"`
 	// Tags are added to every monitor of the environment.
@@ -266,6 +273,9 @@ func (c *Config) applyDefaults() {
 		if e.Metric == "" {
 			e.Metric = DefaultMetric
 		}
+		if e.RejectedMetric == "" {
+			e.RejectedMetric = DefaultRejectedMetric
+		}
 		if e.EnvTag == "" {
 			e.EnvTag = name
 		}
@@ -361,6 +371,9 @@ func (c *Config) validate() error {
 		if err := annotations.CheckMetricName(e.Metric); err != nil {
 			add(field("metric"), "environments.%s.metric %q is not a valid Datadog metric name: %v", name, e.Metric, err)
 		}
+		if err := annotations.CheckMetricName(e.RejectedMetric); err != nil {
+			add(field("rejected_metric"), "environments.%s.rejected_metric %q is not a valid Datadog metric name: %v", name, e.RejectedMetric, err)
+		}
 		if err := annotations.CheckTag("env:" + e.EnvTag); err != nil {
 			add(field("env_tag"), "environments.%s.env_tag %q cannot be the value of env: in a query: %v", name, e.EnvTag, err)
 		}
@@ -451,7 +464,7 @@ func (c *Config) Layers(kind, env string) []annotations.Layer {
 
 // Annotations returns the environment's settings as annotations see them.
 func (e *Environment) Annotations() annotations.Environment {
-	return annotations.Environment{Name: e.name, Metric: e.Metric, EnvTag: e.EnvTag, Tags: e.Tags, MessageFooter: e.MessageFooter}
+	return annotations.Environment{Name: e.name, Metric: e.Metric, RejectedMetric: e.RejectedMetric, EnvTag: e.EnvTag, Tags: e.Tags, MessageFooter: e.MessageFooter}
 }
 
 func kindNames() []string {

