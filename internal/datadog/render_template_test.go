@@ -15,7 +15,9 @@ import (
 // with its type, query and warning as given.
 func latencyKind(t *testing.T, typ, query, warning string) *annotations.TemplateKind {
 	t.Helper()
-	pos := func(line int) annotations.Position { return annotations.Position{File: "esm.yaml", Line: line, Column: 5} }
+	pos := func(line int) annotations.Position {
+		return annotations.Position{File: "esm.yaml", Line: line, Column: 5}
+	}
 	d := annotations.KindDecl{
 		Annotation: "latency_monitor", Pos: pos(2),
 		Name:  annotations.DeclText{Text: "Latency of {{.Record}}", Pos: pos(3)},
@@ -64,7 +66,9 @@ func TestTemplateKindRender(t *testing.T) {
 }
 
 func TestTemplateKindRenderThresholds(t *testing.T) {
-	d := func(query, warning string) *annotations.TemplateKind { return latencyKind(t, "query alert", query, warning) }
+	d := func(query, warning string) *annotations.TemplateKind {
+		return latencyKind(t, "query alert", query, warning)
+	}
 	m, err := renderKind(t, d(latencyQuery, "400"), `{}`)
 	require.NoError(t, err)
 	assert.Equal(t, monitor.Thresholds{Critical: monitor.Float(500), Warning: monitor.Float(400)}, m.Options.Thresholds)
