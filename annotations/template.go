@@ -414,8 +414,13 @@ func (p *templateParam) check(name string, v any) string {
 	switch p.typ {
 	case ParamNumber, ParamInteger:
 		f := toFloat(v)
-		if p.min != nil && f < *p.min || p.max != nil && f > *p.max {
-			return fmt.Sprintf("%s must be between %s and %s, not %v", name, boundText(p.min, "-∞"), boundText(p.max, "∞"), v)
+		switch {
+		case p.min != nil && p.max != nil && (f < *p.min || f > *p.max):
+			return fmt.Sprintf("%s must be between %s and %s, not %v", name, boundText(*p.min), boundText(*p.max), v)
+		case p.min != nil && f < *p.min:
+			return fmt.Sprintf("%s must be at least %s, not %v", name, boundText(*p.min), v)
+		case p.max != nil && f > *p.max:
+			return fmt.Sprintf("%s must be at most %s, not %v", name, boundText(*p.max), v)
 		}
 	case ParamWindow:
 		sec, _ := windowSeconds(v.(string))
@@ -437,12 +442,7 @@ func (p *templateParam) check(name string, v any) string {
 	return ""
 }
 
-func boundText(f *float64, none string) string {
-	if f == nil {
-		return none
-	}
-	return strconv.FormatFloat(*f, 'f', -1, 64)
-}
+func boundText(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
 func contains(list []string, s string) bool {
 	for _, x := range list {
@@ -453,15 +453,15 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// templateMessage shortens text/template's errors: "template: query:1:
-// function "foo" not defined" is "1: function "foo" not defined".
+// templateLocRE matches the location text/template puts before its
+// messages: "template: query:1:26: executing "query" at ".
+var templateLocRE = regexp.MustCompile(`^template: [a-z_]+:[0-9]+(:[0-9]+)?: (executing "[a-z_]+" at )?`)
+
+// templateMessage shortens text/template's errors to what is wrong:
+// "template: query:1: function "foo" not defined" is `function "foo" not
+// defined`.
 func templateMessage(err error) string {
-	msg := err.Error()
-	msg = strings.TrimPrefix(msg, "template: ")
-	if _, rest, ok := strings.Cut(msg, ":"); ok {
-		msg = strings.TrimSpace(rest)
-	}
-	return msg
+	return templateLocRE.ReplaceAllString(err.Error(), "")
 }
 
 // sortedErrors joins errs in the order of their positions.
@@ -534,7 +534,11 @@ func (k *TemplateKind) expand(t Target, values map[string]any) (expanded, []erro
 		}
 		var out limitedBuffer
 		if err := tp.Execute(&out, vars); err != nil {
-			errs = append(errs, errorf(pos, "kinds.%s: %s: %s", k.decl.Annotation, what, templateMessage(err)))
+			msg := templateMessage(err)
+			if strings.Contains(msg, "map has no entry for key") {
+				msg += "; the templates know " + strings.Join(k.varNames(), ", ")
+			}
+			errs = append(errs, errorf(pos, "kinds.%s: %s: %s", k.decl.Annotation, what, msg))
 			return ""
 		}
 		return out.String()
@@ -682,6 +686,19 @@ func (k *TemplateKind) splitLayer(l Layer) (common Layer, own map[string]any, er
 	common = l
 	common.Params = b
 	return common, own, errors.Join(errs...)
+}
+
+// varNames lists what the templates may use: the built-in variables and
+// the kind's parameters, as .Name.
+func (k *TemplateKind) varNames() []string {
+	var names []string
+	for _, n := range sortedNames(TemplateVars) {
+		names = append(names, "."+n)
+	}
+	for _, p := range k.params {
+		names = append(names, "."+p.decl.Name)
+	}
+	return names
 }
 
 // paramNames lists the kind's parameters and the common ones, sorted.

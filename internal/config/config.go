@@ -51,6 +51,8 @@ type Config struct {
 
 	root  *yaml.Node                           // the document, for the positions of values
 	kinds map[string]*annotations.TemplateKind // the declared kinds, checked
+	// badKinds are the declared kinds with problems, reported.
+	badKinds map[string]bool
 }
 
 // Environment holds one environment's settings.
@@ -343,6 +345,9 @@ func (c *Config) validate() error {
 		for _, kind := range sortedKeys(defs) {
 			p := defs[kind]
 			k, ok := c.Kind(kind)
+			if c.badKinds[kind] {
+				continue // its declaration's problems are reported
+			}
 			if !ok {
 				add(&yaml.Node{Line: p.Line, Column: p.Col}, "%s: unknown monitor kind %q; known kinds: %s", source, kind, strings.Join(c.kindNames(), ", "))
 				continue

@@ -72,14 +72,18 @@ func (c *Config) declareKinds(add func(n *yaml.Node, format string, args ...any)
 		return
 	}
 	c.kinds = map[string]*annotations.TemplateKind{}
+	c.badKinds = map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		key, val := n.Content[i], n.Content[i+1]
 		d, ok := c.kindDecl(key, val, add)
 		if !ok {
+			c.badKinds[key.Value] = true
 			continue
 		}
 		k, err := annotations.NewTemplateKind(d)
 		if err != nil {
+			// Its problems are reported; its defaults are not checked.
+			c.badKinds[key.Value] = true
 			for _, e := range unjoin(err) {
 				addErr(e)
 			}
@@ -111,6 +115,19 @@ func mapping(n *yaml.Node, what string, known []string, add func(*yaml.Node, str
 		fn(key, val)
 	}
 	return true
+}
+
+// mappingKey returns the key node named key of a mapping node, or nil.
+func mappingKey(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i]
+		}
+	}
+	return nil
 }
 
 // kindDecl reads one kind declaration.
@@ -145,7 +162,10 @@ func (c *Config) kindDecl(key, val *yaml.Node, add func(*yaml.Node, string, ...a
 		case "summary":
 			d.Summary = text(k, v)
 		case "thresholds":
-			mapping(v, where+".thresholds", thresholdKeys, add, func(tk, tv *yaml.Node) {
+			if crit := mappingKey(v, "critical"); crit != nil {
+				add(crit, "%s.thresholds: critical is the number the query ends with (> 100); set only warning, critical_recovery or warning_recovery", where)
+			}
+			mapping(v, where+".thresholds", append(thresholdKeys, "critical"), add, func(tk, tv *yaml.Node) {
 				t := text(tk, tv)
 				switch tk.Value {
 				case "warning":
