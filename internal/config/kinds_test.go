@@ -108,3 +108,17 @@ func TestDeclaredKindsShape(t *testing.T) {
 		})
 	}
 }
+
+// TestExampleFileKind: the example file's kinds: section declares the
+// README's worked example.
+func TestExampleFileKind(t *testing.T) {
+	c, err := Load(filepath.Join("..", "..", "esm.example.yaml"))
+	require.NoError(t, err)
+	k, ok := c.Kind("payload_size_monitor")
+	require.True(t, ok)
+	e, err := c.Env("prod")
+	require.NoError(t, err)
+	s, err := k.Spec(annotations.Target{Record: "AddToCartEvent", Env: e.Annotations()}, c.Layers(k.Annotation(), "prod"))
+	require.NoError(t, err)
+	assert.Equal(t, "avg(last_15m):p95:esm.events.bytes{event_type:addtocartevent,env:prod} > 1048576", s.Params.(*annotations.TemplateSpec).Query)
+}
