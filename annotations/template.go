@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"text/template"
+	"text/template/parse"
 )
 
 // A template kind is a monitor kind a platform team declares in esm.yaml
@@ -203,6 +204,10 @@ func NewTemplateKind(d KindDecl) (*TemplateKind, error) {
 		tp, err := template.New(what).Option("missingkey=error").Parse(t.Text)
 		if err != nil {
 			bad(t.Pos, "%s: %s", what, templateMessage(err))
+			return nil
+		}
+		if msg := unboundedAction(tp); msg != "" {
+			bad(t.Pos, "%s: %s", what, msg)
 			return nil
 		}
 		return tp
@@ -572,6 +577,47 @@ func (k *TemplateKind) expand(t Target, values map[string]any) (expanded, []erro
 		errs = append(errs, errorf(k.decl.Query.Pos, "kinds.%s: query: expands to nothing", k.decl.Annotation))
 	}
 	return e, errs
+}
+
+// unboundedAction reports a range, template, define or block action in
+// the templates of tp: a kind's texts are substitutions and conditions,
+// and "{{range 1000000000}}{{end}}" would spin without writing a byte
+// past the output bound.
+func unboundedAction(tp *template.Template) string {
+	if len(tp.Templates()) > 1 {
+		return "define and block are not allowed in a kind's templates"
+	}
+	var walk func(n parse.Node) string
+	walk = func(n parse.Node) string {
+		switch n := n.(type) {
+		case *parse.ListNode:
+			if n == nil {
+				return ""
+			}
+			for _, c := range n.Nodes {
+				if msg := walk(c); msg != "" {
+					return msg
+				}
+			}
+		case *parse.RangeNode:
+			return "range is not allowed in a kind's templates"
+		case *parse.TemplateNode:
+			return "template is not allowed in a kind's templates"
+		case *parse.IfNode:
+			return firstNonEmpty(walk(n.List), walk(n.ElseList))
+		case *parse.WithNode:
+			return firstNonEmpty(walk(n.List), walk(n.ElseList))
+		}
+		return ""
+	}
+	return walk(tp.Tree.Root)
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 // limitedBuffer is a buffer that refuses to grow past maxTemplateOutput.
