@@ -45,13 +45,18 @@ type Config struct {
 	Defaults map[string]Params `yaml:"defaults"`
 	// Environments are the environments monitors are managed in.
 	Environments map[string]*Environment `yaml:"environments"`
+	// Declared are the monitor kinds the file declares (kinds:).
+	Declared DeclaredKinds `yaml:"kinds"`
 	// QuerySettings are the databases and limits of query monitors.
 	QuerySettings `yaml:",inline"`
 
 	// File is the file the configuration was read from ("" for built-in).
 	File string `yaml:"-"`
 
-	root *yaml.Node // the document, for the positions of values
+	root  *yaml.Node                           // the document, for the positions of values
+	kinds map[string]*annotations.TemplateKind // the declared kinds, checked
+	// badKinds are the declared kinds with problems, reported.
+	badKinds map[string]bool
 }
 
 // Environment holds one environment's settings.
@@ -336,12 +341,25 @@ func (c *Config) validate() error {
 		}
 		probs = append(probs, problem{line, col, fmt.Errorf("%s: "+format, append([]any{c.at(n)}, args...)...)})
 	}
+	addErr := func(err error) {
+		pr := problem{err: err}
+		var ae *annotations.Error
+		if errors.As(err, &ae) {
+			pr.line, pr.col = ae.Pos.Line, ae.Pos.Column
+		}
+		probs = append(probs, pr)
+	}
+	// The declared kinds first: defaults may be given for them.
+	c.declareKinds(add, addErr)
 	checkDefaults := func(defs map[string]Params, source string) {
 		for _, kind := range sortedKeys(defs) {
 			p := defs[kind]
-			k, ok := annotations.Lookup(kind)
+			k, ok := c.Kind(kind)
+			if c.badKinds[kind] {
+				continue // its declaration's problems are reported
+			}
 			if !ok {
-				add(&yaml.Node{Line: p.Line, Column: p.Col}, "%s: unknown monitor kind %q; known kinds: %s", source, kind, strings.Join(kindNames(), ", "))
+				add(&yaml.Node{Line: p.Line, Column: p.Col}, "%s: unknown monitor kind %q; known kinds: %s", source, kind, strings.Join(c.kindNames(), ", "))
 				continue
 			}
 			for _, param := range sortedKeys(p.problems) {
@@ -349,12 +367,7 @@ func (c *Config) validate() error {
 				add(&yaml.Node{Line: lc[0], Column: lc[1]}, "%s: %s", source, p.problems[param])
 			}
 			for _, err := range unjoin(k.Check(p.Layer(source, c.File))) {
-				pr := problem{err: err}
-				var ae *annotations.Error
-				if errors.As(err, &ae) {
-					pr.line, pr.col = ae.Pos.Line, ae.Pos.Column
-				}
-				probs = append(probs, pr)
+				addErr(err)
 			}
 		}
 	}
@@ -467,9 +480,9 @@ func (e *Environment) Annotations() annotations.Environment {
 	return annotations.Environment{Name: e.name, Metric: e.Metric, RejectedMetric: e.RejectedMetric, EnvTag: e.EnvTag, Tags: e.Tags, MessageFooter: e.MessageFooter}
 }
 
-func kindNames() []string {
+func (c *Config) kindNames() []string {
 	var names []string
-	for _, k := range annotations.Kinds() {
+	for _, k := range c.Kinds() {
 		names = append(names, k.Annotation())
 	}
 	return names

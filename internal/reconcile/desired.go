@@ -173,14 +173,15 @@ func flatten(err error) []error {
 }
 
 // isMonitorName reports whether an annotation name looks like esm's: a
-// registered kind, alert_channel, or any *_monitor (a misspelt kind).
-func isMonitorName(name string) bool {
-	return annotations.IsMonitorAnnotation(name) || strings.HasSuffix(name, "_monitor")
+// kind (built-in or declared in esm.yaml), alert_channel, or any *_monitor
+// (a misspelt kind).
+func isMonitorName(cfg *config.Config, name string) bool {
+	return cfg.IsMonitorAnnotation(name) || strings.HasSuffix(name, "_monitor")
 }
 
-func kindList() string {
+func kindList(cfg *config.Config) string {
 	var names []string
-	for _, k := range annotations.Kinds() {
+	for _, k := range cfg.Kinds() {
 		names = append(names, "@"+k.Annotation())
 	}
 	return strings.Join(names, ", ")
@@ -191,7 +192,7 @@ func kindList() string {
 func monitorsOf(s *idl.Schema, cfg *config.Config, e *config.Environment, file string, diags *diag.List) []annotations.Spec {
 	if s.Kind != idl.Record {
 		for _, p := range s.Props {
-			if isMonitorName(p.Name) {
+			if isMonitorName(cfg, p.Name) {
 				pos := p.Range.Pos()
 				diags.Add(diag.Error, pos, pos, "@%s belongs on a record; %s is %s %s", p.Name, s.Name, article(s.Kind.String()), s.Kind)
 			}
@@ -211,7 +212,7 @@ func monitorsOf(s *idl.Schema, cfg *config.Config, e *config.Environment, file s
 			props = append(append([]idl.Prop{}, props...), t.Props...)
 		}
 		for _, p := range props {
-			if isMonitorName(p.Name) {
+			if isMonitorName(cfg, p.Name) {
 				pos := p.Range.Pos()
 				diags.Add(diag.Error, pos, pos, "@%s belongs on the record %s, not on its field %s", p.Name, s.Name, f.Name)
 			}
@@ -222,7 +223,7 @@ func monitorsOf(s *idl.Schema, cfg *config.Config, e *config.Environment, file s
 	if s.Protocol != nil {
 		protoProps, protoName = s.Protocol.Props, s.Protocol.Name
 	}
-	warnRepeated(s.Props, s.Name, diags)
+	warnRepeated(cfg, s.Props, s.Name, diags)
 
 	// Channels: the record's @alert_channel, else the protocol's.
 	var channels annotations.Channels
@@ -246,11 +247,11 @@ func monitorsOf(s *idl.Schema, cfg *config.Config, e *config.Environment, file s
 		if p.Name == annotations.ChannelAnnotation {
 			continue
 		}
-		kind, ok := annotations.Lookup(p.Name)
+		kind, ok := cfg.Kind(p.Name)
 		if !ok {
 			if strings.HasSuffix(p.Name, "_monitor") {
 				pos := p.Range.Pos()
-				diags.Add(diag.Error, pos, pos, "unknown monitor annotation @%s; known: %s", p.Name, kindList())
+				diags.Add(diag.Error, pos, pos, "unknown monitor annotation @%s; known: %s", p.Name, kindList(cfg))
 			}
 			continue
 		}
@@ -311,12 +312,12 @@ func Render(env string, specs []annotations.Spec, render Renderer) ([]monitor.De
 // warnRepeated warns of an esm annotation given twice on one declaration:
 // the parser keeps the last value, as Avro's reference does, and the
 // earlier one is silently dropped from the schema.
-func warnRepeated(props []idl.Prop, decl string, diags *diag.List) {
+func warnRepeated(cfg *config.Config, props []idl.Prop, decl string, diags *diag.List) {
 	for _, p := range props {
 		if !p.Overrides.Pos().IsValid() {
 			continue
 		}
-		if _, ok := annotations.Lookup(p.Name); !ok && p.Name != annotations.ChannelAnnotation {
+		if !cfg.IsMonitorAnnotation(p.Name) {
 			continue
 		}
 		pos := p.Range.Pos()
