@@ -53,4 +53,3 @@ func TestLogRender(t *testing.T) {
 	_, err := Render(bad)
 	assert.ErrorContains(t, err, "backslash")
 }
-
