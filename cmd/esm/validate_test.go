@@ -24,7 +24,9 @@ func TestValidateRepositorySchemas(t *testing.T) {
 	r := runESM(t, "validate", filepath.Join("..", "..", "schemas"))
 	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
 	assert.Empty(t, r.stderr)
-	assert.Equal(t, "validated 3 files: 0 errors\n", r.stdout)
+	files, err := filepath.Glob(filepath.Join("..", "..", "schemas", "*.avdl"))
+	require.NoError(t, err)
+	assert.Equal(t, fmt.Sprintf("validated %d files: 0 errors\n", len(files)), r.stdout)
 }
 
 func TestValidateGoodAndBadFile(t *testing.T) {
