@@ -122,13 +122,13 @@ func (k trafficForecast) Check(l Layer) error {
 	p, err := decodeLayer[TrafficForecastParams](k.Annotation(), l)
 	errs := []error{err, k.checkValues(&p, l.PosOf, l.Source)}
 	if p.Above != nil && p.Below != nil {
-		errs = append(errs, bothDirections(l))
+		errs = append(errs, bothThresholds(l))
 	}
 	return errors.Join(errs...)
 }
 
-// bothDirections reports a layer that sets both above and below.
-func bothDirections(l Layer) error {
+// bothThresholds reports a layer that sets both above and below.
+func bothThresholds(l Layer) error {
 	msg := "above and below are both set; a monitor alerts in one direction: keep one"
 	if l.Source != "" {
 		msg = l.Source + ": " + msg
@@ -179,16 +179,16 @@ func (trafficForecast) checkValues(p *TrafficForecastParams, at func(param strin
 	return ck.err()
 }
 
-// direction returns the forecast monitor's direction, "above" or
+// forecastDirection returns the forecast monitor's direction, "above" or
 // "below", as the last of layers that sets one of them says, or "" when
 // none does. It reports a layer that sets both.
-func direction(kind string, layers []Layer) (dir string, err error) {
+func forecastDirection(kind string, layers []Layer) (dir string, err error) {
 	for _, l := range layers {
 		// A layer that does not decode is reported by mergeLayers.
 		p, _ := decodeLayer[TrafficForecastParams](kind, l)
 		switch {
 		case p.Above != nil && p.Below != nil:
-			return "", bothDirections(l)
+			return "", bothThresholds(l)
 		case p.Above != nil:
 			dir = "above"
 		case p.Below != nil:
@@ -204,7 +204,7 @@ func (k trafficForecast) Spec(t Target, layers []Layer) (Spec, error) {
 	if err != nil {
 		return Spec{}, err
 	}
-	dir, err := direction(k.Annotation(), layers)
+	dir, err := forecastDirection(k.Annotation(), layers)
 	if err != nil {
 		return Spec{}, err
 	}

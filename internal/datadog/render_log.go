@@ -21,11 +21,11 @@ func renderLog(s *annotations.Spec, p *annotations.LogSpec) (monitor.Definition,
 		return monitor.Definition{}, fmt.Errorf("log monitor %s: the query %q holds a backslash or a line break", s.Name, p.Query)
 	}
 	q := fmt.Sprintf(`logs("%s").index("%s").rollup("count").last("%s") > %s`,
-		quoteLogQuery(p.Query), p.Index, p.Window, threshold(p.Above))
+		quoteLogQuery(p.Query), p.Index, p.Window, thresholdText(p.Above))
 	m := base(s, "log alert", q)
 	m.Options.Thresholds = monitor.Thresholds{Critical: monitor.Float(p.Above), Warning: p.Warning}
 	summary := fmt.Sprintf("Logs for %s events in %s: more than %s logs matching %s in the last %s.",
-		t.Record, t.Env.Name, threshold(p.Above), p.Query, p.Window)
+		t.Record, t.Env.Name, thresholdText(p.Above), p.Query, p.Window)
 	m.Message = s.Message(summary, Handles(t.Channels))
 	return m, nil
 }

@@ -27,7 +27,7 @@ func TestLogRender(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := renderKind(t, annotations.Log(), target(), tt.params)
+			m := renderAnnotation(t, annotations.Log(), target(), tt.params)
 			assert.Equal(t, "Logs with AddToCartEvent", m.Name)
 			assert.Equal(t, "log alert", m.Type)
 			assert.Equal(t, tt.query, m.Query)
@@ -41,7 +41,7 @@ func TestLogRender(t *testing.T) {
 			assert.Equal(t, `").index("`, search[end:end+len(`").index("`)], m.Query)
 		})
 	}
-	m := renderKind(t, annotations.Log(), target(), `{"notify_no_data": true}`)
+	m := renderAnnotation(t, annotations.Log(), target(), `{"notify_no_data": true}`)
 	assert.True(t, m.Options.NotifyNoData)
 	assert.Equal(t, int64(10), m.Options.NoDataTimeframe)
 	assert.True(t, strings.HasPrefix(m.Message, "Logs for AddToCartEvent events in prod: more than 0 logs matching event_type:addtocartevent status:error in the last 5m."), m.Message)

@@ -31,7 +31,7 @@ func renderTrafficForecast(s *annotations.Spec, p *annotations.TrafficForecastSp
 			fmt.Fprintf(&q, ", %s='%s'", o.name, o.value)
 		}
 	}
-	fmt.Fprintf(&q, ") %s %s", cmp, threshold(p.Threshold))
+	fmt.Fprintf(&q, ") %s %s", cmp, thresholdText(p.Threshold))
 
 	m := base(s, "query alert", q.String())
 	m.Options.Thresholds = monitor.Thresholds{Critical: monitor.Float(p.Threshold), Warning: p.Warning}
@@ -40,12 +40,12 @@ func renderTrafficForecast(s *annotations.Spec, p *annotations.TrafficForecastSp
 		how += ", " + p.Seasonality + " seasonality"
 	}
 	summary := fmt.Sprintf("Traffic forecast for %s events in %s: the forecast of the count of %s{%s} %s %s within the %s (%s, %s deviations).",
-		t.Record, t.Env.Name, t.Env.Metric, annotations.TagFilter("event_type", t.Record), verb, threshold(p.Threshold),
+		t.Record, t.Env.Name, t.Env.Metric, annotations.TagFilter("event_type", t.Record), verb, thresholdText(p.Threshold),
 		strings.Replace(p.Horizon, "next_", "next ", 1), how, number(p.Deviations))
 	m.Message = s.Message(summary, Handles(t.Channels))
 	return m, nil
 }
 
-// threshold renders the threshold that ends a query in plain decimal
+// thresholdText renders the threshold that ends a query in plain decimal
 // notation, as Datadog's query grammar has it (1000000, not 1e+06).
-func threshold(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+func thresholdText(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }

@@ -12,9 +12,9 @@ import (
 	"github.com/esm-dev/esm/internal/monitor"
 )
 
-// renderKind renders the monitor of kind that the annotation params asks
+// renderAnnotation renders the monitor of kind that the annotation params asks
 // for target.
-func renderKind(t *testing.T, k annotations.Kind, tg annotations.Target, params string) monitor.Definition {
+func renderAnnotation(t *testing.T, k annotations.Kind, tg annotations.Target, params string) monitor.Definition {
 	t.Helper()
 	l := annotations.Layer{Source: "@" + k.Annotation(), Params: json.RawMessage(params), Pos: annotations.Position{File: "schemas/cart.avdl", Line: 12, Column: 3}}
 	s, err := k.Spec(tg, []annotations.Layer{l})
@@ -42,7 +42,7 @@ func TestTrafficForecastRender(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := renderKind(t, annotations.TrafficForecast(), target(), tt.params)
+			m := renderAnnotation(t, annotations.TrafficForecast(), target(), tt.params)
 			assert.Equal(t, "Traffic Forecast with AddToCartEvent", m.Name)
 			assert.Equal(t, "query alert", m.Type)
 			assert.Equal(t, tt.query, m.Query)
@@ -53,7 +53,7 @@ func TestTrafficForecastRender(t *testing.T) {
 			assert.True(t, m.Options.IncludeTags)
 		})
 	}
-	m := renderKind(t, annotations.TrafficForecast(), target(), `{"below": 100, "message": "Check the checkout.", "priority": 2}`)
+	m := renderAnnotation(t, annotations.TrafficForecast(), target(), `{"below": 100, "message": "Check the checkout.", "priority": 2}`)
 	assert.Equal(t, "Traffic forecast for AddToCartEvent events in prod: the forecast of the count of esm.events.received{event_type:addtocartevent} falls to 100 within the next 1w (linear, 1 deviations)."+
 		"\n\nA shopper added an item.\n\nCheck the checkout.\n\nSchema: com.example.shop.AddToCartEvent in schemas/cart.avdl\n\n@slack-team-cart\n\nRunbook: https://wiki/esm", m.Message)
 	assert.Equal(t, int64(2), m.Priority)
@@ -62,9 +62,9 @@ func TestTrafficForecastRender(t *testing.T) {
 // TestKindsOnOneRecord: several kinds on one record are independent
 // monitors, with names and kind tags of their own.
 func TestKindsOnOneRecord(t *testing.T) {
-	anomaly := renderKind(t, annotations.TrafficAnomaly(), target(), `{}`)
-	forecast := renderKind(t, annotations.TrafficForecast(), target(), `{"below": 1}`)
-	logs := renderKind(t, annotations.Log(), target(), `{}`)
+	anomaly := renderAnnotation(t, annotations.TrafficAnomaly(), target(), `{}`)
+	forecast := renderAnnotation(t, annotations.TrafficForecast(), target(), `{"below": 1}`)
+	logs := renderAnnotation(t, annotations.Log(), target(), `{}`)
 	names := map[string]bool{anomaly.Name: true, forecast.Name: true, logs.Name: true}
 	assert.Len(t, names, 3)
 	assert.NotContains(t, strings.Join(anomaly.Tags, ","), "esm_kind:")
