@@ -14,7 +14,7 @@ import (
 // describes; this keeps the examples and that description in step.
 func TestExampleSchemasAnnotations(t *testing.T) {
 	types := map[string]*idl.Schema{}
-	for _, name := range []string{"cart.avdl", "checkout.avdl", "search.avdl", "catalog.avdl"} {
+	for _, name := range []string{"cart.avdl", "checkout.avdl", "search.avdl", "catalog.avdl", "payments.avdl"} {
 		res, err := idl.LoadFile(filepath.Join("..", "..", "schemas", name), idl.Options{})
 		require.NoError(t, err, name)
 		for _, typ := range res.Types {
@@ -71,4 +71,25 @@ func TestExampleSchemasAnnotations(t *testing.T) {
 	price := types["com.example.catalog.PriceChanged"]
 	require.NotNil(t, price)
 	assert.Nil(t, price.Prop("bad_data_monitor"), "the protocol's @bad_data_monitor is a default, not a monitor")
+
+	// payments.avdl: the forecast and log monitors, two kinds on one
+	// record, the protocol's channels by severity.
+	num := func(v *idl.Value) float64 {
+		require.NotNil(t, v)
+		if v.Kind == idl.IntValue {
+			return float64(v.Int)
+		}
+		return v.Float
+	}
+	authorized := types["com.example.payments.PaymentAuthorized"]
+	require.NotNil(t, authorized)
+	assert.Equal(t, 100.0, num(authorized.Prop("traffic_forecast_monitor").Member("below")))
+	assert.Equal(t, "next_1d", str(authorized.Prop("traffic_forecast_monitor").Member("horizon")))
+	assert.Equal(t, 5.0, num(authorized.Prop("log_monitor").Member("above")))
+	assert.Nil(t, authorized.Prop("alert_channel"), "the protocol's channels")
+	refund := types["com.example.payments.RefundIssued"]
+	require.NotNil(t, refund)
+	assert.Equal(t, "seasonal", str(refund.Prop("traffic_forecast_monitor").Member("algorithm")))
+	assert.Contains(t, str(refund.Prop("log_monitor").Member("query")), "{event_type}")
+	assert.Equal(t, "team-refunds", str(refund.Prop("alert_channel")))
 }

@@ -64,7 +64,7 @@ func TestDeclaredKindsBad(t *testing.T) {
 			`testdata/kinds.bad.yaml:31:3: kinds.Size: a kind's annotation name is lowercase letters, digits and _, starting with a letter and ending with _monitor`,
 			`testdata/kinds.bad.yaml:31:3: kinds.Size: name is required`,
 			`testdata/kinds.bad.yaml:44:12: defaults: above must be at most 10, not 11`,
-			`testdata/kinds.bad.yaml:45:17: defaults: unknown monitor kind "sise_monitor"; known kinds: size_monitor, traffic_anomaly_monitor`,
+			`testdata/kinds.bad.yaml:45:17: defaults: unknown monitor kind "sise_monitor"; known kinds: bad_data_monitor, log_monitor, size_monitor, traffic_anomaly_monitor, traffic_forecast_monitor, traffic_volume_monitor`,
 			`testdata/kinds.bad.yaml:50:15: environments.prod.defaults: unknown parameter "abov" for @size_monitor`,
 		},
 	}

@@ -38,7 +38,7 @@ func latencyKind(t *testing.T, typ, query, warning string) *annotations.Template
 
 const latencyQuery = "percentile({{.window}}):p95:trace.http.request{service:shop,resource_name:{{.EventType}},env:{{.EnvTag}}} > {{.above_ms}}"
 
-func renderKind(t *testing.T, k annotations.Kind, params string) (monitor.Definition, error) {
+func renderTemplateKind(t *testing.T, k annotations.Kind, params string) (monitor.Definition, error) {
 	t.Helper()
 	s, err := k.Spec(target(), []annotations.Layer{{Source: "@latency_monitor", Params: json.RawMessage(params), Pos: annotations.Position{File: "schemas/cart.avdl", Line: 12, Column: 3}}})
 	require.NoError(t, err)
@@ -47,11 +47,11 @@ func renderKind(t *testing.T, k annotations.Kind, params string) (monitor.Defini
 
 func TestTemplateKindRender(t *testing.T) {
 	k := latencyKind(t, "query alert", latencyQuery, "{{with .above_ms}}{{.}}{{end}}")
-	_, err := renderKind(t, k, `{}`)
+	_, err := renderTemplateKind(t, k, `{}`)
 	assert.ErrorContains(t, err, "warning 500 must be below the critical threshold 500", "a warning equal to critical")
 
 	k = latencyKind(t, "query alert", latencyQuery, "")
-	m, err := renderKind(t, k, `{"above_ms": 250.5, "window": "last_10m", "priority": 3, "tags": ["tier:1"]}`)
+	m, err := renderTemplateKind(t, k, `{"above_ms": 250.5, "window": "last_10m", "priority": 3, "tags": ["tier:1"]}`)
 	require.NoError(t, err)
 	assert.Equal(t, "Latency of AddToCartEvent", m.Name)
 	assert.Equal(t, "query alert", m.Type)
@@ -69,11 +69,11 @@ func TestTemplateKindRenderThresholds(t *testing.T) {
 	d := func(query, warning string) *annotations.TemplateKind {
 		return latencyKind(t, "query alert", query, warning)
 	}
-	m, err := renderKind(t, d(latencyQuery, "400"), `{}`)
+	m, err := renderTemplateKind(t, d(latencyQuery, "400"), `{}`)
 	require.NoError(t, err)
 	assert.Equal(t, monitor.Thresholds{Critical: monitor.Float(500), Warning: monitor.Float(400)}, m.Options.Thresholds)
 
-	m, err = renderKind(t, d("avg({{.window}}):sum:esm.events.received{ {{- .Scope -}} }.as_count() <= {{.above_ms}}", "600"), `{}`)
+	m, err = renderTemplateKind(t, d("avg({{.window}}):sum:esm.events.received{ {{- .Scope -}} }.as_count() <= {{.above_ms}}", "600"), `{}`)
 	require.NoError(t, err)
 	assert.Equal(t, monitor.Thresholds{Critical: monitor.Float(500), Warning: monitor.Float(600)}, m.Options.Thresholds, "below: warning above critical")
 }
@@ -90,7 +90,7 @@ func TestTemplateKindRenderErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := renderKind(t, latencyKind(t, tt.typ, tt.query, tt.warning), `{}`)
+			_, err := renderTemplateKind(t, latencyKind(t, tt.typ, tt.query, tt.warning), `{}`)
 			assert.ErrorContains(t, err, tt.want)
 		})
 	}
