@@ -153,6 +153,7 @@ cannot be read or written, a usage error), 2 only from "esm plan
 		a.serveCmd(),
 		a.planCmd(),
 		a.applyCmd(),
+		a.adoptCmd(),
 		a.queryCmd(),
 	)
 	return root

@@ -216,10 +216,11 @@ func TestCompletionCandidates(t *testing.T) {
 		args []string
 		want []string // lines of the answer start with these candidates
 	}{
-		{"commands", []string{""}, []string{"apply", "completion", "idl", "idl2schemata", "plan", "serve", "validate", "version"}},
+		{"commands", []string{""}, []string{"adopt", "apply", "completion", "idl", "idl2schemata", "plan", "serve", "validate", "version"}},
 		{"plan's flags", []string{"plan", "--"}, []string{"--env", "--config", "--import-dir", "--state-dir", "--output", "--detailed-exitcode"}},
 		{"validate's flags", []string{"validate", "--"}, []string{"--env", "--config", "--import-dir"}},
 		{"apply's flags", []string{"apply", "--"}, []string{"--env", "--import-dir", "--yes"}},
+		{"adopt's flags", []string{"adopt", "--"}, []string{"--env", "--config", "--import-dir", "--target", "--state-dir", "--yes"}},
 		{"shells", []string{"completion", ""}, []string{"bash", "zsh", "fish", "powershell"}},
 	}
 	for _, tt := range tests {

@@ -112,8 +112,8 @@ func Open(path string) (*Store, error) {
 // Path returns the path of the state file.
 func (s *Store) Path() string { return s.path }
 
-// List returns the monitors that carry tag, compared ignoring case, sorted
-// by ID. It rereads the file when another process has replaced it.
+// List returns the monitors that carry tag, compared ignoring case, or
+// every monitor when tag is "", sorted by ID. It rereads the file when another process has replaced it.
 func (s *Store) List(ctx context.Context, tag string) ([]monitor.Monitor, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("list monitors: %w", err)
@@ -126,7 +126,7 @@ func (s *Store) List(ctx context.Context, tag string) ([]monitor.Monitor, error)
 	var out []monitor.Monitor
 	for i := range s.st.Monitors {
 		m := &s.st.Monitors[i]
-		if monitor.HasTag(m.Tags, tag) {
+		if tag == "" || monitor.HasTag(m.Tags, tag) {
 			out = append(out, cloneMonitor(*m))
 		}
 	}

@@ -218,6 +218,7 @@ func TestUpdateAndDelete(t *testing.T) {
 	}
 }
 
+// List filters by tag, ignoring case; the empty tag lists every monitor.
 func TestListFiltersByTagIgnoringCase(t *testing.T) {
 	ctx := context.Background()
 	s := open(t, statePath(t))
@@ -239,6 +240,7 @@ func TestListFiltersByTagIgnoringCase(t *testing.T) {
 		{"esm-staging", []string{"staging"}},
 		{"esm-dev", nil},
 		{"esm", nil},
+		{"", []string{"prod", "prod upper", "staging", "unmanaged"}}, // every monitor
 	}
 	for _, tt := range tests {
 		t.Run(tt.tag, func(t *testing.T) {

@@ -7,8 +7,9 @@ import (
 	"sync"
 )
 
-// Lister lists the monitors that carry a tag. Stores implement it with
-// their pagination; the result holds every page.
+// Lister lists the monitors that carry a tag, or every monitor of the
+// store when the tag is "". Stores implement it with their pagination;
+// the result holds every page.
 type Lister interface {
 	List(ctx context.Context, tag string) ([]Monitor, error)
 }

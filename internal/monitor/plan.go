@@ -146,8 +146,10 @@ func (s Scope) inScope(m *Monitor) bool {
 	return s.Targets == nil || hasRec && s.hasTarget(rec)
 }
 
-// wants reports whether a desired monitor belongs to the scope.
-func (s Scope) wants(d *Desired) bool {
+// Wants reports whether a desired monitor belongs to the scope: whether
+// its schema file lies under Files and its record is one of Targets, when
+// they are set. (Records and Names limit the current monitors only.)
+func (s Scope) Wants(d *Desired) bool {
 	if s.Files != nil && !s.hasFile(FileTagValue(d.Source.File)) {
 		return false
 	}
@@ -197,7 +199,7 @@ func Diff(env string, desired []Desired, current []Monitor, scope Scope) *Plan {
 	if scope.Files != nil || scope.Targets != nil {
 		var kept []Desired
 		for i := range desired {
-			if scope.wants(&desired[i]) {
+			if scope.Wants(&desired[i]) {
 				kept = append(kept, desired[i])
 			}
 		}

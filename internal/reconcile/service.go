@@ -69,33 +69,36 @@ func (r *Response) Failed() bool {
 // Run renders the specs, lists the backend's monitors that carry the
 // environment's tag, diffs them into a plan and, for an apply with
 // changes, checks the mass-delete guard (a *monitor.MassDeleteError),
-// asks Confirm and applies. An apply on a store that has a lock
-// (monitor.Locker) holds it from the list to the last change, so that
-// concurrent runs take turns instead of creating the same monitors. The
-// CLI and the bot both run their plans and applies through Run.
+// asks Confirm and applies. A plan that creates monitors costs one more
+// list, of every monitor, to note the unmanaged ones that already have a
+// create's name (monitor.AdoptionNotes: esm adopt would manage them).
+// An apply on a store that has a lock (monitor.Locker) holds it from the
+// list to the last change, so that concurrent runs take turns instead of
+// creating the same monitors. The CLI and the bot both run their plans
+// and applies through Run.
 func Run(ctx context.Context, req Request) (*Response, error) {
-	desired, err := Render(req.Env, req.Specs, req.Backend.Render)
+	desired, unlock, err := begin(ctx, req.Env, req.Specs, req.Backend, req.Apply, req.Waiting)
 	if err != nil {
-		return nil, fmt.Errorf("render monitors: %w", err)
+		return nil, err
 	}
+	defer unlock()
 	store := req.Backend.Store
-	if l, ok := store.(monitor.Locker); ok && req.Apply {
-		waiting := req.Waiting
-		if waiting == nil {
-			waiting = func() {}
-		}
-		unlock, err := monitor.Lock(ctx, l, waiting)
-		if err != nil {
-			return nil, fmt.Errorf("lock the store: %w", err)
-		}
-		defer unlock()
-	}
 	current, err := store.List(ctx, monitor.EnvTag(req.Env))
 	if err != nil {
 		// Stores name the operation ("list monitors: ...").
 		return nil, err
 	}
 	res := &Response{Plan: monitor.Diff(req.Env, desired, current, req.Scope)}
+	if res.Plan.Summary().Create > 0 {
+		// One more list, of every monitor, only for a plan that creates:
+		// a monitor made by hand with the name of a create would get a
+		// twin, and the plan says so (esm adopt).
+		all, err := store.List(ctx, "")
+		if err != nil {
+			return nil, err
+		}
+		res.Plan.Notes = append(res.Plan.Notes, monitor.AdoptionNotes(res.Plan, all)...)
+	}
 	if req.Planned != nil {
 		req.Planned(res.Plan)
 	}
@@ -116,6 +119,29 @@ func Run(ctx context.Context, req Request) (*Response, error) {
 	}
 	res.Applied, res.Results = true, results
 	return res, nil
+}
+
+// begin renders the specs for env through b and, for an apply on a store
+// with a lock (monitor.Locker), takes the lock, telling waiting (when
+// not nil) once if another run holds it. The caller defers unlock, which
+// does nothing when no lock was taken.
+func begin(ctx context.Context, env string, specs []annotations.Spec, b Backend, apply bool, waiting func()) (desired []monitor.Desired, unlock func(), err error) {
+	desired, err = Render(env, specs, b.Render)
+	if err != nil {
+		return nil, nil, fmt.Errorf("render monitors: %w", err)
+	}
+	l, ok := b.Store.(monitor.Locker)
+	if !apply || !ok {
+		return desired, func() {}, nil
+	}
+	if waiting == nil {
+		waiting = func() {}
+	}
+	unlock, err = monitor.Lock(ctx, l, waiting)
+	if err != nil {
+		return nil, nil, fmt.Errorf("lock the store: %w", err)
+	}
+	return desired, unlock, nil
 }
 
 // ErrDeclined is returned by a Confirm that was answered no.
