@@ -117,3 +117,19 @@ func TestDeclaredKindErrors(t *testing.T) {
 	assert.Contains(t, r.stderr, "unknown monitor annotation @latncy_monitor; known: @bad_data_monitor, @latency_monitor, @log_monitor, @traffic_anomaly_monitor, @traffic_forecast_monitor, @traffic_volume_monitor")
 	assert.NoFileExists(t, w.statePath())
 }
+
+// esm validate runs the checks the Datadog renderer makes at plan time
+// (here a warning past the critical threshold of a declared kind), at
+// the annotation, as plan does.
+func TestValidateRunsRenderChecks(t *testing.T) {
+	w := newWorkspace(t, strings.Replace(kindsIDL, `"warning_ms": 600`, `"warning_ms": 900`, 1))
+	cfg := filepath.Join(filepath.Dir(w.schemas), "esm.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte(kindsConfig), 0o644))
+	plan := w.esm("plan", "--config", cfg)
+	require.Equal(t, exitFailure, plan.code)
+	r := runESM(t, "validate", "--env", "prod", "--config", cfg, w.schemas)
+	assert.Equal(t, exitFailure, r.code, "stdout: %s\nstderr: %s", r.stdout, r.stderr)
+	assert.Contains(t, r.stderr, w.file()+":5:3: ")
+	assert.Contains(t, r.stderr, "warning 900 must be below the critical threshold 800")
+	assert.Contains(t, plan.stderr, "warning 900 must be below the critical threshold 800", "the same verdict as plan")
+}

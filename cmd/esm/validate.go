@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/esm-dev/esm/internal/config"
+	"github.com/esm-dev/esm/internal/datadog"
 	"github.com/esm-dev/esm/internal/diag"
 	"github.com/esm-dev/esm/internal/idl"
 	"github.com/esm-dev/esm/internal/reconcile"
@@ -270,7 +271,10 @@ func (v *validation) monitors(cfg *config.Config, envs []string, types []*idl.Sc
 	var list diag.List
 	envsOf := map[string][]string{}
 	for _, env := range envs {
-		_, diags := reconcile.SpecsFromTypes(cfg, env, types)
+		specs, diags := reconcile.SpecsFromTypes(cfg, env, types)
+		// The backends of Datadog's shape (Datadog, the local store)
+		// render with datadog.Render.
+		diags = append(diags, reconcile.RenderProblems(specs, datadog.Render)...)
 		for _, d := range diags {
 			key := d.Error()
 			if envsOf[key] == nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/esm-dev/esm/annotations"
+	"github.com/esm-dev/esm/internal/diag"
 	"github.com/esm-dev/esm/internal/monitor"
 )
 
@@ -146,3 +147,18 @@ func begin(ctx context.Context, env string, specs []annotations.Spec, b Backend,
 
 // ErrDeclined is returned by a Confirm that was answered no.
 var ErrDeclined = errors.New("apply declined")
+
+// RenderProblems renders every spec with render, as a plan does, and
+// reports each one the backend refuses at its annotation: what "esm
+// validate" checks short of reading the store.
+func RenderProblems(specs []annotations.Spec, render Renderer) diag.List {
+	var out diag.List
+	for i := range specs {
+		if _, err := render(specs[i]); err != nil {
+			p := specs[i].Pos
+			pos := diag.Position{Filename: p.File, Line: p.Line, Column: p.Column}
+			out.Add(diag.Error, pos, pos, "%v", err)
+		}
+	}
+	return out
+}
