@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/esm-dev/esm/internal/datadog"
+	"github.com/esm-dev/esm/internal/datadog/ddtest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -694,4 +696,54 @@ func backends(stores func(env string) (monitor.Store, error)) func(string) (reco
 		s, err := stores(env)
 		return reconcile.Backend{Render: datadog.Render, Store: s, Description: "test store"}, err
 	}
+}
+
+// The bot plans and registers every kind the example schemas show
+// (anomaly, volume, bad data, forecast, log), against the fake Datadog,
+// with the example esm.yaml; a second register has nothing to do.
+func TestBotPlansAndRegistersEveryKind(t *testing.T) {
+	files := map[string]string{}
+	for _, name := range []string{"catalog.avdl", "payments.avdl"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "schemas", name))
+		require.NoError(t, err)
+		files["schemas/"+name] = string(b)
+	}
+	cfg, err := config.Load(filepath.Join("..", "..", "esm.example.yaml"))
+	require.NoError(t, err)
+	dd := ddtest.NewServer(t)
+	store, err := datadog.New(datadog.Config{APIKey: "k", AppKey: "a", URL: dd.URL})
+	require.NoError(t, err)
+	h := newHarness(t, func(r *reconcile.Runner) {
+		r.Config = cfg
+		r.Backends = func(string) (reconcile.Backend, error) {
+			return reconcile.Backend{Render: datadog.Render, Store: store, Description: "fake Datadog"}, nil
+		}
+	})
+	h.srv.SetPermission(repoName, "alice", "write")
+	h.push(nil, files)
+
+	h.comment("alice", "esm prod plan")
+	plan := h.bot()
+	require.Len(t, plan, 1)
+	kinds := map[string]bool{}
+	for _, prefix := range []string{"Traffic Anomaly with ", "Traffic Volume with ", "Bad Data with ", "Traffic Forecast with ", "Logs with "} {
+		kinds[prefix] = strings.Contains(plan[0], prefix)
+	}
+	assert.Equal(t, map[string]bool{"Traffic Anomaly with ": true, "Traffic Volume with ": true, "Bad Data with ": true,
+		"Traffic Forecast with ": true, "Logs with ": true}, kinds, "the plan comment shows every kind")
+
+	h.comment("alice", "esm prod register")
+	types := map[string]int{}
+	for _, m := range dd.Monitors() {
+		types[m.Type]++
+		assert.Contains(t, m.Tags, "esm-prod", m.Name)
+	}
+	assert.Positive(t, types["log alert"], "log monitors are registered")
+	assert.Positive(t, types["query alert"])
+	registered := len(dd.Monitors())
+	assert.Contains(t, h.bot()[1], fmt.Sprintf("**Apply complete:** %d created, 0 updated, 0 deleted, 0 failed.", registered))
+
+	h.comment("alice", "esm prod register")
+	assert.Contains(t, h.bot()[1], "**No changes.**", "what Datadog stored plans no change")
+	assert.Len(t, dd.Monitors(), registered)
 }
