@@ -1214,7 +1214,7 @@ func (p *parser) parseValue() *Value {
 			if p.tok != tComma {
 				break
 			}
-			p.next()
+			p.nextAfterComma(tRBrace)
 		}
 		if !p.expect(tRBrace) {
 			return nil
@@ -1233,7 +1233,7 @@ func (p *parser) parseValue() *Value {
 			if p.tok != tComma {
 				break
 			}
-			p.next()
+			p.nextAfterComma(tRBracket)
 		}
 		if !p.expect(tRBracket) {
 			return nil
@@ -1280,6 +1280,17 @@ func (p *parser) parseValue() *Value {
 	}
 	p.errorExpected("a JSON value")
 	return nil
+}
+
+// nextAfterComma moves past the comma between two members or items of a
+// JSON value and reports a trailing one, before the closing token, as
+// JSON (and Avro's reference parser) does; parsing goes on.
+func (p *parser) nextAfterComma(closing token) {
+	comma, commaEnd := p.start, p.end
+	p.next()
+	if p.tok == closing {
+		p.semErr(comma, commaEnd, "trailing comma before %s: JSON does not allow one", p.text())
+	}
 }
 
 // unquote decodes the string literal at src[start:end] with Java's escape
