@@ -247,7 +247,11 @@ func paramError(kind string, err error, t reflect.Type) (param, msg string) {
 	msg = err.Error()
 	if i := strings.Index(msg, "unknown field "); i >= 0 {
 		name := strings.Trim(msg[i+len("unknown field "):], `"`)
-		return name, fmt.Sprintf("unknown parameter %q for @%s; known parameters: %s", name, kind, strings.Join(paramNames(t), ", "))
+		known := paramNames(t)
+		if best, ok := Suggest(name, known); ok {
+			return name, fmt.Sprintf("unknown parameter %q for @%s: did you mean %q?", name, kind, best)
+		}
+		return name, fmt.Sprintf("unknown parameter %q for @%s; known parameters: %s", name, kind, strings.Join(known, ", "))
 	}
 	return "", fmt.Sprintf("invalid parameters for @%s: %v", kind, err)
 }

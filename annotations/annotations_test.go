@@ -29,7 +29,8 @@ func TestTrafficAnomalyErrors(t *testing.T) {
 		layers []Layer
 		want   string
 	}{
-		{"unknown parameter", []Layer{annotation(`{"deviation": 3}`)}, `schemas/cart.avdl:12:3: @traffic_anomaly_monitor: unknown parameter "deviation" for @traffic_anomaly_monitor; known parameters: alert_window, algorithm,`},
+		{"unknown parameter", []Layer{annotation(`{"deviation": 3}`)}, `schemas/cart.avdl:12:3: @traffic_anomaly_monitor: unknown parameter "deviation" for @traffic_anomaly_monitor: did you mean "deviations"?`},
+		{"unknown parameter, nothing close", []Layer{annotation(`{"colour": 3}`)}, `schemas/cart.avdl:12:3: @traffic_anomaly_monitor: unknown parameter "colour" for @traffic_anomaly_monitor; known parameters: alert_window, algorithm,`},
 		{"wrong type", []Layer{annotation(`{"deviations": "3"}`)}, `schemas/cart.avdl:12:3: @traffic_anomaly_monitor: parameter "deviations" of @traffic_anomaly_monitor must be a number, not string`},
 		{"not an object", []Layer{annotation(`3`)}, `schemas/cart.avdl:12:3: @traffic_anomaly_monitor takes an object of parameters`},
 		{"bad algorithm", []Layer{annotation(`{"algorithm": "smart"}`)}, `schemas/cart.avdl:12:3: algorithm must be one of basic, agile, robust, not "smart"`},

@@ -73,7 +73,7 @@ func TestTrafficVolumeErrors(t *testing.T) {
 		layers []Layer
 		want   string
 	}{
-		{"unknown parameter", []Layer{volumeAnnotation(`{"bellow": 3}`)}, `schemas/cart.avdl:12:3: @traffic_volume_monitor: unknown parameter "bellow" for @traffic_volume_monitor; known parameters: above, below, escalation_message,`},
+		{"unknown parameter", []Layer{volumeAnnotation(`{"bellow": 3}`)}, `schemas/cart.avdl:12:3: @traffic_volume_monitor: unknown parameter "bellow" for @traffic_volume_monitor: did you mean "below"?`},
 		{"wrong type", []Layer{volumeAnnotation(`{"below": "3"}`)}, `schemas/cart.avdl:12:3: @traffic_volume_monitor: parameter "below" of @traffic_volume_monitor must be a number, not string`},
 		{"both sides in one layer", []Layer{layerAt("@traffic_volume_monitor", "schemas/cart.avdl", 12, `{"below": 3, "above": 10}`, map[string]Position{"below": at(12, 36), "above": at(12, 49)})},
 			`schemas/cart.avdl:12:49: @traffic_volume_monitor: above and below cannot both be set: a traffic volume monitor alerts on one side of its threshold (below is set at schemas/cart.avdl:12:36)`},

@@ -240,10 +240,10 @@ func TestValidateDefaultPath(t *testing.T) {
 }
 
 // brokenTreeSchema is a protocol with one record carrying params as its
-// monitor's parameters, the annotation at line 3, column 3, the record's
+// monitor's parameters (and a channel), the annotation at line 3, column 3, the record's
 // name at line 4, column 10.
 func brokenTreeSchema(namespace, record, params string) string {
-	return fmt.Sprintf("@namespace(%q)\nprotocol P {\n  @traffic_anomaly_monitor(%s)\n  record %s { string id; }\n}\n", namespace, params, record)
+	return fmt.Sprintf("@namespace(%q) @alert_channel(\"team-a\")\nprotocol P {\n  @traffic_anomaly_monitor(%s)\n  record %s { string id; }\n}\n", namespace, params, record)
 }
 
 // validate runs every check plan runs short of the store; before, it

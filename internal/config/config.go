@@ -47,6 +47,9 @@ type Config struct {
 	Environments map[string]*Environment `yaml:"environments"`
 	// Declared are the monitor kinds the file declares (kinds:).
 	Declared DeclaredKinds `yaml:"kinds"`
+	// RequireAlertChannel makes a monitor without @alert_channel at any
+	// layer an error instead of a warning.
+	RequireAlertChannel bool `yaml:"require_alert_channel"`
 	// QuerySettings are the databases and limits of query monitors.
 	QuerySettings `yaml:",inline"`
 

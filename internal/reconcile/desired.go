@@ -242,6 +242,17 @@ func monitorsOf(s *idl.Schema, cfg *config.Config, e *config.Environment, file s
 		}
 	}
 
+	// A misspelt annotation on the protocol would silently set nothing.
+	for _, p := range protoProps {
+		if _, ok := cfg.Kind(p.Name); ok || p.Name == annotations.ChannelAnnotation {
+			continue
+		}
+		if best, near := annotations.Suggest(p.Name, esmNames(cfg)); near {
+			pos := p.Range.Pos()
+			diags.Add(diag.Error, pos, pos, "unknown annotation @%s on protocol %s: did you mean @%s?", p.Name, protoName, best)
+		}
+	}
+
 	var out []annotations.Spec
 	for _, p := range s.Props {
 		if p.Name == annotations.ChannelAnnotation {
@@ -249,8 +260,10 @@ func monitorsOf(s *idl.Schema, cfg *config.Config, e *config.Environment, file s
 		}
 		kind, ok := cfg.Kind(p.Name)
 		if !ok {
-			if strings.HasSuffix(p.Name, "_monitor") {
-				pos := p.Range.Pos()
+			pos := p.Range.Pos()
+			if best, near := annotations.Suggest(p.Name, esmNames(cfg)); near {
+				diags.Add(diag.Error, pos, pos, "unknown annotation @%s: did you mean @%s?", p.Name, best)
+			} else if strings.HasSuffix(p.Name, "_monitor") {
 				diags.Add(diag.Error, pos, pos, "unknown monitor annotation @%s; known: %s", p.Name, kindList(cfg))
 			}
 			continue
@@ -277,7 +290,47 @@ func monitorsOf(s *idl.Schema, cfg *config.Config, e *config.Environment, file s
 		spec.Pos = annotations.Position{File: file, Line: pos.Line, Column: pos.Column}
 		out = append(out, spec)
 	}
+	warnChannels(cfg, s, channels, out, diags)
 	return out
+}
+
+// warnChannels reports a record whose monitors notify no one (no
+// @alert_channel on it or its protocol): a warning, or an error when
+// esm.yaml sets require_alert_channel; and an @alert_channel on a record
+// that asks for no monitor, which has no effect.
+func warnChannels(cfg *config.Config, s *idl.Schema, channels annotations.Channels, specs []annotations.Spec, diags *diag.List) {
+	if len(specs) > 0 && channels.IsZero() {
+		at := diag.Position{Filename: s.Filename(), Line: specs[0].Pos.Line, Column: specs[0].Pos.Column}
+		if cfg.RequireAlertChannel {
+			diags.Add(diag.Error, at, at, "the monitors of %s notify no one: add @alert_channel to the record or its protocol (esm.yaml sets require_alert_channel)", s.Name)
+		} else {
+			diags.Add(diag.Warning, at, at, "the monitors of %s notify no one: add @alert_channel to the record or its protocol", s.Name)
+		}
+	}
+	asks := false
+	for _, p := range s.Props {
+		if _, ok := cfg.Kind(p.Name); ok {
+			asks = true
+		}
+	}
+	if !asks {
+		for _, p := range s.Props {
+			if p.Name == annotations.ChannelAnnotation {
+				at := p.Range.Pos()
+				diags.Add(diag.Warning, at, at, "@alert_channel on %s has no effect: the record asks for no monitor", s.Name)
+			}
+		}
+	}
+}
+
+// esmNames are the annotation names esm reads: every kind and
+// alert_channel.
+func esmNames(cfg *config.Config) []string {
+	names := []string{annotations.ChannelAnnotation}
+	for _, k := range cfg.Kinds() {
+		names = append(names, k.Annotation())
+	}
+	return names
 }
 
 // Source returns where the monitor of spec comes from.

@@ -98,7 +98,7 @@ environments:
 
 func TestDesiredErrors(t *testing.T) {
 	dir := writeSchemas(t, map[string]string{
-		"bad.avdl": `protocol Bad {
+		"bad.avdl": `@alert_channel("t") protocol Bad {
   @traffic_anomaly_monitor({"deviations": -1})
   record A { string id; }
 
@@ -115,15 +115,15 @@ func TestDesiredErrors(t *testing.T) {
   record D { string id; }
 }
 `,
-		"a/dup.avdl": `@namespace("a") protocol P1 { @traffic_anomaly_monitor({}) record Same { string x; } }`,
-		"b/dup.avdl": `@namespace("b") protocol P2 { @traffic_anomaly_monitor({}) record Same { string x; } }`,
+		"a/dup.avdl": `@namespace("a") protocol P1 { @traffic_anomaly_monitor({}) @alert_channel("t") record Same { string x; } }`,
+		"b/dup.avdl": `@namespace("b") protocol P2 { @traffic_anomaly_monitor({}) @alert_channel("t") record Same { string x; } }`,
 	})
 	_, diags, err := desiredIn(context.Background(), config.Default(), "prod", []string{dir})
 	require.NoError(t, err)
 	got := diags.Error()
 	for _, want := range []string{
 		"bad.avdl:2:43: deviations must be greater than 0 and at most 10, not -1",
-		"bad.avdl:5:3: unknown monitor annotation @traffic_anomoly_monitor; known: @",
+		"bad.avdl:5:3: unknown annotation @traffic_anomoly_monitor: did you mean @traffic_anomaly_monitor?",
 		"bad.avdl:8:3: @alert_channel belongs on a record; E is an enum",
 		"bad.avdl:11:14: @traffic_anomaly_monitor belongs on the record C, not on its field id",
 		`bad.avdl:13:44: seasonality "weekly" cannot be used with the basic algorithm`,
@@ -199,7 +199,7 @@ func TestPlanApplyRoundTrip(t *testing.T) {
 	plan := func() *monitor.Plan {
 		desired, diags, err := desiredIn(ctx, config.Default(), "prod", []string{dir})
 		require.NoError(t, err)
-		require.Empty(t, diags)
+		require.False(t, diags.HasErrors(), diags.Error()) // a record that loses its monitor keeps a channel: a warning
 		p, err := planAgainst(ctx, store, "prod", desired)
 		require.NoError(t, err)
 		return p
@@ -259,7 +259,7 @@ func TestDesiredNamesFilesFromTheRepositoryRoot(t *testing.T) {
 // checked against what Datadog accepts before it reaches a query or a
 // tag, and reported at the value.
 func TestDesiredValidatesAnnotationValues(t *testing.T) {
-	dir := writeSchemas(t, map[string]string{"v.avdl": `protocol V {
+	dir := writeSchemas(t, map[string]string{"v.avdl": `@alert_channel("t") protocol V {
   @traffic_anomaly_monitor({"deviations": 1e400})
   record A { string id; }
   @traffic_anomaly_monitor({"alert_window": "last_3w"})
@@ -338,7 +338,7 @@ func applyPlan(t *testing.T, store monitor.Store, p *monitor.Plan) {
 // after an apply the plan has nothing left to do.
 func TestDerivedTagsSettleOnDatadog(t *testing.T) {
 	ctx := context.Background()
-	repo := writeSchemas(t, map[string]string{"Team Schemas/Cart Events.avdl": `@namespace("com.Example.Shop")
+	repo := writeSchemas(t, map[string]string{"Team Schemas/Cart Events.avdl": `@namespace("com.Example.Shop") @alert_channel("team-cart")
 protocol Cart {
   @traffic_anomaly_monitor({"tags": ["Tier:1", "owner:cart__team_"]})
   record AddToCartEvent { string id; }
@@ -424,7 +424,7 @@ func TestPlanUpdatesOldQueryForm(t *testing.T) {
 // a record keeps the last value, as Avro does, with a warning naming
 // both; the same other annotation twice is Avro's business, not esm's.
 func TestDesiredWarnsOfARepeatedAnnotation(t *testing.T) {
-	dir := writeSchemas(t, map[string]string{"r.avdl": `protocol R {
+	dir := writeSchemas(t, map[string]string{"r.avdl": `@alert_channel("t") protocol R {
   @traffic_anomaly_monitor({"deviations": 2}) @owner("a")
   @traffic_anomaly_monitor({"deviations": 4}) @owner("b")
   record A { string id; }
@@ -459,4 +459,49 @@ func planAgainst(ctx context.Context, store monitor.Store, env string, desired [
 		return nil, err
 	}
 	return monitor.Diff(env, desired, current, monitor.Scope{}), nil
+}
+
+// No silent misconfiguration: a misspelt esm annotation is an error with
+// a suggestion (on a record or a protocol), a monitor that notifies no one
+// is a warning (an error with require_alert_channel), and an
+// @alert_channel on a record without a monitor is a warning.
+func TestDesiredCatchesSilentMisconfiguration(t *testing.T) {
+	src := `@alert_chanels("team-x")
+protocol P {
+  @alert_chanel("team-a")
+  @traffic_anomaly_monitor({})
+  record A { string id; }
+
+  @traffic_anomaly_monitors({})
+  record B { string id; }
+
+  @alert_channel("team-c")
+  record C { string id; }
+
+  @java-class("x") @aliases(["Old"]) @owner("me")
+  @alert_channel("team-d") @traffic_anomaly_monitor({})
+  record D { string id; }
+}
+`
+	dir := writeSchemas(t, map[string]string{"m.avdl": src})
+	_, diags, err := desiredIn(context.Background(), config.Default(), "prod", []string{dir})
+	require.NoError(t, err)
+	var got []string
+	for _, d := range diags {
+		got = append(got, strings.TrimPrefix(d.Error(), filepath.Join(dir, "m.avdl")+":"))
+	}
+	assert.Equal(t, []string{
+		"1:1: unknown annotation @alert_chanels on protocol P: did you mean @alert_channel?",
+		"3:3: unknown annotation @alert_chanel: did you mean @alert_channel?",
+		"4:3: warning: the monitors of A notify no one: add @alert_channel to the record or its protocol",
+		"7:3: unknown annotation @traffic_anomaly_monitors: did you mean @traffic_anomaly_monitor?",
+		"10:3: warning: @alert_channel on C has no effect: the record asks for no monitor",
+	}, got)
+
+	cfg, err := config.Parse("esm.yaml", []byte("require_alert_channel: true\n"))
+	require.NoError(t, err)
+	_, diags, err = desiredIn(context.Background(), cfg, "prod", []string{dir})
+	require.NoError(t, err)
+	assert.Contains(t, diags.Error(), "m.avdl:4:3: the monitors of A notify no one: add @alert_channel to the record or its protocol (esm.yaml sets require_alert_channel)")
+	assert.Len(t, diags.Errors(), 4)
 }

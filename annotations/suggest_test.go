@@ -1,0 +1,33 @@
+package annotations
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestSuggest(t *testing.T) {
+	names := []string{"alert_channel", "traffic_anomaly_monitor", "traffic_volume_monitor", "log_monitor"}
+	for _, tt := range []struct{ in, want string }{
+		{"alert_chanel", "alert_channel"},
+		{"alert_channels", "alert_channel"},
+		{"Alert_Channel", "alert_channel"},
+		{"alret_channel", "alert_channel"},
+		{"traffic_anomaly_monitors", "traffic_anomaly_monitor"},
+		{"trafic_volume_monitor", "traffic_volume_monitor"},
+		{"log_montor", "log_monitor"},
+		{"alert_channel", ""},
+		{"namespace", ""},
+		{"java-class", ""},
+		{"aliases", ""},
+		{"alert", ""},
+		{"traffic_monitor", ""},
+	} {
+		got, ok := Suggest(tt.in, names)
+		assert.Equal(t, tt.want != "", ok, tt.in)
+		assert.Equal(t, tt.want, got, tt.in)
+	}
+	got, ok := Suggest("deviaton", []string{"deviations", "direction", "interval"})
+	assert.True(t, ok)
+	assert.Equal(t, "deviations", got)
+}
