@@ -8,21 +8,43 @@ import "strings"
 // replaces a character, or swaps two neighbours), ignoring case. ok is
 // false when no candidate is that close, or name is one of them.
 func Suggest(name string, candidates []string) (best string, ok bool) {
-	lower := strings.ToLower(name)
 	limit := 1
 	if len(name) >= 7 {
 		limit = 2
 	}
-	bestDist := limit + 1
 	for _, c := range candidates {
 		if c == name {
 			return "", false
 		}
+	}
+	best, d := closest(name, candidates, limit)
+	return best, d <= limit
+}
+
+// Closest returns the candidate closest to name by edit distance, and
+// the distance, whatever it is ("" and -1 without candidates).
+func Closest(name string, candidates []string) (best string, dist int) {
+	if len(candidates) == 0 {
+		return "", -1
+	}
+	longest := len(name)
+	for _, c := range candidates {
+		longest = max(longest, len(c))
+	}
+	return closest(name, candidates, longest)
+}
+
+// closest returns the first candidate at the smallest distance from name
+// (over limit: limit+1), comparing lowercase.
+func closest(name string, candidates []string, limit int) (string, int) {
+	lower := strings.ToLower(name)
+	best, bestDist := "", limit+1
+	for _, c := range candidates {
 		if d := editDistance(lower, strings.ToLower(c), limit); d < bestDist {
 			best, bestDist = c, d
 		}
 	}
-	return best, bestDist <= limit
+	return best, bestDist
 }
 
 // editDistance returns the optimal string alignment distance between a

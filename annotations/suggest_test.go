@@ -31,3 +31,14 @@ func TestSuggest(t *testing.T) {
 	assert.True(t, ok)
 	assert.Equal(t, "deviations", got)
 }
+
+func TestClosest(t *testing.T) {
+	best, d := Closest("ESM_WEBHOOK_SECRET", []string{"ESM_WEBHOOK_SECRETS", "ESM_GITHUB_TOKEN"})
+	assert.Equal(t, "ESM_WEBHOOK_SECRETS", best)
+	assert.Equal(t, 1, d)
+	best, _ = Closest("ESM_XYZ", []string{"ESM_ADDR", "ESM_ROLE"})
+	assert.NotEmpty(t, best, "always the closest, however far")
+	best, d = Closest("x", nil)
+	assert.Equal(t, "", best)
+	assert.Equal(t, -1, d)
+}

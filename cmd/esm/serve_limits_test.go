@@ -98,7 +98,9 @@ func TestServeReadTimeoutCutsSlowClients(t *testing.T) {
 
 func TestServeWriteTimeoutClosesClientsThatDoNotRead(t *testing.T) {
 	cfg := limitedServeConfig()
-	cfg.writeTimeout = 5 * time.Second // ample for a client that reads
+	// Ample for a client that reads, even under -race on a busy machine
+	// (5 s was not: the 8 MB answer took longer to encode).
+	cfg.writeTimeout = 15 * time.Second
 	s, err := newServer(cfg)
 	require.NoError(t, err)
 	// A /metrics answer far larger than the sockets' buffers (a few MiB).

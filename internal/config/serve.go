@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/esm-dev/esm/annotations"
 )
 
 // Serve holds the settings of "esm serve": the server, its limits, the
@@ -508,37 +510,11 @@ func UnknownServeVariables(environ []string) []UnknownVariable {
 			continue
 		}
 		u := UnknownVariable{Name: name}
-		best := -1
-		for _, k := range known {
-			if d := editDistance(name, k); best < 0 || d < best {
-				best, u.Closest = d, k
-			}
-		}
+		u.Closest, _ = annotations.Closest(name, known)
 		out = append(out, u)
 	}
 	slices.SortFunc(out, func(a, b UnknownVariable) int { return strings.Compare(a.Name, b.Name) })
 	return out
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // The parse functions of the settings: each sets its field from v or says
