@@ -103,7 +103,13 @@ type QueryLimits struct {
 	// MaxConcurrentQueries bounds the queries running at once, across
 	// databases (default 4).
 	MaxConcurrentQueries int
-	node                 *yaml.Node
+	// ResultStore is where the last result of every query is kept: a
+	// directory (default .esm/queries) or s3://bucket/prefix.
+	ResultStore string
+	// S3Endpoint is the endpoint of an S3-compatible store (MinIO, …);
+	// empty means AWS's own.
+	S3Endpoint string
+	node       *yaml.Node
 }
 
 // UnmarshalYAML keeps the node; validation decodes it with positions.
@@ -186,9 +192,20 @@ func (s *QuerySettings) resolveQuerySettings(file string) []error {
 	}
 	s.Queries.MaxConcurrentQueries = DefaultMaxConcurrentQueries
 	if n := s.Queries.node; n != nil && n.Tag != "!!null" {
-		for _, kv := range c.mapping("queries", n, []string{"max_concurrent_queries"}) {
-			if v, ok := c.intIn("queries.max_concurrent_queries", kv[1], 1, maxMaxConcurrentQueries); ok {
-				s.Queries.MaxConcurrentQueries = v
+		for _, kv := range c.mapping("queries", n, []string{"max_concurrent_queries", "result_store", "s3_endpoint"}) {
+			switch kv[0].Value {
+			case "max_concurrent_queries":
+				if v, ok := c.intIn("queries.max_concurrent_queries", kv[1], 1, maxMaxConcurrentQueries); ok {
+					s.Queries.MaxConcurrentQueries = v
+				}
+			case "result_store":
+				if v, ok := c.str("queries.result_store", kv[1]); ok {
+					s.Queries.ResultStore = v
+				}
+			case "s3_endpoint":
+				if v, ok := c.str("queries.s3_endpoint", kv[1]); ok {
+					s.Queries.S3Endpoint = v
+				}
 			}
 		}
 	}

@@ -56,7 +56,7 @@ func TestDatabasesBad(t *testing.T) {
 		f + `:26:14: databases.nodriver.dsn_env "not a var" is not an environment variable name`,
 		f + `:26:5: databases.nodriver: missing driver (one of postgres, mysql, sqlite)`,
 		f + `:27:11: databases.scalar must be a mapping`,
-		f + `:30:3: queries: unknown key "max_series"; known keys: max_concurrent_queries`,
+		f + `:30:3: queries: unknown key "max_series"; known keys: max_concurrent_queries, result_store, s3_endpoint`,
 		f + `:29:27: queries.max_concurrent_queries must be a whole number from 1 to 64`,
 	}
 	_, err := Load(f)
