@@ -189,11 +189,19 @@ func pack(in *CommentInput, head string, blocks []string, limit int) []string {
 func diagBlocks(in *CommentInput, list diag.List) []string {
 	var out []string
 	for _, d := range list {
+		type link struct{ Pos, Link string }
 		v := struct {
 			Pos, Link, Message string
+			Related            []link
 		}{Pos: d.Pos.String(), Message: truncate(d.Message, maxTextBytes)}
 		if d.Pos.Filename != "" {
 			v.Link = blobLink(in, d.Pos.Filename, d.Pos.Line)
+		}
+		for _, r := range d.Related {
+			// Only linkable positions: the message names the others.
+			if l := blobLink(in, r.Filename, r.Line); r.Filename != "" && l != "" {
+				v.Related = append(v.Related, link{Pos: r.String(), Link: l})
+			}
 		}
 		out = append(out, render("diag", v))
 	}

@@ -46,6 +46,10 @@ func commentInputs() map[string]*CommentInput {
 		"unknown parameter %q of @traffic_anomaly_monitor; known: deviations, algorithm", "deviation")
 	diags.Add(diag.Error, diag.Position{Filename: "schemas/cart.avdl", Line: 40, Column: 27}, diag.Position{}, "expected ';', found '}'")
 	diags.Add(diag.Warning, diag.Position{Filename: "schemas/common.avdl", Line: 2, Column: 1}, diag.Position{}, "doc comment is not before a declaration")
+	// A conflict between two layers links both positions.
+	diags.Add(diag.Error, diag.Position{Filename: "schemas/cart.avdl", Line: 12, Column: 44}, diag.Position{},
+		"query_window last_4h is shorter than alert_window last_1d (query_window is set at esm.yaml:19:19)")
+	diags[len(diags)-1].Related = []diag.Position{{Filename: "esm.yaml", Line: 19, Column: 19}}
 	withErrors := base("register", nil)
 	withErrors.Diags = diags
 
