@@ -13,6 +13,13 @@ import (
 // Monitor is a monitor with its store ID (0 before it is created).
 type Monitor struct {
 	ID int64
+	// Fingerprint is the fingerprint of what esm last wrote to the
+	// monitor (see Fingerprint), "" when it has none. Apply sets it on
+	// every write; stores keep it (Datadog in the tag
+	// esm_fingerprint:<fingerprint>) and hand it back with List. It is not
+	// an owned field: Diff does not compare it, it tells which fields
+	// changed outside esm (Change.Drift).
+	Fingerprint string
 	Definition
 }
 
