@@ -40,8 +40,8 @@ var commentTemplates = template.Must(template.New("comment").Funcs(template.Func
 		}
 		return strings.Join(out, ", ")
 	},
-	"inline":  inline,
-	"code":    code,
+	"inline": inline,
+	"code":   code,
 	"failureText": func(r monitor.Result) string {
 		return trimOperation(r.Err.Error(), string(r.Change.Action), r.Change)
 	},
