@@ -18,6 +18,7 @@ func TestFingerprintTag(t *testing.T) {
 	d := full()
 	tag := FingerprintTag(Fingerprint(&d))
 	assert.LessOrEqual(t, len(tag), annotations.MaxTagLength)
+	assert.Len(t, tag, 109, "README.md gives the length")
 	assert.Equal(t, annotations.DatadogTag(tag), tag, "Datadog would rewrite the tag")
 	assert.True(t, annotations.IsReservedTag(tag), "annotations cannot set it")
 	assert.Empty(t, FingerprintTag(""))
