@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -255,4 +256,39 @@ func TestApplyWritesFingerprint(t *testing.T) {
 		assert.True(t, ok)
 		assert.Empty(t, drifted, "what was written matches its fingerprint")
 	}
+}
+
+// FuzzDrifted: the fingerprint is read from a tag anyone may edit in
+// Datadog. Whatever it holds, Drifted does not panic, gives a verdict only
+// on a fingerprint of this field table, and names only owned fields, in
+// table order; a tag read back through SplitFingerprintTag is the same.
+func FuzzDrifted(f *testing.F) {
+	d := full()
+	fp := Fingerprint(&d)
+	for _, s := range []string{fp, "", ".", fp[:5], fp + "x", strings.ToUpper(fp), strings.Replace(fp, ".", "", 1), "k7f6." + strings.Repeat("a", 88)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		fields, ok := Drifted(s, &d)
+		if !ok {
+			if fields != nil {
+				t.Fatalf("Drifted(%q): fields %v without a verdict", s, fields)
+			}
+			return
+		}
+		if !strings.HasPrefix(s, fieldTable+".") {
+			t.Fatalf("Drifted(%q): a verdict on another table's fingerprint", s)
+		}
+		last := -1
+		for _, name := range fields {
+			i := slices.Index(FieldNames, name)
+			if i <= last {
+				t.Fatalf("Drifted(%q) = %v: not owned fields in table order", s, fields)
+			}
+			last = i
+		}
+		if _, back := SplitFingerprintTag([]string{FingerprintTag(s)}); back != strings.ToLower(s) {
+			t.Fatalf("SplitFingerprintTag(FingerprintTag(%q)) = %q", s, back)
+		}
+	})
 }
