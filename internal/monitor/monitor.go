@@ -1,7 +1,9 @@
 // Package monitor holds esm's view of monitors: the desired ones that
 // annotations produce, the current ones a store lists, their identity
 // (name plus the environment's tag) and the pure Diff that turns the two
-// into a Plan. Apply carries a plan out through a Store.
+// into a Plan, telling a schema change from an edit made outside esm by
+// the Fingerprint of what esm last wrote. Apply carries a plan out
+// through a Store.
 package monitor
 
 import (
