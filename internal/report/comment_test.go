@@ -132,7 +132,7 @@ func TestCommentEssentials(t *testing.T) {
 			"(healing: not counted by the mass-delete guard)",
 		}, nil},
 		{"register_errors", []string{
-			"**❌ 2 errors in the schemas: nothing was applied.**",
+			"**❌ 3 errors in the schemas: nothing was applied.**",
 			"- [`schemas/cart.avdl:19:3`](https://github.com/acme/shop/blob/" + testSHA + "/schemas/cart.avdl#L19): unknown parameter \"deviation\"",
 			"- [`schemas/cart.avdl:40:27`](https://github.com/acme/shop/blob/" + testSHA + "/schemas/cart.avdl#L40)",
 			"#### Warnings",
@@ -232,7 +232,7 @@ func TestStatusOf(t *testing.T) {
 		{"plan_drift", "success", "Plan: 0 to create, 3 to update (2 changed outside esm), 0 to delete"},
 		{"register_nochange", "success", "No changes: monitors match the schemas"},
 		{"register_applied", "failure", "Applied: 1 created, 0 updated, 1 deleted, 1 failed"},
-		{"register_errors", "failure", "2 errors in the schemas"},
+		{"register_errors", "failure", "3 errors in the schemas"},
 		{"plan_nofiles", "success", "No changes: monitors match the schemas"},
 	}
 	for _, tt := range tests {
