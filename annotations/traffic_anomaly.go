@@ -109,31 +109,42 @@ func (trafficAnomaly) checkValues(p *TrafficAnomalyParams, at func(param string)
 
 // Spec merges the layers into the anomaly monitor asked for target.
 func (k trafficAnomaly) Spec(t Target, layers []Layer) (Spec, error) {
-	p, m, err := mergeLayers[TrafficAnomalyParams](k.Annotation(), k.Defaults(), layers)
+	s, common, err := resolveAnomaly(k.Annotation(), k.Defaults(), layers)
 	if err != nil {
 		return Spec{}, err
 	}
-	if err := k.checkValues(p, m.at, ""); err != nil {
-		return Spec{}, err
+	return Spec{Kind: k.Annotation(), Name: "Traffic Anomaly with " + t.Record, Target: t, Common: common, Params: s}, nil
+}
+
+// resolveAnomaly merges the layers of an anomaly kind (kind, with its
+// built-in defaults) and checks the result: the anomaly parameters and
+// the common ones, resolved.
+func resolveAnomaly(kind string, defaults json.RawMessage, layers []Layer) (*TrafficAnomalySpec, Common, error) {
+	p, m, err := mergeLayers[TrafficAnomalyParams](kind, defaults, layers)
+	if err != nil {
+		return nil, Common{}, err
+	}
+	if err := (trafficAnomaly{}).checkValues(p, m.at, ""); err != nil {
+		return nil, Common{}, err
 	}
 	// Combinations Datadog rejects.
 	if *p.Algorithm == "basic" {
 		if m.byUser("seasonality") {
-			return Spec{}, errorf(m.at("seasonality"), "seasonality %q cannot be used with the basic algorithm, which has none; use agile or robust, or drop seasonality", *p.Seasonality)
+			return nil, Common{}, errorf(m.at("seasonality"), "seasonality %q cannot be used with the basic algorithm, which has none; use agile or robust, or drop seasonality", *p.Seasonality)
 		}
 		p.Seasonality = nil
 	}
 	alertSec, _ := windowSeconds(*p.AlertWindow)
 	querySec, _ := windowSeconds(*p.QueryWindow)
 	if *p.Interval*5 > alertSec {
-		return Spec{}, errorf(m.at("interval"), "interval %d s is over a fifth of alert_window %s (%d s): Datadog needs at least 5 points in the alert window", *p.Interval, *p.AlertWindow, alertSec/5)
+		return nil, Common{}, errorf(m.at("interval"), "interval %d s is over a fifth of alert_window %s (%d s): Datadog needs at least 5 points in the alert window", *p.Interval, *p.AlertWindow, alertSec/5)
 	}
 	if querySec < alertSec {
-		return Spec{}, errorf(m.at("query_window"), "query_window %s is shorter than alert_window %s", *p.QueryWindow, *p.AlertWindow)
+		return nil, Common{}, errorf(m.at("query_window"), "query_window %s is shorter than alert_window %s", *p.QueryWindow, *p.AlertWindow)
 	}
 	common, err := p.CommonParams.resolve(m, 2*querySec/60)
 	if err != nil {
-		return Spec{}, err
+		return nil, Common{}, err
 	}
 	s := &TrafficAnomalySpec{
 		Deviations: *p.Deviations, Algorithm: *p.Algorithm, Direction: *p.Direction, AlertWindow: *p.AlertWindow,
@@ -142,5 +153,5 @@ func (k trafficAnomaly) Spec(t Target, layers []Layer) (Spec, error) {
 	if p.Seasonality != nil {
 		s.Seasonality = *p.Seasonality
 	}
-	return Spec{Kind: k.Annotation(), Name: "Traffic Anomaly with " + t.Record, Target: t, Common: common, Params: s}, nil
+	return s, common, nil
 }
