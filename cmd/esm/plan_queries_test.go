@@ -37,13 +37,13 @@ func queryRepo(t *testing.T) string {
 	root := t.TempDir()
 	require.NoError(t, os.Mkdir(filepath.Join(root, ".git"), 0o755))
 	writeFiles(t, root, map[string]string{
-		"schemas/cart.avdl":       annotatedIDL([]string{"Cart"}, all("Cart")),
-		"queries/orders.yaml":     ordersQueryFile,
-		"queries/sub/stock.yml":   stockQueryFile,
-		"queries/.hidden/x.yaml":  "not: a query\n",
-		"queries/README.md":       "not a query file\n",
-		"esm.yaml":                "databases:\n  main: {driver: sqlite, dsn: \":memory:\"}\n",
-		"deploy/kustomize.yaml":   "kind: Kustomization\n",
+		"schemas/cart.avdl":      annotatedIDL([]string{"Cart"}, all("Cart")),
+		"queries/orders.yaml":    ordersQueryFile,
+		"queries/sub/stock.yml":  stockQueryFile,
+		"queries/.hidden/x.yaml": "not: a query\n",
+		"queries/README.md":      "not a query file\n",
+		"esm.yaml":               "databases:\n  main: {driver: sqlite, dsn: \":memory:\"}\n",
+		"deploy/kustomize.yaml":  "kind: Kustomization\n",
 	})
 	t.Chdir(root)
 	return root
@@ -173,4 +173,22 @@ monitors:
 		`queries/bad.yaml:7:27: deviations must be greater than 0 and at most 10, not 30`,
 		`queries/bad.yaml:8:5: warning: the anomaly monitor of query bad notifies no one: add alert_channel to the query or to the monitor`,
 	}, "\n")+"\n", r.stderr, "each problem at the value at fault; the anomaly that failed makes no monitor to clash with")
+}
+
+// --changed-since counts the query files changed under queries/, as the
+// bot does: their monitors are planned, the others left alone.
+func TestPlanChangedSinceQueryFiles(t *testing.T) {
+	useLocalStore(t)
+	root := queryRepo(t)
+	gitRepo(t, root)
+	r := runESM(t, "apply", "--env", "prod", "--yes")
+	require.Equal(t, exitOK, r.code, r.stderr)
+
+	writeFiles(t, root, map[string]string{
+		"queries/orders.yaml":   strings.Replace(ordersQueryFile, "below: 10", "below: 5", 1),
+		"queries/new.yaml":      "name: fresh\ndb: main\nquery: SELECT 1\nalert_channel: team-data\nmonitors:\n  - threshold: {above: 3}\n",
+		"deploy/kustomize.yaml": "kind: Kustomization\nchanged: true\n",
+	})
+	assert.Equal(t, map[string]string{"Query Threshold with orders": "update", "Query Anomaly with orders": "unchanged", "Query Threshold with fresh": "create"},
+		planActions(t, "--changed-since", "base"))
 }
