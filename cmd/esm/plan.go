@@ -258,6 +258,11 @@ JSON instead, and nothing else on standard output; --output markdown
 prints the pull request comment the bot would post for it (schema errors
 included, with exit status 1), links pointing at the repository's commit.
 
+The monitors of the query files (their monitors: lists) under --queries
+DIR (ESM_QUERIES; default queries at the repository root, when it exists)
+are planned too; a PATH under that directory scopes the plan to those
+query files' monitors.
+
 --changed-since REF plans as the bot plans a pull request: the records
 declared in the schema files changed between REF and the work tree (Git's
 view: committed, staged, unstaged and untracked changes), before or after
