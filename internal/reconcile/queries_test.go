@@ -176,3 +176,14 @@ func TestBotRegistersQueryMonitors(t *testing.T) {
 	}
 	assert.Equal(t, []string{"Traffic Anomaly with Cart"}, left)
 }
+
+// The query monitors' kinds are not annotations: a record asking for one
+// is told where it belongs.
+func TestQueryKindOnARecord(t *testing.T) {
+	src := "@namespace(\"com.acme\")\nprotocol Shop {\n  @alert_channel(\"team-a\")\n  @query_threshold({\"below\": 1})\n  record Cart { string id; }\n}\n"
+	read := func(name string) ([]byte, error) { return []byte(src), nil }
+	cs, err := reconcile.LoadChangeSet(config.Default(), "prod", []forge.ChangedFile{{Path: "schemas/shop.avdl", Status: forge.FileAdded}}, read, read, "queries")
+	require.NoError(t, err)
+	assert.Empty(t, cs.Specs)
+	assert.Contains(t, cs.Diags.Error(), "schemas/shop.avdl:4:3: @query_threshold is a monitor of query files, not an annotation: declare it under monitors: in a query file (queries/)")
+}
