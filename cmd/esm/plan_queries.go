@@ -66,7 +66,8 @@ type querySources struct {
 // naming a query file) from the schema PATHs. whole says the PATHs cover
 // the whole tree, so that every query file is read; the query directory
 // is then read when it exists or explicit says the user named it (a
-// named directory that does not exist is an error).
+// named directory that does not exist or holds no query file is an
+// error; the default one may be empty).
 func splitQueryPaths(paths []string, dir string, explicit, whole bool) (schemaPaths []string, src querySources, problems []error) {
 	src.dir = dir
 	dirAbs := absPath(dir)
@@ -80,7 +81,12 @@ func splitQueryPaths(paths []string, dir string, explicit, whole bool) (schemaPa
 	}
 	if whole {
 		src.paths = nil
-		if _, statErr := os.Stat(dir); statErr == nil || explicit {
+		if _, statErr := os.Stat(dir); statErr == nil && !explicit {
+			// The default directory, found: it may hold no query file.
+			src.paths = []string{dir}
+			return schemaPaths, src, nil
+		}
+		if explicit {
 			src.paths = []string{dir}
 		}
 	}

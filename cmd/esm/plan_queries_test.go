@@ -192,3 +192,16 @@ func TestPlanChangedSinceQueryFiles(t *testing.T) {
 	assert.Equal(t, map[string]string{"Query Threshold with orders": "update", "Query Anomaly with orders": "unchanged", "Query Threshold with fresh": "create"},
 		planActions(t, "--changed-since", "base"))
 }
+
+// The default queries directory may hold no query file: no query
+// monitors, no error; one named with --queries must hold some.
+func TestEmptyQueriesDirectory(t *testing.T) {
+	root := queryRepo(t)
+	useLocalStore(t)
+	require.NoError(t, os.RemoveAll(filepath.Join(root, "queries")))
+	writeFiles(t, root, map[string]string{"queries/README.md": "Query files go here.\n"})
+	assert.Equal(t, map[string]string{"Traffic Anomaly with Cart": "create"}, planActions(t))
+	r := runESM(t, "plan", "--env", "prod", "--queries", "queries")
+	assert.Equal(t, exitFailure, r.code)
+	assert.Equal(t, "esm: queries: no .yaml or .yml query file in this directory\n", r.stderr)
+}
