@@ -172,17 +172,15 @@ func (a *app) loadPlan(ctx context.Context, f *planFlags, paths []string, text b
 			scopeLine = strings.TrimSuffix(scopeLine, ".") + "; only the records " + strings.Join(f.targets, ", ") + "."
 		}
 	} else {
-		if len(paths) > 0 {
-			files, problems := findSchemaFiles(paths)
-			if len(problems) > 0 {
-				// Without its schemas a path would plan the deletion of their
-				// monitors.
-				return nil, errors.Join(problems...)
-			}
-			specs, diags, err = reconcile.Specs(ctx, cfg, f.env, files, idl.Options{ImportPaths: f.importDirs})
-			if err != nil {
-				return nil, fmt.Errorf("read schemas: %w", err)
-			}
+		files, problems := findSchemaFiles(paths)
+		if len(problems) > 0 {
+			// Without its schemas a path would plan the deletion of their
+			// monitors.
+			return nil, errors.Join(problems...)
+		}
+		specs, diags, err = reconcile.Specs(ctx, cfg, f.env, files, idl.Options{ImportPaths: f.importDirs})
+		if err != nil {
+			return nil, fmt.Errorf("read schemas: %w", err)
 		}
 		specs, diags = withQuerySpecs(cfg, f.env, qsrc, specs, diags)
 	}

@@ -78,10 +78,7 @@ files ("esm plan" and "esm apply" refuse such a PATH too).`,
 					envs = []string{env}
 				}
 			}
-			var files []string
-			if len(args) > 0 {
-				files = v.collect(args)
-			}
+			files := v.collect(args)
 			results := v.check(files, a.load, idl.Options{ImportPaths: importDirs})
 			types, dups := idl.MergeTypes(results)
 			v.diagnostics("", dups)
