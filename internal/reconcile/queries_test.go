@@ -187,3 +187,30 @@ func TestQueryKindOnARecord(t *testing.T) {
 	assert.Empty(t, cs.Specs)
 	assert.Contains(t, cs.Diags.Error(), "schemas/shop.avdl:4:3: @query_threshold is a monitor of query files, not an annotation: declare it under monitors: in a query file (queries/)")
 }
+
+// The environment's query_metric and env_tag, and esm.yaml's defaults
+// for the query kinds, reach the monitors of query files; the file's
+// entry wins over them.
+func TestQuerySpecsLayers(t *testing.T) {
+	cfg, err := config.Parse("esm.yaml", []byte(`defaults:
+  query_threshold: {window: last_4h, priority: 3}
+environments:
+  prod:
+    query_metric: shop.esm_query_value
+    env_tag: production
+    defaults:
+      query_threshold: {priority: 2}
+`))
+	require.NoError(t, err)
+	read := func(name string) ([]byte, error) { return []byte(ordersQuery), nil }
+	cs, err := reconcile.LoadChangeSet(cfg, "prod", []forge.ChangedFile{{Path: "queries/orders.yaml", Status: forge.FileAdded}}, read, read, "queries")
+	require.NoError(t, err)
+	require.Empty(t, cs.Diags)
+	ds, err := reconcile.Render("prod", cs.Specs, datadog.Render)
+	require.NoError(t, err)
+	require.Len(t, ds, 2)
+	assert.Equal(t, "Query Threshold with orders", ds[1].Name)
+	assert.Equal(t, "avg(last_4h):avg:shop.esm_query_value{query:orders,env:production} by {country} < 10", ds[1].Query)
+	assert.Equal(t, int64(2), ds[1].Priority, "the environment's default over the file's defaults")
+	assert.Contains(t, ds[1].Tags, "env:production")
+}
