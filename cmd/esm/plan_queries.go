@@ -55,8 +55,6 @@ func (w repoRoot) repoPath(p string) string {
 
 // querySources says which query files a plan or a check reads.
 type querySources struct {
-	// dir is the directory of the query files.
-	dir string
 	// paths are the query files and directories to read; none when the
 	// directory does not exist and no one named it.
 	paths []string
@@ -69,7 +67,6 @@ type querySources struct {
 // named directory that does not exist or holds no query file is an
 // error; the default one may be empty).
 func splitQueryPaths(paths []string, dir string, explicit, whole bool) (schemaPaths []string, src querySources, problems []error) {
-	src.dir = dir
 	dirAbs := absPath(dir)
 	for _, p := range paths {
 		abs := absPath(p)
