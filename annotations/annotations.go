@@ -102,6 +102,11 @@ type Target struct {
 	Env Environment
 	// Channels are the notification channels (@alert_channel).
 	Channels Channels
+	// Query, for the monitor of a query file (query_threshold,
+	// query_anomaly), is the query it watches; nil for a record's. Record
+	// then holds the query's name, FullName "query:<name>" and Doc its
+	// description.
+	Query *QueryTarget
 }
 
 // Environment holds the per-environment settings monitors are built with.
@@ -115,6 +120,9 @@ type Environment struct {
 	RejectedMetric string
 	// EnvTag is the value of the env tag in queries, e.g. "prod".
 	EnvTag string
+	// QueryMetric is the gauge of the query monitors' values, e.g.
+	// esm.query.value.
+	QueryMetric string
 	// Tags are extra tags for every monitor of the environment.
 	Tags []string
 	// MessageFooter is appended to every monitor message.
@@ -189,6 +197,9 @@ func decodeLayer[P any](kind string, l Layer) (P, error) {
 		return p, nil
 	}
 	if raw[0] != '{' {
+		if isQueryKind(kind) {
+			return p, errorf(l.Pos, "%s takes a mapping of parameters, like {below: 10}; %s gives %s", kind, l.Source, abbreviate(raw))
+		}
 		return p, errorf(l.Pos, "@%s takes an object of parameters, like @%s({\"deviations\": 3}); %s gives %s", kind, kind, l.Source, abbreviate(raw))
 	}
 	d := json.NewDecoder(bytes.NewReader(raw))
@@ -245,18 +256,18 @@ func paramError(kind string, err error, t reflect.Type) (param, msg string) {
 		if num, ok := strings.CutPrefix(te.Value, "number "); ok && outOfRange(num, te.Type) {
 			return te.Field, fmt.Sprintf("%s: %s is out of range", te.Field, num)
 		}
-		return te.Field, fmt.Sprintf("parameter %q of @%s must be %s, not %s", te.Field, kind, typeWord(te.Type), te.Value)
+		return te.Field, fmt.Sprintf("parameter %q of %s must be %s, not %s", te.Field, kindRef(kind), typeWord(te.Type), te.Value)
 	}
 	msg = err.Error()
 	if i := strings.Index(msg, "unknown field "); i >= 0 {
 		name := strings.Trim(msg[i+len("unknown field "):], `"`)
 		known := paramNames(t)
 		if best, ok := Suggest(name, known); ok {
-			return name, fmt.Sprintf("unknown parameter %q for @%s: did you mean %q?", name, kind, best)
+			return name, fmt.Sprintf("unknown parameter %q for %s: did you mean %q?", name, kindRef(kind), best)
 		}
-		return name, fmt.Sprintf("unknown parameter %q for @%s; known parameters: %s", name, kind, strings.Join(known, ", "))
+		return name, fmt.Sprintf("unknown parameter %q for %s; known parameters: %s", name, kindRef(kind), strings.Join(known, ", "))
 	}
-	return "", fmt.Sprintf("invalid parameters for @%s: %v", kind, err)
+	return "", fmt.Sprintf("invalid parameters for %s: %v", kindRef(kind), err)
 }
 
 // outOfRange reports whether the JSON number num failed to decode into t

@@ -81,12 +81,16 @@ func KindTag(annotation string) string {
 }
 
 // Tags returns the monitor's tags, normalised as NormalizeTags does:
-// managed_by:esm, the record's event_type and the environment's env tag
-// (in the form their filters take), the kind's tag, the environment's
-// tags and the annotation's.
+// managed_by:esm, the record's event_type (a query monitor's query tag)
+// and the environment's env tag (in the form their filters take), the
+// kind's tag, the environment's tags and the annotation's.
 func (s *Spec) Tags() []string {
 	t := s.Target
-	tags := []string{ManagedByTag, TagFilter("event_type", t.Record), TagFilter("env", t.Env.EnvTag)}
+	subject := TagFilter("event_type", t.Record)
+	if t.Query != nil {
+		subject = TagFilter("query", t.Query.Name)
+	}
+	tags := []string{ManagedByTag, subject, TagFilter("env", t.Env.EnvTag)}
 	if k := KindTag(s.Kind); k != "" {
 		tags = append(tags, k)
 	}
@@ -95,11 +99,11 @@ func (s *Spec) Tags() []string {
 }
 
 // Message assembles a monitor's message: the backend's summary of what
-// happened, the record's doc comment, the annotation's message, the
-// schema the monitor comes from (the file, not the line: moving an
-// annotation must not change the monitor), the notification handles the
-// backend rendered from the channels, and the environment's footer, in
-// paragraphs.
+// happened, the record's doc comment (a query's description), the
+// annotation's message, the schema (or query file) the monitor comes
+// from (the file, not the line: moving an annotation must not change the
+// monitor), the notification handles the backend rendered from the
+// channels, and the environment's footer, in paragraphs.
 func (s *Spec) Message(summary, handles string) string {
 	t := s.Target
 	var msg strings.Builder
@@ -110,7 +114,11 @@ func (s *Spec) Message(summary, handles string) string {
 	if m := strings.TrimSpace(s.Common.Message); m != "" {
 		msg.WriteString("\n\n" + m)
 	}
-	fmt.Fprintf(&msg, "\n\nSchema: %s in %s", t.FullName, t.File)
+	if t.Query != nil {
+		fmt.Fprintf(&msg, "\n\nQuery: %s in %s", t.Query.Name, t.File)
+	} else {
+		fmt.Fprintf(&msg, "\n\nSchema: %s in %s", t.FullName, t.File)
+	}
 	if handles != "" {
 		msg.WriteString("\n\n" + handles)
 	}

@@ -109,12 +109,23 @@ func (trafficAnomaly) checkValues(p *TrafficAnomalyParams, at func(param string)
 
 // Spec merges the layers into the anomaly monitor asked for target.
 func (k trafficAnomaly) Spec(t Target, layers []Layer) (Spec, error) {
-	p, m, err := mergeLayers[TrafficAnomalyParams](k.Annotation(), k.Defaults(), layers)
+	s, common, err := resolveAnomaly(k.Annotation(), k.Defaults(), layers)
 	if err != nil {
 		return Spec{}, err
 	}
-	if err := k.checkValues(p, m.at, ""); err != nil {
-		return Spec{}, err
+	return Spec{Kind: k.Annotation(), Name: "Traffic Anomaly with " + t.Record, Target: t, Common: common, Params: s}, nil
+}
+
+// resolveAnomaly merges the layers of an anomaly kind (kind, with its
+// built-in defaults) and checks the result: the anomaly parameters and
+// the common ones, resolved.
+func resolveAnomaly(kind string, defaults json.RawMessage, layers []Layer) (*TrafficAnomalySpec, Common, error) {
+	p, m, err := mergeLayers[TrafficAnomalyParams](kind, defaults, layers)
+	if err != nil {
+		return nil, Common{}, err
+	}
+	if err := (trafficAnomaly{}).checkValues(p, m.at, ""); err != nil {
+		return nil, Common{}, err
 	}
 	// Combinations Datadog rejects, all of them at once.
 	var errs []error
@@ -133,11 +144,11 @@ func (k trafficAnomaly) Spec(t Target, layers []Layer) (Spec, error) {
 		errs = append(errs, m.conflict("query_window", "alert_window", "query_window %s is shorter than alert_window %s", *p.QueryWindow, *p.AlertWindow))
 	}
 	if len(errs) > 0 {
-		return Spec{}, errors.Join(errs...)
+		return nil, Common{}, errors.Join(errs...)
 	}
 	common, err := p.CommonParams.resolve(m, 2*querySec/60)
 	if err != nil {
-		return Spec{}, err
+		return nil, Common{}, err
 	}
 	s := &TrafficAnomalySpec{
 		Deviations: *p.Deviations, Algorithm: *p.Algorithm, Direction: *p.Direction, AlertWindow: *p.AlertWindow,
@@ -146,5 +157,5 @@ func (k trafficAnomaly) Spec(t Target, layers []Layer) (Spec, error) {
 	if p.Seasonality != nil {
 		s.Seasonality = *p.Seasonality
 	}
-	return Spec{Kind: k.Annotation(), Name: "Traffic Anomaly with " + t.Record, Target: t, Common: common, Params: s}, nil
+	return s, common, nil
 }

@@ -34,19 +34,22 @@ func golden(t *testing.T, name string, got []byte) {
 	assert.Equal(t, string(want), string(got), "%s differs; rerun with -update if the change is intended", path)
 }
 
-// exampleRepo copies the repository's schemas/ and esm.example.yaml (as
-// esm.yaml) into a fresh repository and returns its root.
+// exampleRepo copies the repository's schemas/, queries/ and
+// esm.example.yaml (as esm.yaml) into a fresh repository and returns its
+// root.
 func exampleRepo(t *testing.T) string {
 	t.Helper()
 	root := t.TempDir()
 	require.NoError(t, os.Mkdir(filepath.Join(root, ".git"), 0o755))
 	files := map[string]string{}
-	entries, err := os.ReadDir(filepath.Join("..", "..", "schemas"))
-	require.NoError(t, err)
-	for _, e := range entries {
-		data, err := os.ReadFile(filepath.Join("..", "..", "schemas", e.Name()))
+	for _, dir := range []string{"schemas", "queries"} {
+		entries, err := os.ReadDir(filepath.Join("..", "..", dir))
 		require.NoError(t, err)
-		files["schemas/"+e.Name()] = string(data)
+		for _, e := range entries {
+			data, err := os.ReadFile(filepath.Join("..", "..", dir, e.Name()))
+			require.NoError(t, err)
+			files[dir+"/"+e.Name()] = string(data)
+		}
 	}
 	cfg, err := os.ReadFile(filepath.Join("..", "..", "esm.example.yaml"))
 	require.NoError(t, err)
@@ -65,7 +68,8 @@ func TestExampleMonitorsGolden(t *testing.T) {
 			root := exampleRepo(t)
 			args := func(cmd string) []string {
 				return []string{cmd, "--env", env, "--config", filepath.Join(root, "esm.yaml"),
-					"--state-dir", filepath.Join(root, "state"), filepath.Join(root, "schemas")}
+					"--state-dir", filepath.Join(root, "state"), "--queries", filepath.Join(root, "queries"),
+					filepath.Join(root, "schemas"), filepath.Join(root, "queries")}
 			}
 
 			useLocalStore(t)

@@ -41,6 +41,8 @@ type planFlags struct {
 	stateDir   string
 	importDirs []string
 	targets    []string
+	// queries is the directory of the query files (--queries).
+	queries string
 	// changedSince scopes the plan to the files changed since a Git ref
 	// (plan only).
 	changedSince string
@@ -56,6 +58,7 @@ func (f *planFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.stateDir, "state-dir", "", "`DIR` of the local state files, used when DD_API_KEY and DD_APP_KEY are not set (default: "+defaultStateDir+" at the repository root)")
 	addImportDirFlag(cmd, &f.importDirs)
 	cmd.Flags().StringArrayVar(&f.targets, "target", nil, "plan only the monitors of `RECORD` (full or simple name; repeatable)")
+	addQueriesFlag(cmd, &f.queries)
 }
 
 // addConfigFlag adds --config.
@@ -118,6 +121,13 @@ func (a *app) loadPlan(ctx context.Context, f *planFlags, paths []string, text b
 	if len(f.targets) > 0 {
 		scopeLine = strings.TrimSuffix(scopeLine, ".") + "; only the records " + strings.Join(f.targets, ", ") + "."
 	}
+	// The PATHs under the query directory are query files, the others
+	// schemas.
+	qdir, explicit := ws.queriesDir(f.queries)
+	paths, qsrc, problems := splitQueryPaths(paths, qdir, explicit, whole)
+	if len(problems) > 0 {
+		return nil, errors.Join(problems...)
+	}
 	f.stateDir = ws.stateDir(f.stateDir)
 	cfg, err := reconcile.LoadConfig(ws.configFile(f.config))
 	if err != nil {
@@ -147,7 +157,7 @@ func (a *app) loadPlan(ctx context.Context, f *planFlags, paths []string, text b
 		if err != nil {
 			return nil, err
 		}
-		cs, err := reconcile.LoadChangeSet(cfg, f.env, changes, l.repo.ReadWorkTree, l.repo.ReaderAt(ctx, f.changedSince))
+		cs, err := reconcile.LoadChangeSet(cfg, f.env, changes, l.repo.ReadWorkTree, l.repo.ReaderAt(ctx, f.changedSince), ws.repoPath(qdir))
 		if err != nil {
 			return nil, fmt.Errorf("read schemas: %w", err)
 		}
@@ -172,6 +182,7 @@ func (a *app) loadPlan(ctx context.Context, f *planFlags, paths []string, text b
 		if err != nil {
 			return nil, fmt.Errorf("read schemas: %w", err)
 		}
+		specs, diags = withQuerySpecs(cfg, f.env, qsrc, specs, diags)
 	}
 	if f.keepDiags && diags.HasErrors() {
 		l.diags = diags
@@ -244,6 +255,11 @@ changed fields, "-" delete, then a summary line. --output json prints it as
 JSON instead, and nothing else on standard output; --output markdown
 prints the pull request comment the bot would post for it (schema errors
 included, with exit status 1), links pointing at the repository's commit.
+
+The monitors of the query files (their monitors: lists) under --queries
+DIR (ESM_QUERIES; default queries at the repository root, when it exists)
+are planned too; a PATH under that directory scopes the plan to those
+query files' monitors.
 
 --changed-since REF plans as the bot plans a pull request: the records
 declared in the schema files changed between REF and the work tree (Git's

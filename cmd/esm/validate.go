@@ -16,6 +16,7 @@ import (
 	"github.com/esm-dev/esm/internal/datadog"
 	"github.com/esm-dev/esm/internal/diag"
 	"github.com/esm-dev/esm/internal/idl"
+	"github.com/esm-dev/esm/internal/queries"
 	"github.com/esm-dev/esm/internal/reconcile"
 )
 
@@ -26,10 +27,10 @@ const defaultValidatePath = "schemas"
 // validateCmd is "esm validate".
 func (a *app) validateCmd() *cobra.Command {
 	var importDirs []string
-	var env, configFile string
+	var env, configFile, queriesFlag string
 	cmd := &cobra.Command{
 		DisableFlagsInUseLine: true,
-		Use:                   "validate [--env ENV] [--config FILE] [-I DIR]... [PATH...]",
+		Use:                   "validate [--env ENV] [--config FILE] [-I DIR]... [--queries DIR] [PATH...]",
 		Short:                 "Check schemas, annotations and esm.yaml as plan does, without the store",
 		Long: `Run every check "esm plan" runs short of reading the store: the
 configuration (esm.yaml at the repository root when it exists, or FILE),
@@ -39,7 +40,11 @@ and the monitors their annotations ask for in every configured environment
 (only ENV with --env): annotation parameters, their layering with esm.yaml,
 Datadog's rules, two records with one monitor name, one record declared in
 two files. Without PATH, the directory "schemas" at the repository root
-(the nearest directory up from here holding .git or esm.yaml) is checked.
+(the nearest directory up from here holding .git or esm.yaml) is checked,
+and so are the query files under --queries (ESM_QUERIES; default
+"queries" at the root, when it exists): their keys, their databases and
+the monitors they declare, as plan makes them. A PATH under the query
+directory, or a .yaml or .yml file, is checked as query files.
 
 Every .avdl file is loaded with its imports. A .avsc or .avpr file is then
 loaded on its own only if no .avdl file imported it, so that a schema that
@@ -54,10 +59,14 @@ files ("esm plan" and "esm apply" refuse such a PATH too).`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			root := findRepoRoot()
-			if len(args) == 0 {
+			whole := len(args) == 0
+			if whole {
 				args = []string{root.schemas()}
 			}
 			v := &validation{w: a.stderr, seen: map[string]bool{}, errorFiles: map[string]bool{}}
+			qdir, explicit := root.queriesDir(queriesFlag)
+			args, qsrc, problems := splitQueryPaths(args, qdir, explicit, whole)
+			v.pathProblems(problems)
 			cfg := v.config(root.configFile(configFile))
 			var envs []string
 			if cfg != nil {
@@ -73,11 +82,14 @@ files ("esm plan" and "esm apply" refuse such a PATH too).`,
 			results := v.check(files, a.load, idl.Options{ImportPaths: importDirs})
 			types, dups := idl.MergeTypes(results)
 			v.diagnostics("", dups)
+			qfiles := qsrc.files()
 			if cfg != nil {
-				v.monitors(cfg, envs, types)
+				v.monitors(cfg, envs, types, qsrc)
+			} else {
+				v.queryFiles(qfiles)
 			}
 			v.print()
-			if _, err := fmt.Fprintln(a.stdout, v.summary(len(files))); err != nil {
+			if _, err := fmt.Fprintln(a.stdout, v.summary(len(files)+len(qfiles))); err != nil {
 				return fmt.Errorf("write summary: %w", err)
 			}
 			if v.errors > 0 {
@@ -89,6 +101,7 @@ files ("esm plan" and "esm apply" refuse such a PATH too).`,
 	cmd.Flags().StringVar(&env, "env", "", "check the monitors of `ENV` only (default: every configured environment)")
 	addConfigFlag(cmd, &configFile)
 	addImportDirFlag(cmd, &importDirs)
+	addQueriesFlag(cmd, &queriesFlag)
 	return cmd
 }
 
@@ -198,13 +211,34 @@ func findSchemaFiles(paths []string) (files []string, problems []error) {
 // reports every path without them as an error.
 func (v *validation) collect(paths []string) []string {
 	files, problems := findSchemaFiles(paths)
+	v.pathProblems(problems)
+	return files
+}
+
+// pathProblems reports each PATH without schema or query files as an
+// error.
+func (v *validation) pathProblems(problems []error) {
 	for _, err := range problems {
 		var pe *schemaPathError
 		if errors.As(err, &pe) {
 			v.problem(pe.path, diag.Position{}, diag.Error, pe.Error())
 		}
 	}
-	return files
+}
+
+// queryFiles reports the problems of the query files on their own, when
+// the configuration has errors: their databases and monitors cannot be
+// checked.
+func (v *validation) queryFiles(files []string) {
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			v.plainError(f, err)
+			continue
+		}
+		_, list := queries.ParseFile(f, src, queries.ParseOptions{})
+		v.diagnostics(f, list)
+	}
 }
 
 // check loads every .avdl file, then every .avsc and .avpr file that no
@@ -264,14 +298,17 @@ func leafErrors(err error) []error {
 }
 
 // monitors reports the problems of the monitors the annotations of types
-// ask for in each of envs (reconcile.SpecsFromTypes, as plan computes
-// them), sorted, each once: a problem found in some of envs but not all
-// names them, "(environment prod)".
-func (v *validation) monitors(cfg *config.Config, envs []string, types []*idl.Schema) {
+// and the query files of qsrc ask for in each of envs
+// (reconcile.SpecsFromTypes and reconcile.LoadQuerySpecs, as plan
+// computes them), and of the query files themselves, sorted, each once: a
+// problem found in some of envs but not all names them, "(environment
+// prod)".
+func (v *validation) monitors(cfg *config.Config, envs []string, types []*idl.Schema, qsrc querySources) {
 	var list diag.List
 	envsOf := map[string][]string{}
 	for _, env := range envs {
 		specs, diags := reconcile.SpecsFromTypes(cfg, env, types)
+		specs, diags = withQuerySpecs(cfg, env, qsrc, specs, diags)
 		// The backends of Datadog's shape (Datadog, the local store)
 		// render with datadog.Render.
 		diags = append(diags, reconcile.RenderProblems(specs, datadog.Render)...)

@@ -26,7 +26,7 @@ var allowed = map[string][]string{
 	"internal/yamlerr":    {},
 	"internal/monitor":    {"annotations", "internal/diag"},
 	"internal/report":     {"internal/monitor", "internal/diag", "annotations"},
-	"internal/reconcile":  {"internal/idl", "annotations", "internal/monitor", "internal/report", "internal/config", "internal/diag", "internal/forge"},
+	"internal/reconcile":  {"internal/idl", "annotations", "internal/monitor", "internal/report", "internal/config", "internal/diag", "internal/forge", "internal/queries"},
 	"internal/datadog":    {"internal/monitor", "annotations", "internal/redact"},
 	"internal/localstore": {"internal/monitor", "annotations"},
 	"internal/github":     {"internal/forge", "internal/redact"},

@@ -36,6 +36,10 @@ const DefaultFile = "esm.yaml"
 // DefaultMetric is the counter the collector emits and monitors query.
 const DefaultMetric = "esm.events.received"
 
+// DefaultQueryMetric is the gauge of the query monitors' values
+// that esm serve sends to DogStatsD, which query monitors query.
+const DefaultQueryMetric = "esm.query.value"
+
 // DefaultRejectedMetric is the counter of the events the collector
 // rejects (metrics.StatsdRejected), which bad data monitors query.
 const DefaultRejectedMetric = "esm.events.rejected"
@@ -70,6 +74,9 @@ type Environment struct {
 	// RejectedMetric is the counter of rejected events the bad data
 	// monitors query (default esm.events.rejected).
 	RejectedMetric string `yaml:"rejected_metric"`
+	// QueryMetric is the gauge of the query files' values the query
+	// monitors query (default esm.query.value).
+	QueryMetric string `yaml:"query_metric"`
 	// EnvTag is the value of the env tag in queries (default: the name).
 	EnvTag string `yaml:"env_tag"`
 	// Tags are added to every monitor of the environment.
@@ -289,6 +296,9 @@ func (c *Config) applyDefaults() {
 		if e.RejectedMetric == "" {
 			e.RejectedMetric = DefaultRejectedMetric
 		}
+		if e.QueryMetric == "" {
+			e.QueryMetric = DefaultQueryMetric
+		}
 		if e.EnvTag == "" {
 			e.EnvTag = name
 		}
@@ -363,6 +373,10 @@ func (c *Config) validate() error {
 		for _, kind := range sortedKeys(defs) {
 			p := defs[kind]
 			k, ok := c.Kind(kind)
+			if !ok {
+				// The kinds of the query files' monitors take defaults too.
+				k, ok = annotations.QueryKind(kind)
+			}
 			if c.badKinds[kind] {
 				continue // its declaration's problems are reported
 			}
@@ -394,6 +408,9 @@ func (c *Config) validate() error {
 		}
 		if err := annotations.CheckMetricName(e.RejectedMetric); err != nil {
 			add(field("rejected_metric"), "environments.%s.rejected_metric %q is not a valid Datadog metric name: %v", name, e.RejectedMetric, err)
+		}
+		if err := annotations.CheckMetricName(e.QueryMetric); err != nil {
+			add(field("query_metric"), "environments.%s.query_metric %q is not a valid Datadog metric name: %v", name, e.QueryMetric, err)
 		}
 		if err := annotations.CheckTag("env:" + e.EnvTag); err != nil {
 			add(field("env_tag"), "environments.%s.env_tag %q cannot be the value of env: in a query: %v", name, e.EnvTag, err)
@@ -485,12 +502,15 @@ func (c *Config) Layers(kind, env string) []annotations.Layer {
 
 // Annotations returns the environment's settings as annotations see them.
 func (e *Environment) Annotations() annotations.Environment {
-	return annotations.Environment{Name: e.name, Metric: e.Metric, RejectedMetric: e.RejectedMetric, EnvTag: e.EnvTag, Tags: e.Tags, MessageFooter: e.MessageFooter}
+	return annotations.Environment{Name: e.name, Metric: e.Metric, RejectedMetric: e.RejectedMetric, QueryMetric: e.QueryMetric, EnvTag: e.EnvTag, Tags: e.Tags, MessageFooter: e.MessageFooter}
 }
 
 func (c *Config) kindNames() []string {
 	var names []string
 	for _, k := range c.Kinds() {
+		names = append(names, k.Annotation())
+	}
+	for _, k := range annotations.QueryKinds() {
 		names = append(names, k.Annotation())
 	}
 	return names

@@ -15,9 +15,19 @@ func init() { register(renderTrafficAnomaly) }
 // (https://docs.datadoghq.com/monitors/types/anomaly/).
 func renderTrafficAnomaly(s *annotations.Spec, p *annotations.TrafficAnomalySpec) (monitor.Definition, error) {
 	t := &s.Target
+	m := anomalyMonitor(s, p, fmt.Sprintf("sum:%s{%s}.as_count()", t.Env.Metric, scope(t)))
+	summary := fmt.Sprintf("Traffic anomaly for %s events in %s: the count of %s{%s} left its expected band (%s).",
+		t.Record, t.Env.Name, t.Env.Metric, annotations.TagFilter("event_type", t.Record), anomalyBand(p))
+	m.Message = s.Message(summary, Handles(t.Channels))
+	return m, nil
+}
+
+// anomalyMonitor returns the monitor of Datadog's anomalies() on series
+// with p's parameters, but its message.
+func anomalyMonitor(s *annotations.Spec, p *annotations.TrafficAnomalySpec, series string) monitor.Definition {
 	var q strings.Builder
-	fmt.Fprintf(&q, "avg(%s):anomalies(sum:%s{%s}.as_count(), '%s', %s, direction='%s', alert_window='%s', interval=%d, count_default_zero='%t'",
-		p.QueryWindow, t.Env.Metric, scope(t), p.Algorithm, number(p.Deviations), p.Direction, p.AlertWindow, p.Interval, p.CountDefaultZero)
+	fmt.Fprintf(&q, "avg(%s):anomalies(%s, '%s', %s, direction='%s', alert_window='%s', interval=%d, count_default_zero='%t'",
+		p.QueryWindow, series, p.Algorithm, number(p.Deviations), p.Direction, p.AlertWindow, p.Interval, p.CountDefaultZero)
 	if p.Seasonality != "" {
 		fmt.Fprintf(&q, ", seasonality='%s'", p.Seasonality)
 	}
@@ -26,12 +36,15 @@ func renderTrafficAnomaly(s *annotations.Spec, p *annotations.TrafficAnomalySpec
 	m := base(s, "query alert", q.String())
 	m.Options.Thresholds = monitor.Thresholds{Critical: monitor.Float(1), CriticalRecovery: monitor.Float(0)}
 	m.Options.ThresholdWindows = &monitor.ThresholdWindows{TriggerWindow: p.AlertWindow, RecoveryWindow: p.AlertWindow}
+	return m
+}
+
+// anomalyBand describes the expected band for a message: "agile, 3
+// deviations, direction both, weekly seasonality".
+func anomalyBand(p *annotations.TrafficAnomalySpec) string {
 	seas := ""
 	if p.Seasonality != "" {
 		seas = ", " + p.Seasonality + " seasonality"
 	}
-	summary := fmt.Sprintf("Traffic anomaly for %s events in %s: the count of %s{%s} left its expected band (%s, %s deviations, direction %s%s).",
-		t.Record, t.Env.Name, t.Env.Metric, annotations.TagFilter("event_type", t.Record), p.Algorithm, number(p.Deviations), p.Direction, seas)
-	m.Message = s.Message(summary, Handles(t.Channels))
-	return m, nil
+	return fmt.Sprintf("%s, %s deviations, direction %s%s", p.Algorithm, number(p.Deviations), p.Direction, seas)
 }

@@ -23,6 +23,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/esm-dev/esm/annotations"
 	"github.com/esm-dev/esm/internal/diag"
 	"github.com/esm-dev/esm/internal/yamlerr"
 )
@@ -68,9 +69,12 @@ type Query struct {
 	Timeout time.Duration
 	// MaxSeries is the largest number of rows a run may return (default 100).
 	MaxSeries int
-	// Monitors are the monitors declared on the query, kept as positioned
-	// YAML nodes for the monitor kinds to decode; each is a mapping.
-	Monitors []*yaml.Node
+	// Monitors are the monitors declared on the query (monitors:), in
+	// order.
+	Monitors []Monitor
+	// Channels are where the query's monitors notify (alert_channel:, in
+	// any form of @alert_channel); nil when the file names none.
+	Channels *annotations.Channels
 
 	// Pos is where the query's document starts; NamePos where its name is.
 	Pos, NamePos diag.Position
@@ -298,19 +302,10 @@ func (p *fileParser) field(q *Query, k, v *yaml.Node) bool {
 		}
 		q.MaxSeries = n
 	case "monitors":
-		if v.Kind != yaml.SequenceNode {
-			p.errorf(v, "monitors must be a list of monitors, not %s", kindName(v))
-			return false
-		}
-		ok := true
-		for _, e := range v.Content {
-			if e.Kind != yaml.MappingNode {
-				p.errorf(e, "a monitor must be a mapping (such as threshold: {below: 1000}), not %s", kindName(e))
-				ok = false
-				continue
-			}
-			q.Monitors = append(q.Monitors, e)
-		}
+		return p.monitors(q, v)
+	case "alert_channel":
+		c, ok := p.channels(v)
+		q.Channels = c
 		return ok
 	default:
 		p.errorf(k, "unknown key %q; known keys: %s", k.Value, strings.Join(knownKeys, ", "))
@@ -319,7 +314,7 @@ func (p *fileParser) field(q *Query, k, v *yaml.Node) bool {
 	return true
 }
 
-var knownKeys = []string{"name", "description", "db", "query", "labels", "interval", "timeout", "max_series", "monitors"}
+var knownKeys = []string{"name", "description", "db", "query", "labels", "interval", "timeout", "max_series", "monitors", "alert_channel"}
 
 // reservedLabels are label names esm sets itself or Prometheus reserves.
 var reservedLabels = []string{"query", "env"}

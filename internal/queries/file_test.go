@@ -10,6 +10,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/esm-dev/esm/annotations"
+	"github.com/esm-dev/esm/internal/diag"
 )
 
 var testOpts = ParseOptions{Databases: []string{"main", "warehouse"}}
@@ -76,8 +79,8 @@ func TestParseFileValues(t *testing.T) {
 	}
 	qs, _ := parseTestFile(t, "full.good.yaml")
 	require.Len(t, qs[0].Monitors, 1)
-	assert.Equal(t, 10, qs[0].Monitors[0].Line)
-	assert.Equal(t, 5, qs[0].Monitors[0].Column)
+	assert.Equal(t, 10, qs[0].Monitors[0].Pos.Line)
+	assert.Equal(t, 5, qs[0].Monitors[0].Pos.Column)
 }
 
 func TestBadFiles(t *testing.T) {
@@ -92,7 +95,7 @@ func TestBadFiles(t *testing.T) {
 			`testdata/keys.bad.yaml:6:27: label "ok" is already listed at testdata/keys.bad.yaml:6:10`,
 			`testdata/keys.bad.yaml:7:13: max_series must be a whole number from 1 to 10000`,
 			`testdata/keys.bad.yaml:8:11: monitors must be a list of monitors, not a mapping`,
-			`testdata/keys.bad.yaml:9:1: unknown key "intervall"; known keys: name, description, db, query, labels, interval, timeout, max_series, monitors`,
+			`testdata/keys.bad.yaml:9:1: unknown key "intervall"; known keys: name, description, db, query, labels, interval, timeout, max_series, monitors, alert_channel`,
 		},
 		"missing.bad.yaml": {
 			`testdata/missing.bad.yaml:1:1: missing db`,
@@ -109,6 +112,15 @@ func TestBadFiles(t *testing.T) {
 		// flow sequence: its parser counts the context's line from 0.
 		"syntax.bad.yaml": {
 			`testdata/syntax.bad.yaml:5:1: did not find expected ',' or ']'`,
+		},
+		"monitors.bad.yaml": {
+			`testdata/monitors.bad.yaml:4:16: alert_channel: unknown severity "urgent"; use all, critical, warning, recovery or no_data`,
+			`testdata/monitors.bad.yaml:6:5: unknown monitor "treshold": did you mean "threshold"?`,
+			`testdata/monitors.bad.yaml:8:5: a monitor entry holds one monitor, and threshold is set at testdata/monitors.bad.yaml:7:5: start another entry with -`,
+			`testdata/monitors.bad.yaml:9:5: a monitor needs one of anomaly, threshold, such as threshold: {below: 1000}`,
+			`testdata/monitors.bad.yaml:10:24: threshold: .inf is not a finite number`,
+			`testdata/monitors.bad.yaml:11:5: unknown monitor "forecast"; a monitor is one of anomaly, threshold, with an optional alert_channel`,
+			`testdata/monitors.bad.yaml:13:20: alert_channel: the value is empty`,
 		},
 		"dupkey.bad.yaml": {
 			`testdata/dupkey.bad.yaml:3:1: name is already set at testdata/dupkey.bad.yaml:1:1`,
@@ -177,4 +189,35 @@ func TestLoadDir(t *testing.T) {
 
 	_, list = LoadDir(filepath.Join("testdata", "missing-dir"), testOpts)
 	assert.Contains(t, list.Error(), "testdata/missing-dir: read query files: ")
+}
+
+// The monitors of a query: their kind, parameters (as JSON, with the
+// positions of the values) and alert_channel in every form
+// @alert_channel takes.
+func TestParseFileMonitors(t *testing.T) {
+	qs, errs := parseTestFile(t, "monitors.good.yaml")
+	require.Empty(t, errs)
+	require.Len(t, qs, 1)
+	q := qs[0]
+	assert.Equal(t, &annotations.Channels{Always: []string{"team-data"}}, q.Channels)
+	require.Len(t, q.Monitors, 3)
+
+	th := q.Monitors[0]
+	assert.Equal(t, "threshold", th.Key)
+	assert.Equal(t, annotations.QueryThresholdKind, th.Kind.Annotation())
+	assert.Equal(t, diag.Position{Filename: "testdata/monitors.good.yaml", Line: 7, Column: 5}, th.Pos)
+	assert.JSONEq(t, `{"below": 1000, "warning": 2000, "window": "last_1d", "tags": ["tier:1", "team:data"]}`, string(th.Params.Params))
+	assert.Equal(t, "threshold", th.Params.Source)
+	assert.Equal(t, annotations.Position{File: "testdata/monitors.good.yaml", Line: 7, Column: 16}, th.Params.Pos)
+	assert.Equal(t, annotations.Position{File: "testdata/monitors.good.yaml", Line: 7, Column: 24}, th.Params.PosOf("below"))
+	assert.Equal(t, annotations.Position{File: "testdata/monitors.good.yaml", Line: 7, Column: 77}, th.Params.PosOf("tags.1"))
+	assert.Nil(t, th.Channels)
+
+	an := q.Monitors[1]
+	assert.Equal(t, annotations.QueryAnomalyKind, an.Kind.Annotation())
+	assert.JSONEq(t, `{"deviations": 3, "seasonality": "daily"}`, string(an.Params.Params))
+	assert.Equal(t, annotations.Position{File: "testdata/monitors.good.yaml", Line: 9, Column: 19}, an.Params.PosOf("deviations"))
+	assert.Equal(t, &annotations.Channels{Critical: []string{"pagerduty-data"}, Warning: []string{"slack-data", "team-x"}}, an.Channels)
+
+	assert.Equal(t, "null", string(q.Monitors[2].Params.Params), "anomaly: with no value takes the defaults")
 }

@@ -13,13 +13,14 @@ import (
 	"github.com/esm-dev/esm/internal/forge"
 	"github.com/esm-dev/esm/internal/idl"
 	"github.com/esm-dev/esm/internal/monitor"
+	"github.com/esm-dev/esm/internal/queries"
 )
 
-// ChangeSet is what the changed schema files of a change (a pull
+// ChangeSet is what the changed schema and query files of a change (a pull
 // request, or the work tree since a Git ref) ask for, and the scope of
 // its plan.
 type ChangeSet struct {
-	// Files are the changed schema files at the head, sorted.
+	// Files are the changed schema and query files at the head, sorted.
 	Files []string
 	// Specs are what the changed files ask for at the head.
 	Specs []annotations.Spec
@@ -43,6 +44,13 @@ type ReadFunc func(name string) ([]byte, error)
 // the head (added, modified, renamed to) and at the base (removed,
 // modified, renamed from), sorted.
 func ChangedSchemaFiles(files []forge.ChangedFile) (head, base []string) {
+	return changedFiles(files, idl.IsSchemaFile)
+}
+
+// changedFiles returns the changed files that keep selects, at the head
+// (added, modified, renamed to) and at the base (removed, modified,
+// renamed from), sorted.
+func changedFiles(files []forge.ChangedFile, keep func(string) bool) (head, base []string) {
 	for _, f := range files {
 		var h, b string
 		switch f.Status {
@@ -55,10 +63,10 @@ func ChangedSchemaFiles(files []forge.ChangedFile) (head, base []string) {
 		default: // modified, changed
 			h, b = f.Path, f.Path
 		}
-		if h != "" && idl.IsSchemaFile(h) {
+		if h != "" && keep(h) {
 			head = append(head, h)
 		}
-		if b != "" && idl.IsSchemaFile(b) {
+		if b != "" && keep(b) {
 			base = append(base, b)
 		}
 	}
@@ -67,14 +75,25 @@ func ChangedSchemaFiles(files []forge.ChangedFile) (head, base []string) {
 	return head, base
 }
 
-// LoadChangeSet parses the changed schema files at the head (readHead)
-// and at the base (readBase), with their imports, and computes what they
-// ask for in env and the scope of the plan. The error is for files that
-// cannot be read other than missing ones (the first such failure);
-// problems in the schemas are in Diags.
-func LoadChangeSet(cfg *config.Config, env string, files []forge.ChangedFile, readHead, readBase ReadFunc) (*ChangeSet, error) {
+// ChangesMonitors reports whether a change touches a file that asks for
+// monitors: a schema file, or a query file under queriesDir.
+func ChangesMonitors(files []forge.ChangedFile, queriesDir string) bool {
 	head, base := ChangedSchemaFiles(files)
-	cs := &ChangeSet{Files: head, Scope: monitor.Scope{Records: map[string]bool{}, Names: map[string]bool{}}}
+	qhead, qbase := ChangedQueryFiles(files, queriesDir)
+	return len(head)+len(base)+len(qhead)+len(qbase) > 0
+}
+
+// LoadChangeSet parses the changed schema files, and the changed query
+// files under queriesDir (relative to the repository root), at the head
+// (readHead) and at the base (readBase), with their imports, and computes
+// what they ask for in env and the scope of the plan. The error is for
+// files that cannot be read other than missing ones (the first such
+// failure); problems in the files are in Diags.
+func LoadChangeSet(cfg *config.Config, env string, files []forge.ChangedFile, readHead, readBase ReadFunc, queriesDir string) (*ChangeSet, error) {
+	head, base := ChangedSchemaFiles(files)
+	qhead, qbase := ChangedQueryFiles(files, queriesDir)
+	cs := &ChangeSet{Files: append(append([]string{}, head...), qhead...), Scope: monitor.Scope{Records: map[string]bool{}, Names: map[string]bool{}}}
+	sort.Strings(cs.Files)
 	headTypes, headDiags, err := parseSide(head, readHead)
 	if err != nil {
 		return nil, err
@@ -83,21 +102,56 @@ func LoadChangeSet(cfg *config.Config, env string, files []forge.ChangedFile, re
 	if err != nil {
 		return nil, err
 	}
-	cs.BaseErrors = len(baseDiags.Errors())
+	headQueries, headQueryDiags, err := parseQuerySide(cfg, qhead, readHead)
+	if err != nil {
+		return nil, err
+	}
+	baseQueries, baseQueryDiags, err := parseQuerySide(cfg, qbase, readBase)
+	if err != nil {
+		return nil, err
+	}
+	cs.BaseErrors = len(baseDiags.Errors()) + len(baseQueryDiags.Errors())
 	for _, s := range append(headTypes, baseTypes...) {
 		cs.Scope.Records[monitor.RecordTagValue(s.FullName())] = true
 	}
-	specs, diags := SpecsFromTypes(cfg, env, headTypes)
+	for _, q := range append(headQueries, baseQueries...) {
+		cs.Scope.Records[monitor.RecordTagValue(annotations.QueryFullName(q.Name))] = true
+	}
+	recordSpecs, diags := SpecsFromTypes(cfg, env, headTypes)
+	querySpecs, queryDiags := QuerySpecs(cfg, env, headQueries)
+	specs, clashes := MergeSpecs(recordSpecs, querySpecs)
 	cs.Specs = specs
 	// The base's problems are not this change's: its monitors only name
 	// what the scope holds.
 	before, _ := SpecsFromTypes(cfg, env, baseTypes)
-	for _, d := range append(before, specs...) {
+	beforeQueries, _ := QuerySpecs(cfg, env, baseQueries)
+	for _, d := range append(append(before, beforeQueries...), specs...) {
 		cs.Scope.Names[d.Name] = true
 	}
-	cs.Diags = append(append(diag.List{}, headDiags...), diags...)
+	cs.Diags = append(append(append(append(append(diag.List{}, headDiags...), diags...), headQueryDiags...), queryDiags...), clashes...)
 	cs.Diags.Sort()
 	return cs, nil
+}
+
+// parseQuerySide reads and parses the query files with read and returns
+// their queries, each name once, and the problems. A missing file is
+// skipped.
+func parseQuerySide(cfg *config.Config, files []string, read ReadFunc) ([]*queries.Query, diag.List, error) {
+	var all []*queries.Query
+	var diags diag.List
+	for _, f := range files {
+		src, err := read(f)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		qs, list := queries.ParseFile(f, src, QueryOptions(cfg))
+		all, diags = append(all, qs...), append(diags, list...)
+	}
+	all, dups := queries.Unique(all)
+	return all, append(diags, dups...), nil
 }
 
 // parseSide loads files with read and returns the named types declared

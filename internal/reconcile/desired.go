@@ -269,6 +269,10 @@ func monitorsOf(s *idl.Schema, cfg *config.Config, e *config.Environment, file s
 		kind, ok := cfg.Kind(p.Name)
 		if !ok {
 			pos := p.Range.Pos()
+			if _, isQuery := annotations.QueryKind(p.Name); isQuery {
+				diags.Add(diag.Error, pos, pos, "@%s is a monitor of query files, not an annotation: declare it under monitors: in a query file (queries/)", p.Name)
+				continue
+			}
 			if best, near := annotations.Suggest(p.Name, esmNames(cfg)); near {
 				diags.Add(diag.Error, pos, pos, "unknown annotation @%s: did you mean @%s?", p.Name, best)
 			} else if strings.HasSuffix(p.Name, "_monitor") {

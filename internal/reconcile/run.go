@@ -158,8 +158,12 @@ type Runner struct {
 	// RequireApproval makes register wait for an approving review.
 	RequireApproval bool
 	// AutoPlan lists the environments planned when a pull request that
-	// touches schemas is opened, synchronized or reopened.
+	// touches schemas (or query files) is opened, synchronized or reopened.
 	AutoPlan []string
+	// QueriesDir is the directory of the query files in the repository
+	// (default DefaultQueriesDir): the query files under it count in a
+	// pull request's change set.
+	QueriesDir string
 	// Logger receives the run's lines; nil discards them.
 	Logger *slog.Logger
 	// CommentLimit is the largest comment posted (default
@@ -177,6 +181,14 @@ type Runner struct {
 	locks map[string]chan struct{}
 	notes map[string]*waitingNote // by repository, pull request and environment
 	login string
+}
+
+// queriesDir returns the directory of the query files in the repository.
+func (r *Runner) queriesDir() string {
+	if r.QueriesDir == "" {
+		return DefaultQueriesDir
+	}
+	return r.QueriesDir
 }
 
 // waitingNote is the one comment of a pull request and environment that
@@ -362,8 +374,8 @@ func (r *Runner) HandlePullRequest(ctx context.Context, ev PullRequestEvent) {
 		log.Error("autoplan failed", "error", fmt.Errorf("list pull request files: %w", err))
 		return
 	}
-	if head, base := ChangedSchemaFiles(files); len(head)+len(base) == 0 {
-		log.Info("autoplan skipped: no schema file changed")
+	if !ChangesMonitors(files, r.queriesDir()) {
+		log.Info("autoplan skipped: no schema or query file changed")
 		return
 	}
 	for _, env := range r.AutoPlan {
@@ -705,11 +717,12 @@ func (ru *run) carryOut(ctx context.Context) (*report.CommentInput, string) {
 		return fail("list pull request files: %w", err)
 	}
 	head, base := ChangedSchemaFiles(files)
+	qhead, qbase := ChangedQueryFiles(files, ru.r.queriesDir())
 	headFiles := &fetcher{ctx: ctx, gh: ru.r.GitHub, repo: ru.repo, sha: pr.HeadSHA, cache: map[string][]byte{}}
 	baseFiles := &fetcher{ctx: ctx, gh: ru.r.GitHub, repo: ru.repo, sha: pr.BaseSHA, cache: map[string][]byte{}}
-	headFiles.prefetch(head)
-	baseFiles.prefetch(base)
-	ch, err := LoadChangeSet(ru.r.Config, ru.cmd.Env, files, headFiles.readFile, baseFiles.readFile)
+	headFiles.prefetch(append(head, qhead...))
+	baseFiles.prefetch(append(base, qbase...))
+	ch, err := LoadChangeSet(ru.r.Config, ru.cmd.Env, files, headFiles.readFile, baseFiles.readFile, ru.r.queriesDir())
 	if err != nil {
 		return fail("%w", err)
 	}
