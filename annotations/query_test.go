@@ -121,8 +121,8 @@ func TestQueryAnomalySpec(t *testing.T) {
 	}{
 		{"unknown parameter", `{"deviation": 3}`, map[string]Position{"deviation": at(20)},
 			`queries/orders.yaml:11:20: anomaly: unknown parameter "deviation" for query_anomaly: did you mean "deviations"?`},
-		{"basic has no seasonality", `{"algorithm": "basic", "seasonality": "daily"}`, map[string]Position{"seasonality": at(40)},
-			`queries/orders.yaml:11:40: seasonality "daily" cannot be used with the basic algorithm, which has none; use agile or robust, or drop seasonality`},
+		{"basic has no seasonality", `{"algorithm": "basic", "seasonality": "daily"}`, map[string]Position{"algorithm": at(20), "seasonality": at(40)},
+			`queries/orders.yaml:11:40: seasonality "daily" cannot be used with the basic algorithm, which has none; use agile or robust, or drop seasonality (algorithm is set at queries/orders.yaml:11:20)`},
 		{"a bad direction", `{"direction": "up"}`, map[string]Position{"direction": at(20)},
 			`queries/orders.yaml:11:20: direction must be one of both, above, below, not "up"`},
 	} {
