@@ -214,8 +214,8 @@ func randomHex(n int) string {
 func s3ConfigFor(accessKey, secretKey string) []func(*config.LoadOptions) error {
 	return []func(*config.LoadOptions) error{
 		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(accessKey, secretKey, "")),
-		config.WithSharedConfigFiles(nil),
-		config.WithSharedCredentialsFiles(nil),
+		config.WithSharedConfigFiles([]string{}),
+		config.WithSharedCredentialsFiles([]string{}),
 		config.WithRegion("us-east-1"),
 	}
 }
