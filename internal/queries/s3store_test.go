@@ -312,3 +312,27 @@ func TestSchedulerS3CorruptResultRunsAgain(t *testing.T) {
 	require.True(t, ok, "the new result replaced the corrupt one")
 	assert.Equal(t, []Row{{Labels: []string{}, Value: 1}}, r.Rows)
 }
+
+// FuzzParseS3Location checks that any location is accepted or refused
+// without a panic, and that an accepted one renders back to itself.
+func FuzzParseS3Location(f *testing.F) {
+	for _, s := range []string{"s3://abc", "s3://abc/p/q/", "s3://a..b", "s3://abc//x", "s3://192.168.1.1", "s3://abc/a?b#c"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, location string) {
+		l, err := ParseS3Location(location)
+		if err != nil {
+			return
+		}
+		again, err := ParseS3Location(l.String())
+		if err != nil || again != l {
+			t.Fatalf("%q parsed as %+v, which renders as %q and parses as %+v, %v", location, l, l.String(), again, err)
+		}
+		if err := checkBucketName(l.Bucket); err != nil {
+			t.Fatalf("%q: accepted bucket %q: %v", location, l.Bucket, err)
+		}
+		if strings.Contains(l.key("x"), "//") || strings.HasPrefix(l.key("x"), "/") || len(l.key(strings.Repeat("x", maxNameLen))) > 1024 {
+			t.Fatalf("%q: bad key %q", location, l.key("x"))
+		}
+	})
+}
