@@ -76,8 +76,10 @@ func TestS3LocationKey(t *testing.T) {
 }
 
 func TestOpenResultStore(t *testing.T) {
-	// The AWS chain must find a region and no shared files of the machine.
+	// The AWS chain must find a region and no shared files of the machine,
+	// and never ask an instance metadata service.
 	t.Setenv("AWS_REGION", "eu-west-1")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
 	ctx := context.Background()
@@ -134,6 +136,7 @@ func TestOpenResultStoreNeedsARegionForAWS(t *testing.T) {
 
 func TestS3StoreRejectsBadNames(t *testing.T) {
 	t.Setenv("AWS_REGION", "eu-west-1")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	s, err := NewS3Store(context.Background(), "s3://abc/x", "http://127.0.0.1:1")
 	require.NoError(t, err)
 	_, _, err = s.Load(context.Background(), "../escape")
@@ -245,6 +248,7 @@ func TestS3StoreErrors(t *testing.T) {
 }
 
 func TestS3StoreUnreachable(t *testing.T) {
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	t.Setenv("AWS_ACCESS_KEY_ID", "x")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "y")
 	addr := freeAddr(t) // nothing listens there any more
@@ -264,6 +268,7 @@ func TestS3StoreUnreachable(t *testing.T) {
 func TestOpenResultStoreS3(t *testing.T) {
 	m := s3Server(t)
 	bucket := m.bucket(t)
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	t.Setenv("AWS_ACCESS_KEY_ID", m.accessKey)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", m.secretKey)
 	t.Setenv("AWS_REGION", "")
@@ -335,4 +340,21 @@ func FuzzParseS3Location(f *testing.F) {
 			t.Fatalf("%q: bad key %q", location, l.key("x"))
 		}
 	})
+}
+
+func TestS3StoreNoCredentials(t *testing.T) {
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE",
+		"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	s, err := NewS3Store(context.Background(), "s3://abc/p", "http://"+freeAddr(t))
+	require.NoError(t, err, "credentials are looked up on the first request")
+	_, ok, err := s.Load(context.Background(), "x")
+	assert.False(t, ok)
+	assert.ErrorContains(t, err, "load result x from s3://abc/p/x.json: ")
+	assert.ErrorContains(t, err, "get credentials")
+	assert.ErrorContains(t, s.Save(context.Background(), Result{Query: "x", Time: t0}), "save result of query x to s3://abc/p/x.json: ")
 }
