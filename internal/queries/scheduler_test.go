@@ -214,10 +214,11 @@ func TestSchedulerFailureKeepsLastGoodResult(t *testing.T) {
 }
 
 // testRestart runs a daily query, restarts the scheduler an hour later
-// and checks that the stored result is served without running the query.
-func testRestart(t *testing.T, db *testDatabase) {
+// with a store opened anew on the same place (open), and checks that the
+// stored result is served without running the query.
+func testRestart(t *testing.T, db *testDatabase, open func() ResultStore) {
 	table := db.table(t, "n INTEGER", "(1)", "(2)", "(3)")
-	store := NewDirStore(filepath.Join(t.TempDir(), ".esm", "queries"))
+	store := open()
 	q := testQuery("daily", "SELECT count(*) FROM "+table)
 	q.Interval = 24 * time.Hour
 
@@ -228,6 +229,7 @@ func testRestart(t *testing.T, db *testDatabase) {
 	require.False(t, want.Failed(), want.Error)
 
 	first.clock.Advance(time.Hour)
+	first.store = open()
 	second := first.restart(t)
 	require.Empty(t, second.s.Set(context.Background(), []*Query{q}))
 	got, ok := second.sink.get("daily")
@@ -243,14 +245,21 @@ func testRestart(t *testing.T, db *testDatabase) {
 	assert.Equal(t, int64(1), second.exec.runs.Load())
 }
 
-func TestSchedulerRestartSQLite(t *testing.T) { testRestart(t, sqliteDatabase(t)) }
+// dirStoreOpener returns an opener of a directory store in a new
+// temporary directory.
+func dirStoreOpener(t *testing.T) func() ResultStore {
+	dir := filepath.Join(t.TempDir(), ".esm", "queries")
+	return func() ResultStore { return NewDirStore(dir) }
+}
+
+func TestSchedulerRestartSQLite(t *testing.T) { testRestart(t, sqliteDatabase(t), dirStoreOpener(t)) }
 
 func TestSchedulerRestartPostgres(t *testing.T) {
-	testRestart(t, serverDatabase(t, DriverPostgres, "ESM_TEST_POSTGRES_DSN", defaultPostgresDSN))
+	testRestart(t, serverDatabase(t, DriverPostgres, "ESM_TEST_POSTGRES_DSN", defaultPostgresDSN), dirStoreOpener(t))
 }
 
 func TestSchedulerRestartMySQL(t *testing.T) {
-	testRestart(t, serverDatabase(t, DriverMySQL, "ESM_TEST_MYSQL_DSN", defaultMySQLDSN))
+	testRestart(t, serverDatabase(t, DriverMySQL, "ESM_TEST_MYSQL_DSN", defaultMySQLDSN), dirStoreOpener(t))
 }
 
 func TestSchedulerStoredResultNotUsed(t *testing.T) {

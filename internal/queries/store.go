@@ -95,10 +95,19 @@ type DirStore struct {
 func NewDirStore(dir string) *DirStore { return &DirStore{dir: dir} }
 
 func (s *DirStore) path(query string) (string, error) {
-	if !nameRE.MatchString(query) || len(query) > maxNameLen {
-		return "", fmt.Errorf("invalid query name %q", query)
+	if err := checkStoredName(query); err != nil {
+		return "", err
 	}
 	return filepath.Join(s.dir, query+".json"), nil
+}
+
+// checkStoredName refuses a name that is no query name, so that a store
+// never reads or writes outside its directory or prefix.
+func checkStoredName(query string) error {
+	if !nameRE.MatchString(query) || len(query) > maxNameLen {
+		return fmt.Errorf("invalid query name %q", query)
+	}
+	return nil
 }
 
 // Load reads DIR/NAME.json.
@@ -158,14 +167,24 @@ func (s *DirStore) Save(ctx context.Context, r Result) error {
 	if err != nil {
 		return err
 	}
-	b, err := json.MarshalIndent(storedResult{Version: StoreFormatVersion, Result: r}, "", "  ")
+	b, err := encodeResult(r)
 	if err != nil {
 		return fmt.Errorf("save result of query %s: %w", r.Query, err)
 	}
-	if err := writeFileAtomic(path, append(b, '\n')); err != nil {
+	if err := writeFileAtomic(path, b); err != nil {
 		return fmt.Errorf("save result of query %s: %w", r.Query, err)
 	}
 	return nil
+}
+
+// encodeResult renders r as a stored result document, which
+// decodeResult reads back.
+func encodeResult(r Result) ([]byte, error) {
+	b, err := json.MarshalIndent(storedResult{Version: StoreFormatVersion, Result: r}, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
 }
 
 // writeFileAtomic replaces path with b: a reader sees the old content or

@@ -12,12 +12,13 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestDirStoreRoundTrip(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "results")
-	s := NewDirStore(dir)
+// testStoreRoundTrip checks that s has no result of "orders" yet, saves
+// one twice and reads the second back; it returns what it saved.
+func testStoreRoundTrip(t *testing.T, s ResultStore) Result {
+	t.Helper()
 	ctx := context.Background()
 	_, ok, err := s.Load(ctx, "orders")
-	require.NoError(t, err)
+	require.NoError(t, err, "a missing result is no result, not an error")
 	assert.False(t, ok, "nothing stored yet")
 
 	want := Result{
@@ -32,6 +33,12 @@ func TestDirStoreRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ok)
 	assert.Equal(t, want, got)
+	return want
+}
+
+func TestDirStoreRoundTrip(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "results")
+	testStoreRoundTrip(t, NewDirStore(dir))
 
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)
