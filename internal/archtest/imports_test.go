@@ -28,11 +28,13 @@ var allowed = map[string][]string{
 	"internal/reconcile":  {"internal/idl", "annotations", "internal/monitor", "internal/report", "internal/config", "internal/diag", "internal/forge"},
 	"internal/datadog":    {"internal/monitor", "annotations", "internal/redact"},
 	"internal/localstore": {"internal/monitor", "annotations"},
-	"internal/github":     {"internal/forge", "internal/redact"},
-	"internal/collector":  {"internal/idl", "internal/diag"},
-	"internal/metrics":    {},
-	"internal/httplimit":  {},
-	"internal/redact":     {},
+	// Alertmanager routing for the channels of the specs.
+	"internal/alertmanager": {"annotations"},
+	"internal/github":       {"internal/forge", "internal/redact"},
+	"internal/collector":    {"internal/idl", "internal/diag"},
+	"internal/metrics":      {},
+	"internal/httplimit":    {},
+	"internal/redact":       {},
 	// Query monitors: files, runner, scheduler and result store; the
 	// database drivers are its own SDKs.
 	"internal/queries": {"internal/diag", "annotations"},
