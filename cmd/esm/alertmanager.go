@@ -96,15 +96,13 @@ fragment cannot serve (named only under recovery or no_data) as warnings.`,
 			for _, w := range warnings {
 				fmt.Fprintln(a.stderr, w.String())
 			}
-			var out []byte
+			out, err := frag.YAML()
 			if mergeFile != "" {
-				base, err := os.ReadFile(mergeFile)
-				if err != nil {
-					return fmt.Errorf("read --merge file: %w", err)
+				base, rerr := os.ReadFile(mergeFile)
+				if rerr != nil {
+					return fmt.Errorf("read --merge file: %w", rerr)
 				}
 				out, err = frag.MergeInto(mergeFile, base)
-			} else {
-				out, err = frag.YAML()
 			}
 			if err != nil {
 				return err
