@@ -481,6 +481,12 @@ func (f *Fragment) MergeInto(name string, base []byte) ([]byte, error) {
 	if err := yaml.Unmarshal(base, &doc); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
+	// A node tree keeps what a decoded value refuses, such as a key
+	// written twice.
+	var v any
+	if err := yaml.Unmarshal(base, &v); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
 	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("%s: not an Alertmanager configuration: no YAML mapping", name)
 	}

@@ -235,6 +235,7 @@ func TestMergeInto(t *testing.T) {
 		{"empty", "", "am.yml: not an Alertmanager configuration: no YAML mapping"},
 		{"no route", "receivers: []\n", "am.yml: no root route"},
 		{"bad yaml", "route: [\n", "am.yml: yaml:"},
+		{"key twice", "route: {receiver: a}\nroute: {receiver: b}\n", `am.yml: yaml: unmarshal errors:`},
 		{"duplicate receiver", "route:\n  receiver: default\nreceivers:\n  - name: default\n  - name: esm-prod-team-cart\n", `am.yml:5:11: receiver "esm-prod-team-cart" is already defined`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
