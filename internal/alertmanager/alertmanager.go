@@ -223,8 +223,9 @@ var webhookPrefixes = []string{"webhook-", "teams-", "msteams-", "servicenow-", 
 func ReceiverName(env, channel string) string { return "esm-" + env + "-" + channel }
 
 // ChannelsValue returns the value of the esm_channels label of an alert
-// of severity ("critical" or "warning") for channels: the channels that
-// get it, sorted and deduplicated, between commas; "" for none.
+// of severity ("critical" or "warning") for channels, as esm's rules
+// write it: the channels that get it, trimmed, sorted and deduplicated,
+// between commas; "" for none.
 func ChannelsValue(c annotations.Channels, severity string) string {
 	list := append([]string{}, c.Always...)
 	switch severity {
@@ -233,17 +234,23 @@ func ChannelsValue(c annotations.Channels, severity string) string {
 	case "warning":
 		list = append(list, c.Warning...)
 	}
-	if len(list) == 0 {
-		return ""
-	}
-	sort.Strings(list)
-	out := list[:1]
-	for _, ch := range list[1:] {
-		if ch != out[len(out)-1] {
+	var out []string
+	for _, ch := range list {
+		if ch = strings.TrimSpace(ch); ch != "" {
 			out = append(out, ch)
 		}
 	}
-	return "," + strings.Join(out, ",") + ","
+	if len(out) == 0 {
+		return ""
+	}
+	sort.Strings(out)
+	uniq := out[:1]
+	for _, ch := range out[1:] {
+		if ch != uniq[len(uniq)-1] {
+			uniq = append(uniq, ch)
+		}
+	}
+	return "," + strings.Join(uniq, ",") + ","
 }
 
 // Build makes the fragment for the channels of specs. A channel named
@@ -259,6 +266,10 @@ func Build(specs []annotations.Spec, opts Options) (*Fragment, []Warning, error)
 	uses := map[string]*usage{}
 	mark := func(list []string, pos annotations.Position, set func(*usage)) {
 		for _, ch := range list {
+			ch = strings.TrimSpace(ch) // as in the esm_channels label
+			if ch == "" {
+				continue
+			}
 			u := uses[ch]
 			if u == nil {
 				u = &usage{pos: pos}

@@ -89,7 +89,7 @@ func spec(kind, record string, c annotations.Channels) annotations.Spec {
 func channelForms() []annotations.Spec {
 	vol := annotations.TrafficVolumeAnnotation
 	return []annotations.Spec{
-		spec(vol, "Slack", annotations.Channels{Always: []string{"team-cart"}}),
+		spec(vol, "Slack", annotations.Channels{Always: []string{"team-cart", " team-cart "}}),
 		spec(vol, "SlackPrefix", annotations.Channels{Always: []string{"slack-cart"}}),
 		spec(vol, "PagerDuty", annotations.Channels{Critical: []string{"pagerduty-payments"}, Warning: []string{"slack-payments"}}),
 		spec(vol, "Opsgenie", annotations.Channels{Always: []string{"opsgenie-core"}}),
@@ -177,6 +177,7 @@ func TestChannelsValue(t *testing.T) {
 		{c, "critical", ",a,b,c,"},
 		{c, "warning", ",a,b,w,"},
 		{annotations.Channels{Critical: []string{"p"}}, "warning", ""},
+		{annotations.Channels{Always: []string{" a ", "a"}, Critical: []string{"  "}}, "critical", ",a,"},
 		{annotations.Channels{}, "critical", ""},
 	} {
 		t.Run(tt.severity+tt.want, func(t *testing.T) {
