@@ -275,6 +275,9 @@ func Build(specs []annotations.Spec, opts Options) (*Fragment, []Warning, error)
 				u = &usage{pos: pos}
 				uses[ch] = u
 			}
+			if before(pos, u.pos) { // warnings name the first, whatever the order of specs
+				u.pos = pos
+			}
 			set(u)
 		}
 	}
@@ -395,6 +398,17 @@ func (f *Fragment) receiver(ch string, resolved bool, secrets map[string]string,
 		r.WebhookConfigs = []WebhookConfig{{SendResolved: resolved, URL: u}}
 	}
 	return r, nil
+}
+
+// before reports whether a comes before b: by file, line and column.
+func before(a, b annotations.Position) bool {
+	if a.File != b.File {
+		return a.File < b.File
+	}
+	if a.Line != b.Line {
+		return a.Line < b.Line
+	}
+	return a.Column < b.Column
 }
 
 // checkURL accepts an absolute http or https URL with a host.

@@ -83,6 +83,12 @@ func spec(kind, record string, c annotations.Channels) annotations.Spec {
 	}
 }
 
+// at returns s with its annotation on line.
+func at(s annotations.Spec, line int) annotations.Spec {
+	s.Pos.Line = line
+	return s
+}
+
 // channelForms is one record per form of channel, and the forms mixed by
 // severity, with names whose characters are special in a regexp or in a
 // matcher's quotes.
@@ -105,6 +111,7 @@ func channelForms() []annotations.Spec {
 		// slack-cart only under recovery here, always above: it keeps its
 		// receiver; only-recovery gets none.
 		spec(vol, "OnlyRecovery", annotations.Channels{Critical: []string{"pagerduty-payments"}, Recovery: []string{"only-recovery"}, NoData: []string{"only-no-data"}}),
+		at(spec(vol, "OnlyRecoveryLater", annotations.Channels{Recovery: []string{"only-recovery"}}), 9),
 		// A log monitor has no Prometheus form: its channel gets nothing.
 		spec(annotations.LogAnnotation, "Logs", annotations.Channels{Always: []string{"team-logs"}}),
 	}
@@ -139,6 +146,19 @@ func TestChannelFormsGolden(t *testing.T) {
 	require.NoError(t, err)
 	golden(t, "channel-forms.yaml", out)
 	assert.NotContains(t, string(out), "team-logs", "a log monitor's channel")
+
+	// The order of the specs does not matter.
+	reversed := channelForms()
+	for i, j := 0, len(reversed)-1; i < j; i, j = i+1, j-1 {
+		reversed[i], reversed[j] = reversed[j], reversed[i]
+	}
+	f2, warnings2, err := Build(reversed, Options{Env: "prod", EnvTag: "prod", SecretsDir: "/run/secrets/am/",
+		WebhookURLs: map[string]string{"webhook-foo": "https://hooks.example.com/esm?token=from-the-flag"}})
+	require.NoError(t, err)
+	out2, err := f2.YAML()
+	require.NoError(t, err)
+	assert.Equal(t, string(out), string(out2))
+	assert.Equal(t, warnings, warnings2)
 }
 
 func TestClassifyChannel(t *testing.T) {
