@@ -28,16 +28,17 @@ var allowed = map[string][]string{
 	"internal/reconcile":  {"internal/idl", "annotations", "internal/monitor", "internal/report", "internal/config", "internal/diag", "internal/forge"},
 	"internal/datadog":    {"internal/monitor", "annotations", "internal/redact"},
 	"internal/localstore": {"internal/monitor", "annotations"},
-	// Alertmanager routing for the channels of the specs.
-	"internal/alertmanager": {"annotations"},
-	"internal/github":       {"internal/forge", "internal/redact"},
-	"internal/collector":    {"internal/idl", "internal/diag"},
-	"internal/metrics":      {},
-	"internal/httplimit":    {},
-	"internal/redact":       {},
+	"internal/github":     {"internal/forge", "internal/redact"},
+	"internal/collector":  {"internal/idl", "internal/diag"},
+	"internal/metrics":    {},
+	"internal/httplimit":  {},
+	"internal/redact":     {},
 	// Query monitors: files, runner, scheduler and result store; the
 	// database drivers are its own SDKs.
 	"internal/queries": {"internal/diag", "annotations"},
+
+	// Alertmanager routing for the channels of the specs.
+	"internal/alertmanager": {"annotations"},
 }
 
 // forbidden lists third-party imports a package must not have: the use
