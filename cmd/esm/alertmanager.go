@@ -56,6 +56,9 @@ fragment cannot serve (named only under recovery or no_data) as warnings.`,
 				if !ok || strings.TrimSpace(ch) == "" || u == "" {
 					return usagef("--webhook-url wants CHANNEL=URL, not %q", kv)
 				}
+				if _, dup := urls[ch]; dup {
+					return usagef("--webhook-url gives channel %s twice", ch)
+				}
 				urls[ch] = u
 			}
 			ws := findRepoRoot()

@@ -69,6 +69,7 @@ func TestAlertmanagerErrors(t *testing.T) {
 		{"no env", []string{"alertmanager"}, "esm: --env is required: the environment whose alerts to route, such as prod\nRun 'esm alertmanager --help' for usage.\n"},
 		{"unknown env", []string{"alertmanager", "--env", "qa"}, "esm: "},
 		{"webhook-url form", []string{"alertmanager", "--env", "prod", "--webhook-url", "webhook-a"}, `esm: --webhook-url wants CHANNEL=URL, not "webhook-a"` + "\n"},
+		{"webhook-url twice", []string{"alertmanager", "--env", "prod", "--webhook-url", "webhook-a=http://x", "--webhook-url", "webhook-a=http://y"}, "esm: --webhook-url gives channel webhook-a twice\n"},
 		{"webhook-url channel", []string{"alertmanager", "--env", "prod", "--webhook-url", "webhook-b=http://x"}, `esm: webhook URL for channel "webhook-b": no schema names it as a webhook channel`},
 		{"webhook-url URL", []string{"alertmanager", "--env", "prod", "--webhook-url", "webhook-a=x"}, `esm: webhook URL for channel "webhook-a": "x" is not an absolute http or https URL`},
 		{"schema error", []string{"alertmanager", "--env", "prod", "bad"}, "bad/b.avdl:1:"},
