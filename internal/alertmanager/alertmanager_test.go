@@ -52,15 +52,18 @@ func tool(t *testing.T, names ...string) string {
 }
 
 // minimalConfig is the smallest Alertmanager configuration a fragment
-// merges into: a root route with a default receiver. The global SMTP
-// settings are what e-mail receivers need (the fragment says so).
-const minimalConfig = `global:
-  smtp_smarthost: localhost:25
-  smtp_from: alertmanager@example.com
-route:
+// merges into: a root route with a default receiver.
+const minimalConfig = `route:
   receiver: default
 receivers:
   - name: default
+`
+
+// smtpSettings are what e-mail receivers need besides (the fragment says
+// so).
+const smtpSettings = `global:
+  smtp_smarthost: localhost:25
+  smtp_from: alertmanager@example.com
 `
 
 // exampleSpecs are the specs of the repository's example schemas in env,
@@ -123,6 +126,7 @@ func TestExampleFragmentGolden(t *testing.T) {
 			f, warnings, err := Build(exampleSpecs(t, env), Options{Env: env, EnvTag: env})
 			require.NoError(t, err)
 			assert.Empty(t, warnings)
+			assert.False(t, f.NeedsSMTP, "no e-mail channel: the minimal configuration takes it as it is")
 			out, err := f.YAML()
 			require.NoError(t, err)
 			golden(t, "example-"+env+".yaml", out)
@@ -275,7 +279,11 @@ func TestMergeInto(t *testing.T) {
 // minimal configuration and returns the merged file.
 func checkConfig(t *testing.T, amtool string, f *Fragment) string {
 	t.Helper()
-	merged, err := f.MergeInto("minimal.yml", []byte(minimalConfig))
+	base := minimalConfig
+	if f.NeedsSMTP {
+		base = smtpSettings + minimalConfig
+	}
+	merged, err := f.MergeInto("minimal.yml", []byte(base))
 	require.NoError(t, err)
 	path := filepath.Join(t.TempDir(), "alertmanager.yml")
 	require.NoError(t, os.WriteFile(path, merged, 0o644))
@@ -348,5 +356,18 @@ func TestAmtoolAcceptsAndRoutes(t *testing.T) {
 	f, _, err := Build(channelForms(), Options{Env: "prod", EnvTag: "prod"})
 	require.NoError(t, err)
 	path := checkConfig(t, amtool, f)
+	// The e-mail receivers need the SMTP settings, as the fragment says:
+	// Alertmanager refuses them without.
+	require.True(t, f.NeedsSMTP)
+	out, err := f.YAML()
+	require.NoError(t, err)
+	assert.Contains(t, string(out), "# The e-mail receivers need global.smtp_smarthost and global.smtp_from.\n")
+	merged, err := f.MergeInto("minimal.yml", []byte(minimalConfig))
+	require.NoError(t, err)
+	noSMTP := filepath.Join(t.TempDir(), "alertmanager.yml")
+	require.NoError(t, os.WriteFile(noSMTP, merged, 0o644))
+	check, err := exec.Command(amtool, "check-config", noSMTP).CombinedOutput()
+	assert.Error(t, err)
+	assert.Contains(t, string(check), "no global SMTP smarthost set")
 	assert.Equal(t, []string{"default"}, routesTest(t, amtool, path, map[string]string{MonitorLabel: "m", EnvLabel: "prod", SeverityLabel: "critical", ChannelsLabel: ",teamXcart,"}))
 }

@@ -11,7 +11,7 @@ import (
 // an error or a configuration that is YAML again and holds esm's route
 // and receivers, never a panic.
 func FuzzMergeInto(f *testing.F) {
-	for _, seed := range []string{minimalConfig, "", "- a\n", "route: [\n", "route:\n  routes:\nreceivers:\n",
+	for _, seed := range []string{minimalConfig, smtpSettings + minimalConfig, "", "- a\n", "route: [\n", "route:\n  routes:\nreceivers:\n",
 		"route: {receiver: x, routes: 3}\nreceivers: {a: b}\n", "route: &r {receiver: x}\nother: *r\n",
 		"receivers:\n  - name: esm-prod-team-cart\nroute: {receiver: default}\n"} {
 		f.Add(seed)
