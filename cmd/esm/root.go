@@ -155,6 +155,7 @@ cannot be read or written, a usage error), 2 only from "esm plan
 		a.applyCmd(),
 		a.adoptCmd(),
 		a.queryCmd(),
+		a.alertmanagerCmd(),
 	)
 	return root
 }

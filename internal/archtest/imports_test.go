@@ -37,6 +37,9 @@ var allowed = map[string][]string{
 	// Query monitors: files, runner, scheduler and result store; the
 	// database drivers are its own SDKs.
 	"internal/queries": {"internal/diag", "annotations", "internal/yamlerr"},
+
+	// Alertmanager routing for the channels of the specs.
+	"internal/alertmanager": {"annotations"},
 }
 
 // forbidden lists third-party imports a package must not have: the use
