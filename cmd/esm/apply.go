@@ -71,14 +71,19 @@ any change failed (each change's outcome is printed).`,
 			if output != "text" && output != "json" {
 				return usagef("--output must be text or json, not %q", output)
 			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
+			defer stop()
+			if file, ok, err := savedPlanArg(args); err != nil {
+				return err
+			} else if ok {
+				return a.applySaved(ctx, cmd, &f, savedApply{path: file, output: output, allowMassDelete: allowMassDelete})
+			}
 			jsonOut := output == "json"
 			if jsonOut && !yes {
 				// As terraform apply -json: no question can be asked on a
 				// stream of JSON.
 				return usagef("--output json needs --yes: esm cannot ask for confirmation in JSON")
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
-			defer stop()
 			l, err := a.loadPlan(ctx, &f, args, !jsonOut)
 			if err != nil {
 				return err
@@ -114,37 +119,10 @@ any change failed (each change's outcome is printed).`,
 					return nil
 				},
 			})
-			if jsonOut && resp != nil && resp.Plan != nil {
-				if werr := report.ApplyJSON(a.stdout, resp.Plan, resp.Applied, resp.Results, err); werr != nil {
-					return werr
-				}
-				if err != nil {
-					return err
-				}
-				if resp.Failed() {
-					return errReported
-				}
-				return nil
-			}
-			switch {
-			case errors.Is(err, reconcile.ErrDeclined):
-				fmt.Fprintln(a.stderr, "Apply cancelled: nothing was changed.")
-				return errReported
-			case err != nil:
-				return err
-			case printErr != nil:
+			if err == nil && printErr != nil {
 				return printErr
-			case !resp.Applied:
-				return nil
 			}
-			fmt.Fprintln(a.stdout)
-			if err := report.Results(a.stdout, resp.Results); err != nil {
-				return err
-			}
-			if resp.Failed() {
-				return errReported
-			}
-			return nil
+			return a.applyOutcome(resp, err, jsonOut)
 		},
 	}
 	f.add(cmd)
@@ -152,6 +130,41 @@ any change failed (each change's outcome is printed).`,
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "print the plan and the outcome as `FORMAT`: text or json (json needs --yes)")
 	cmd.Flags().BoolVar(&allowMassDelete, "allow-mass-delete", false, "apply a plan that deletes more monitors than the environment's max_deletes")
 	return cmd
+}
+
+// applyOutcome prints what an apply did (the JSON object with jsonOut,
+// else the result of each change) and returns the command's error: err,
+// or errReported when a change failed or the apply was declined.
+func (a *app) applyOutcome(resp *reconcile.Response, err error, jsonOut bool) error {
+	if jsonOut && resp != nil && resp.Plan != nil {
+		if werr := report.ApplyJSON(a.stdout, resp.Plan, resp.Applied, resp.Results, err); werr != nil {
+			return werr
+		}
+		if err != nil {
+			return err
+		}
+		if resp.Failed() {
+			return errReported
+		}
+		return nil
+	}
+	switch {
+	case errors.Is(err, reconcile.ErrDeclined):
+		fmt.Fprintln(a.stderr, "Apply cancelled: nothing was changed.")
+		return errReported
+	case err != nil:
+		return err
+	case !resp.Applied:
+		return nil
+	}
+	fmt.Fprintln(a.stdout)
+	if err := report.Results(a.stdout, resp.Results); err != nil {
+		return err
+	}
+	if resp.Failed() {
+		return errReported
+	}
+	return nil
 }
 
 // confirm asks whether to apply and reports whether the answer is "yes".
