@@ -295,9 +295,7 @@ func Decode(data []byte) (*File, error) {
 	if err := dec.Decode(&in); err != nil {
 		return nil, &Error{Err: fmt.Errorf("invalid plan file: %w", diag.JSONError(data, err))}
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, &Error{Err: errors.New("invalid plan file: unexpected data after the plan object")}
-	}
+	// json.Unmarshal above refused data after the object.
 	f, err := fromJSON(&in)
 	if err != nil {
 		return nil, &Error{Err: fmt.Errorf("invalid plan file: %w", err)}
