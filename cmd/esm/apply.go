@@ -38,7 +38,7 @@ func (a *app) applyCmd() *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
 		DisableFlagsInUseLine: true,
-		Use:                   "apply --env ENV [--config FILE] [-I DIR]... [--target RECORD]... [--yes] [--output text|json] [--allow-mass-delete] [--state-dir DIR] [PATH...]",
+		Use:                   "apply --env ENV [--config FILE] [-I DIR]... [--target RECORD]... [--yes] [--output text|json] [--allow-mass-delete] [--state-dir DIR] [PATH...] | apply [--config FILE] [--output text|json] [--allow-mass-delete] FILE",
 		Short:                 "Create, update and delete the monitors of an environment to match the schemas",
 		Long: `Compute the plan as "esm plan" does, print it and carry it out: create the
 monitors the annotations ask for, update the ones that differ, and delete
@@ -57,6 +57,21 @@ holds the state directory's lock from listing the monitors to its last
 change (another apply waits for it); on Datadog, which has no lock, each
 create first looks for a monitor of the same name and tag, and afterwards
 keeps the oldest of any twins a concurrent run created.
+
+"esm apply FILE" applies a plan saved by "esm plan --out FILE", as
+"terraform apply FILE" does: exactly its changes, not a fresh plan of the
+schemas, in the environment and against the store it was made for (a
+flag that contradicts the file, such as another --env or --state-dir,
+and --target or -I, are usage errors; DD_API_KEY and DD_APP_KEY must
+select the same store). It takes the lock, lists the monitors and
+refuses, changing nothing, when any monitor the plan touches changed
+since the plan was made: an updated or deleted monitor whose fields
+differ from the saved ones or that is gone, or a monitor with the name of
+a create that exists now; the error names each one. A saved plan was
+reviewed when it was made: it is applied without asking, even on a
+terminal, and --output json needs no --yes; the mass-delete guard holds.
+An argument is a saved plan when it is a file not named .avdl, .avsc or
+.avpr whose content is JSON; any other argument is a schema PATH.
 
 --output json (with --yes) prints one JSON object instead: the plan as
 "esm plan --output json" prints it, "applied", the "error" that stopped

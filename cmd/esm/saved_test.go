@@ -421,3 +421,40 @@ func TestSavedPlanFormatGolden(t *testing.T) {
 	data = regexp.MustCompile(`"esm_version": "[^"]+"`).ReplaceAll(data, []byte(`"esm_version": "v0.0.0"`))
 	golden(t, "saved_plan.json", data)
 }
+
+// With --output json the plan on standard output stays pure JSON: the
+// saved-plan line goes to standard error.
+func TestSavedPlanWithJSONOutput(t *testing.T) {
+	w := newWorkspace(t, annotatedIDL([]string{"Ping"}, all("Ping")))
+	r := w.esm("plan", "--out", w.planFile(), "--output", "json", "--detailed-exitcode")
+	require.Equal(t, exitChanges, r.code, "stderr: %s", r.stderr)
+	var plan map[string]any
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &plan), "stdout: %s", r.stdout)
+	assert.Equal(t, "Saved the plan to "+w.planFile()+". To apply exactly this plan, run: esm apply "+w.planFile()+"\n", r.stderr)
+	assert.FileExists(t, w.planFile())
+}
+
+// A plan made against Datadog is applied against the same Datadog only:
+// not another endpoint, not the local store.
+func TestSavedPlanKeepsItsDatadog(t *testing.T) {
+	w := newWorkspace(t, annotatedIDL([]string{"Ping"}, all("Ping")))
+	dd := useDatadog(t)
+	require.Equal(t, exitOK, w.esm("plan", "--out", w.planFile()).code)
+	dd.ResetRequests()
+
+	other := useDatadog(t)
+	r := applyFile(t, w.planFile())
+	assert.Equal(t, exitFailure, r.code)
+	assert.Contains(t, r.stderr, "esm: the saved plan "+w.planFile()+" was made against Datadog at "+dd.URL+", but this apply would use Datadog at "+other.URL+": ")
+	assert.Empty(t, other.Requests())
+
+	useLocalStore(t)
+	r = applyFile(t, w.planFile())
+	assert.Equal(t, exitFailure, r.code)
+	assert.Contains(t, r.stderr, "was made against Datadog at "+dd.URL+", but this apply would use the local state store ")
+	r = applyFile(t, w.planFile(), "--state-dir", w.stateDir)
+	assert.Equal(t, exitFailure, r.code)
+	assert.Contains(t, r.stderr, "esm: --state-dir "+w.stateDir+" contradicts the saved plan "+w.planFile()+", made against Datadog at "+dd.URL+"\n")
+	assert.Empty(t, dd.Requests())
+	assert.NoDirExists(t, w.stateDir)
+}
