@@ -30,10 +30,7 @@ func savePlan(path string, l *loaded, p *monitor.Plan) error {
 		Scope:      l.scopeLine,
 		Plan:       p,
 	}
-	if err := planfile.Write(path, f); err != nil {
-		return fmt.Errorf("save the plan to %s: %w", path, errors.Unwrap(err))
-	}
-	return nil
+	return planfile.Write(path, f)
 }
 
 // savedBackend names the store of b as a saved plan records it: the

@@ -344,6 +344,13 @@ func TestSavedPlanContradictions(t *testing.T) {
 		assert.Contains(t, r.stderr, "but this apply would use Datadog at "+dd.URL)
 		assert.Empty(t, dd.Requests())
 	})
+	t.Run("--out in a missing directory", func(t *testing.T) {
+		out := filepath.Join(other, "missing", "prod.plan")
+		r := w.esm("plan", "--out", out)
+		assert.Equal(t, exitFailure, r.code)
+		assert.Contains(t, r.stderr, "esm: write plan file "+out+": no such file or directory\n")
+		assert.Empty(t, r.stdout, "no plan is shown that was not saved")
+	})
 	t.Run("--out named as a schema", func(t *testing.T) {
 		r := w.esm("plan", "--out", filepath.Join(other, "plan.avdl"))
 		assert.Equal(t, exitFailure, r.code)

@@ -17,20 +17,18 @@ const module = "github.com/esm-dev/esm/"
 // allowed lists, for each package, the module packages it may import.
 // Packages not listed (cmd/..., test helpers) may import anything.
 var allowed = map[string][]string{
-	"annotations":      {},
-	"webhook":          {},
-	"internal/diag":    {},
-	"internal/forge":   {},
-	"internal/idl":     {"internal/diag"},
-	"internal/config":  {"annotations"},
-	"internal/monitor": {"annotations", "internal/diag"},
-	"internal/report":  {"internal/monitor", "internal/diag", "annotations"},
-	// Saved plans: the file "esm plan --out" writes and "esm apply FILE"
-	// reads.
-	"internal/planfile":   {"internal/monitor", "internal/diag"},
+	"annotations":         {},
+	"webhook":             {},
+	"internal/diag":       {},
+	"internal/forge":      {},
+	"internal/idl":        {"internal/diag"},
+	"internal/config":     {"annotations"},
+	"internal/monitor":    {"annotations", "internal/diag"},
+	"internal/report":     {"internal/monitor", "internal/diag", "annotations"},
 	"internal/reconcile":  {"internal/idl", "annotations", "internal/monitor", "internal/report", "internal/config", "internal/diag", "internal/forge"},
 	"internal/datadog":    {"internal/monitor", "annotations", "internal/redact"},
 	"internal/localstore": {"internal/monitor", "annotations", "internal/diag"},
+	"internal/planfile":   {"internal/monitor", "internal/diag"}, // saved plans (esm plan --out, esm apply FILE)
 	"internal/github":     {"internal/forge", "internal/redact"},
 	"internal/collector":  {"internal/idl", "internal/diag"},
 	"internal/metrics":    {},

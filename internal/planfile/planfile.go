@@ -46,6 +46,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -189,7 +190,7 @@ func Encode(w io.Writer, f *File) error {
 
 // Write writes f to path atomically, with mode 0600: a temporary file in
 // the same directory, synced, then renamed over path, so that a reader
-// sees the old file or the whole new one.
+// sees the old file or the whole new one. Its errors name path.
 func Write(path string, f *File) error {
 	var buf bytes.Buffer
 	if err := Encode(&buf, f); err != nil {
@@ -197,34 +198,44 @@ func Write(path string, f *File) error {
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("write plan file: %w", err)
+		return writeError(path, err)
 	}
-	done := false
+	renamed := false
 	defer func() {
-		if !done {
+		if !renamed {
 			tmp.Close()
 			os.Remove(tmp.Name())
 		}
 	}()
-	if err := tmp.Chmod(0o600); err != nil {
-		return fmt.Errorf("write plan file: %w", err)
-	}
-	if _, err := tmp.Write(buf.Bytes()); err != nil {
-		return fmt.Errorf("write plan file: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("write plan file: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write plan file: %w", err)
+	for _, step := range []func() error{
+		func() error { return tmp.Chmod(0o600) },
+		func() error { _, err := tmp.Write(buf.Bytes()); return err },
+		tmp.Sync,
+		tmp.Close,
+	} {
+		if err := step(); err != nil {
+			return writeError(path, err)
+		}
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
-		done = true
-		return fmt.Errorf("write plan file: %w", err)
+		return writeError(path, err)
 	}
-	done = true
+	renamed = true
 	return nil
+}
+
+// writeError says that writing path failed, without the temporary file's
+// name a *fs.PathError would give.
+func writeError(path string, err error) error {
+	var pe *fs.PathError
+	var le *os.LinkError
+	switch {
+	case errors.As(err, &pe):
+		err = pe.Err
+	case errors.As(err, &le):
+		err = le.Err
+	}
+	return fmt.Errorf("write plan file %s: %w", path, err)
 }
 
 // Error is a file that is not a saved plan esm can apply: not JSON,

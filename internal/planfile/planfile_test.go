@@ -184,8 +184,9 @@ func TestWriteAndRead(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 5, len(f.Plan.Changes))
 
-	err = Write(filepath.Join(dir, "missing", "plan.json"), sampleFile())
-	assert.ErrorContains(t, err, "write plan file: ")
+	missing := filepath.Join(dir, "missing", "plan.json")
+	assert.EqualError(t, Write(missing, sampleFile()), "write plan file "+missing+": no such file or directory")
+	assert.ErrorContains(t, Write(dir, sampleFile()), "write plan file "+dir+": ", "a directory is not replaced")
 
 	saved := MaxSize
 	t.Cleanup(func() { MaxSize = saved })
