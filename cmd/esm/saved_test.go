@@ -94,6 +94,7 @@ func TestSavedPlanAppliesExactlyThePlan(t *testing.T) {
 	// The schemas change after the plan: the saved plan is applied, not a
 	// fresh one.
 	w.write(annotatedIDL([]string{"Ping", "Pong", "Pang"}, all("Ping", "Pang")))
+	onTerminal(t, "") // on a terminal too: the plan was reviewed when it was made
 	r = applyFile(t, w.planFile())
 	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
 	assert.Contains(t, r.stderr, "using Datadog at "+dd.URL+"\napplying the saved plan "+w.planFile()+", made ")
