@@ -466,3 +466,28 @@ func TestSavedPlanKeepsItsDatadog(t *testing.T) {
 	assert.Empty(t, dd.Requests())
 	assert.NoDirExists(t, w.stateDir)
 }
+
+// A saved plan keeps the drift verdict: esm apply FILE shows the monitor
+// changed outside esm as the plan did, and reverts the edit.
+func TestSavedPlanKeepsDrift(t *testing.T) {
+	w := newWorkspace(t, annotatedIDL([]string{"Ping"}, all("Ping")))
+	dd := useDatadog(t)
+	require.Equal(t, exitOK, w.esm("apply", "--yes").code)
+	id := ddID(t, dd, "Traffic Anomaly with Ping")
+	want, _ := dd.Monitor(id)
+	ddEdit(t, dd, http.MethodPut, id, `{"message": "edited in the UI"}`)
+
+	r := w.esm("plan", "--out", w.planFile())
+	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
+	require.Contains(t, r.stdout, "(changed outside esm: message)")
+	data, err := os.ReadFile(w.planFile())
+	require.NoError(t, err)
+	assert.Contains(t, string(data), `"drift": true,`)
+
+	r = applyFile(t, w.planFile())
+	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
+	assert.Contains(t, r.stdout, "(changed outside esm: message)")
+	assert.Contains(t, r.stdout, "Apply complete: 0 created, 1 updated, 0 deleted, 0 failed.\n")
+	got, _ := dd.Monitor(id)
+	assert.Equal(t, want.Message, got.Message, "the edit is reverted")
+}

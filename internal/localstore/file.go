@@ -34,7 +34,9 @@ func emptyState() *state { return &state{NextID: 1} }
 // field at its dotted path ("options.thresholds.critical" inside
 // "options" and "thresholds"), in the table's order. Field names follow
 // Datadog's monitor API; unset values and false flags are left out, so
-// that the file stays short.
+// that the file stays short. The fingerprint of what esm last wrote
+// (monitor.Monitor.Fingerprint) is kept as Datadog keeps it: the tag
+// esm_fingerprint:<fingerprint>, last in "tags".
 type fileJSON struct {
 	Version  int               `json:"version"`
 	NextID   int64             `json:"next_id"`
@@ -127,6 +129,12 @@ func encodeMonitor(m *monitor.Monitor) *object {
 			o.always = alwaysWritten[strings.Join(parts[:i+1], ".")]
 		}
 		val := f.JSONValue(&m.Definition)
+		if f.Name == "tags" {
+			items, _ := val.([]string)
+			if items = monitor.WithFingerprintTag(items, m.Fingerprint); len(items) > 0 {
+				val = items
+			}
+		}
 		if val != nil {
 			o.set(parts[len(parts)-1], val)
 		}
@@ -156,7 +164,11 @@ func decodeMonitor(raw json.RawMessage) (monitor.Monitor, error) {
 		m.ID = v
 		delete(obj, "id")
 	}
-	return m, decodeMembers(&m.Definition, obj, "")
+	if err := decodeMembers(&m.Definition, obj, ""); err != nil {
+		return m, err
+	}
+	m.Tags, m.Fingerprint = monitor.SplitFingerprintTag(m.Tags)
+	return m, nil
 }
 
 func decodeMembers(d *monitor.Definition, obj map[string]any, prefix string) error {

@@ -33,11 +33,13 @@
 // "desired" (create, update) and "current" (update, delete) hold the
 // monitor's owned fields (monitor.Owned) keyed by their dotted names, in
 // the table's order, typed as in the plan's JSON (tags an array of
-// strings, numbers, booleans, strings); unset fields are left out.
-// Unchanged monitors are listed with neither. Decode is strict: an
-// unknown key, a field of the wrong type, a change without what its
-// action needs, a summary that does not count the changes, or a
-// format_version other than FormatVersion is an error naming the value.
+// strings, numbers, booleans, strings); unset fields and false flags are
+// left out. "drift" and "drifted_fields" mark an update of a monitor
+// changed outside esm, as in the plan's JSON. Unchanged monitors are
+// listed with neither desired nor current. Decode is strict: an unknown
+// key, a field of the wrong type, a change without what its action
+// needs, a summary that does not count the changes, or a format_version
+// other than FormatVersion is an error naming the value.
 package planfile
 
 import (
@@ -133,6 +135,10 @@ type (
 		Column  int            `json:"column,omitempty"`
 		Reason  string         `json:"reason,omitempty"`
 		Healing bool           `json:"healing,omitempty"`
+		// Drift and DriftedFields mark an update of a monitor changed
+		// outside esm (monitor.Change.Drift), as in the plan's JSON.
+		Drift         bool     `json:"drift,omitempty"`
+		DriftedFields []string `json:"drifted_fields,omitempty"`
 		// Desired and Current are fields objects; decoded in changeOf,
 		// so that their errors name the change.
 		Desired json.RawMessage `json:"desired,omitempty"`
@@ -162,7 +168,8 @@ func Encode(w io.Writer, f *File) error {
 	for i := range p.Changes {
 		c := &p.Changes[i]
 		cj := changeJSON{Action: c.Action, Name: c.Name, Record: c.Record, File: c.File,
-			Line: c.Line, Column: c.Column, Reason: c.Reason, Healing: c.Heal}
+			Line: c.Line, Column: c.Column, Reason: c.Reason, Healing: c.Heal,
+			Drift: c.Drift, DriftedFields: c.DriftedFields}
 		if c.Action != monitor.Create {
 			id := c.ID
 			cj.ID = &id
@@ -349,7 +356,8 @@ func fromJSON(in *fileJSON) (*File, error) {
 // current fields its action needs, and no others.
 func changeOf(cj *changeJSON) (monitor.Change, error) {
 	c := monitor.Change{Action: cj.Action, Name: cj.Name, Record: cj.Record, File: cj.File,
-		Line: cj.Line, Column: cj.Column, Reason: cj.Reason, Heal: cj.Healing}
+		Line: cj.Line, Column: cj.Column, Reason: cj.Reason, Heal: cj.Healing,
+		Drift: cj.Drift, DriftedFields: cj.DriftedFields}
 	if c.Name == "" {
 		return c, errors.New(`"name" is missing`)
 	}
@@ -372,6 +380,15 @@ func changeOf(cj *changeJSON) (monitor.Change, error) {
 		return c, fmt.Errorf(`"id" must be a positive integer for %s`, c.Action)
 	case cj.Healing && c.Action != monitor.Delete:
 		return c, errors.New(`"healing" marks a delete only`)
+	case cj.Drift && c.Action != monitor.Update:
+		return c, errors.New(`"drift" marks an update only`)
+	case cj.Drift != (len(cj.DriftedFields) > 0):
+		return c, errors.New(`"drift" and "drifted_fields" go together`)
+	}
+	for _, name := range cj.DriftedFields {
+		if _, ok := monitor.FieldByName(name); !ok {
+			return c, fmt.Errorf(`"drifted_fields": unknown monitor field %q`, name)
+		}
 	}
 	if cj.ID != nil {
 		c.ID = *cj.ID

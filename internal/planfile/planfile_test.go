@@ -39,8 +39,11 @@ func samplePlan() *monitor.Plan {
 		{Definition: definition("Update me", "avg(last_5m):sum:b{*} >= 2"), Source: monitor.Source{Record: "com.example.B", File: "schemas/a.avdl", Line: 9, Column: 3}},
 		{Definition: definition("Keep me", "avg(last_5m):sum:c{*} >= 1"), Source: monitor.Source{Record: "com.example.C", File: "schemas/a.avdl", Line: 15, Column: 3}},
 	}
+	// "Update me" was written by esm with another query: its query was
+	// edited outside esm since (drift).
+	written := definition("Update me", "avg(last_5m):sum:b{*} >= 3")
 	current := []monitor.Monitor{
-		{ID: 4, Definition: definition("Update me", "avg(last_5m):sum:b{*} >= 1")},
+		{ID: 4, Definition: definition("Update me", "avg(last_5m):sum:b{*} >= 1"), Fingerprint: monitor.Fingerprint(&written)},
 		{ID: 5, Definition: definition("Keep me", "avg(last_5m):sum:c{*} >= 1")},
 		{ID: 6, Definition: definition("Delete me", "avg(last_5m):sum:d{*} >= 1")},
 		{ID: 7, Definition: definition("Keep me", "avg(last_5m):sum:c{*} >= 1")},
@@ -65,7 +68,7 @@ func sampleFile() *File {
 func TestRoundTrip(t *testing.T) {
 	f := sampleFile()
 	s := f.Plan.Summary()
-	require.Equal(t, monitor.Summary{Create: 1, Update: 1, Delete: 2, Unchanged: 1, Healing: 1}, s, "the sample has every action")
+	require.Equal(t, monitor.Summary{Create: 1, Update: 1, Delete: 2, Unchanged: 1, Healing: 1, Drift: 1}, s, "the sample has every action")
 	var buf bytes.Buffer
 	require.NoError(t, Encode(&buf, f))
 	assert.Contains(t, buf.String(), `"message": "over 5 <b>&</b> more\n@slack-team"`, "no HTML escapes")
@@ -85,6 +88,8 @@ func TestRoundTrip(t *testing.T) {
 		assert.Equal(t, want.Heal, got.Heal)
 		assert.Equal(t, want.Reason, got.Reason)
 		assert.Equal(t, want.Diff, got.Diff, "%s: the diff is recomputed", want.Name)
+		assert.Equal(t, want.Drift, got.Drift)
+		assert.Equal(t, want.DriftedFields, got.DriftedFields)
 		switch want.Action {
 		case monitor.Create, monitor.Update:
 			require.NotNil(t, got.Desired)
@@ -148,8 +153,15 @@ func TestDecodeErrors(t *testing.T) {
 		{name: "desired of another monitor", data: edit(`"name": "Create me",
         "type"`, `"name": "Someone else",
         "type"`), want: `changes[0]: desired.name "Someone else" is not the change's name "Create me"`},
-		{name: "an edited summary", data: edit(`"create": 1`, `"create": 0`), want: `"summary" {Create:0 Update:1 Delete:2 Unchanged:1 Healing:1} does not count the changes`},
+		{name: "an edited summary", data: edit(`"create": 1`, `"create": 0`), want: `"summary" {Create:0 Update:1 Delete:2 Unchanged:1 Healing:1 Drift:1} does not count the changes`},
 		{name: "healing on a create", data: edit(`"id": null,`, `"id": null, "healing": true,`), want: `changes[0]: "healing" marks a delete only`},
+		{name: "drift on a create", data: edit(`"id": null,`, `"id": null, "drift": true, "drifted_fields": ["query"],`), want: `changes[0]: "drift" marks an update only`},
+		{name: "drift without fields", data: edit(`"drifted_fields": [
+        "query"
+      ],`, ``), want: `"drift" and "drifted_fields" go together`},
+		{name: "an unknown drifted field", data: edit(`"drifted_fields": [
+        "query"`, `"drifted_fields": [
+        "restricted_roles"`), want: `"drifted_fields": unknown monitor field "restricted_roles"`},
 		{name: "an update that changes nothing", data: strings.Replace(good, `sum:b{*} >= 2`, `sum:b{*} >= 1`, 1), want: `an update whose "desired" and "current" are the same`},
 	}
 	for _, tt := range tests {

@@ -73,7 +73,7 @@ func TestApplySavedRefusesStalePlans(t *testing.T) {
 	a.Query = "avg(last_5m):sum:edited{*} > 1"
 	require.NoError(t, store.Update(ctx, a.ID, &a))
 	plan := planOf(t, b, "A", "D")
-	require.Equal(t, monitor.Summary{Create: 1, Update: 1, Delete: 2}, plan.Summary())
+	require.Equal(t, monitor.Summary{Create: 1, Update: 1, Delete: 2, Drift: 1}, plan.Summary(), "A was edited outside esm")
 
 	a.Message = "edited in the UI"
 	a.Priority = 1
