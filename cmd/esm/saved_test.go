@@ -34,34 +34,6 @@ func ddWrites(dd *ddtest.Server) int {
 	return dd.CountRequests(http.MethodPost, "") + dd.CountRequests(http.MethodPut, "") + dd.CountRequests(http.MethodDelete, "")
 }
 
-// ddEdit changes a monitor through the fake's API, as someone in
-// Datadog's UI would: method is PUT (body the fields to change) or
-// DELETE.
-func ddEdit(t *testing.T, dd *ddtest.Server, method string, id int64, body string) {
-	t.Helper()
-	req, err := http.NewRequest(method, fmt.Sprintf("%s/api/v1/monitor/%d", dd.URL, id), strings.NewReader(body))
-	require.NoError(t, err)
-	req.Header.Set("DD-API-KEY", "api-key")
-	req.Header.Set("DD-APPLICATION-KEY", "app-key")
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode, "%s monitor %d", method, id)
-}
-
-// ddID returns the ID of the fake's monitor called name.
-func ddID(t *testing.T, dd *ddtest.Server, name string) int64 {
-	t.Helper()
-	for _, m := range dd.Monitors() {
-		if m.Name == name {
-			return m.ID
-		}
-	}
-	t.Fatalf("no monitor %q", name)
-	return 0
-}
-
 // ddNames returns the names of the fake's monitors.
 func ddNames(dd *ddtest.Server) []string {
 	var out []string
@@ -130,8 +102,8 @@ func TestSavedPlanRefusesStalePlans(t *testing.T) {
 			name:   "update of a monitor edited since",
 			before: appliedThenChanged(annotatedIDL([]string{"Ping", "Pong"}, all("Ping", "Pong")), strings.ReplaceAll(annotatedIDL([]string{"Ping", "Pong"}, all("Ping", "Pong")), `"deviations": 3`, `"deviations": 4`)),
 			between: func(t *testing.T, dd *ddtest.Server) {
-				ddEdit(t, dd, http.MethodPut, ddID(t, dd, "Traffic Anomaly with Ping"), `{"message": "edited in the UI"}`)
-				ddEdit(t, dd, http.MethodPut, ddID(t, dd, "Traffic Anomaly with Pong"), `{"message": "edited too", "priority": 2}`)
+				dd.EditMonitor(t, monitorID(t, dd, "Traffic Anomaly with Ping"), func(m map[string]any) { m["message"] = "edited in the UI" })
+				dd.EditMonitor(t, monitorID(t, dd, "Traffic Anomaly with Pong"), func(m map[string]any) { m["message"], m["priority"] = "edited too", 2 })
 			},
 			want: []string{
 				` "Traffic Anomaly with Ping" changed since the plan: message` + "\n",
@@ -142,7 +114,7 @@ func TestSavedPlanRefusesStalePlans(t *testing.T) {
 			name:   "update of a monitor deleted since",
 			before: appliedThenChanged(annotatedIDL([]string{"Ping"}, all("Ping")), strings.ReplaceAll(annotatedIDL([]string{"Ping"}, all("Ping")), `"deviations": 3`, `"deviations": 4`)),
 			between: func(t *testing.T, dd *ddtest.Server) {
-				ddEdit(t, dd, http.MethodDelete, ddID(t, dd, "Traffic Anomaly with Ping"), "")
+				dd.DeleteMonitor(t, monitorID(t, dd, "Traffic Anomaly with Ping"))
 			},
 			want: []string{` "Traffic Anomaly with Ping" was deleted, or lost its environment tag, since the plan` + "\n"},
 		},
@@ -150,7 +122,7 @@ func TestSavedPlanRefusesStalePlans(t *testing.T) {
 			name:   "delete of a monitor edited since",
 			before: appliedThenChanged(annotatedIDL([]string{"Ping", "Pong"}, all("Ping", "Pong")), annotatedIDL([]string{"Ping", "Pong"}, all("Ping"))),
 			between: func(t *testing.T, dd *ddtest.Server) {
-				ddEdit(t, dd, http.MethodPut, ddID(t, dd, "Traffic Anomaly with Pong"), `{"message": "keep me, I am watched"}`)
+				dd.EditMonitor(t, monitorID(t, dd, "Traffic Anomaly with Pong"), func(m map[string]any) { m["message"] = "keep me, I am watched" })
 			},
 			want: []string{` "Traffic Anomaly with Pong" changed since the plan: message` + "\n"},
 		},
@@ -473,9 +445,9 @@ func TestSavedPlanKeepsDrift(t *testing.T) {
 	w := newWorkspace(t, annotatedIDL([]string{"Ping"}, all("Ping")))
 	dd := useDatadog(t)
 	require.Equal(t, exitOK, w.esm("apply", "--yes").code)
-	id := ddID(t, dd, "Traffic Anomaly with Ping")
+	id := monitorID(t, dd, "Traffic Anomaly with Ping")
 	want, _ := dd.Monitor(id)
-	ddEdit(t, dd, http.MethodPut, id, `{"message": "edited in the UI"}`)
+	dd.EditMonitor(t, id, func(m map[string]any) { m["message"] = "edited in the UI" })
 
 	r := w.esm("plan", "--out", w.planFile())
 	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
