@@ -38,7 +38,7 @@ func (a *app) applyCmd() *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
 		DisableFlagsInUseLine: true,
-		Use:                   "apply --env ENV [--config FILE] [-I DIR]... [--target RECORD]... [--yes] [--output text|json] [--allow-mass-delete] [--state-dir DIR] [PATH...]",
+		Use:                   "apply --env ENV [--config FILE] [-I DIR]... [--target RECORD]... [--yes] [--output text|json] [--allow-mass-delete] [--state-dir DIR] [PATH...] | apply [--config FILE] [--output text|json] [--allow-mass-delete] FILE",
 		Short:                 "Create, update and delete the monitors of an environment to match the schemas",
 		Long: `Compute the plan as "esm plan" does, print it and carry it out: create the
 monitors the annotations ask for, update the ones that differ, and delete
@@ -58,6 +58,21 @@ change (another apply waits for it); on Datadog, which has no lock, each
 create first looks for a monitor of the same name and tag, and afterwards
 keeps the oldest of any twins a concurrent run created.
 
+"esm apply FILE" applies a plan saved by "esm plan --out FILE", as
+"terraform apply FILE" does: exactly its changes, not a fresh plan of the
+schemas, in the environment and against the store it was made for (a
+flag that contradicts the file, such as another --env or --state-dir,
+and --target or -I, are usage errors; DD_API_KEY and DD_APP_KEY must
+select the same store). It takes the lock, lists the monitors and
+refuses, changing nothing, when any monitor the plan touches changed
+since the plan was made: an updated or deleted monitor whose fields
+differ from the saved ones or that is gone, or a monitor with the name of
+a create that exists now; the error names each one. A saved plan was
+reviewed when it was made: it is applied without asking, even on a
+terminal, and --output json needs no --yes; the mass-delete guard holds.
+An argument is a saved plan when it is a file not named .avdl, .avsc or
+.avpr whose content is JSON; any other argument is a schema PATH.
+
 --output json (with --yes) prints one JSON object instead: the plan as
 "esm plan --output json" prints it, "applied", the "error" that stopped
 the run if any, and one result per change (action, name, id, result:
@@ -71,14 +86,19 @@ any change failed (each change's outcome is printed).`,
 			if output != "text" && output != "json" {
 				return usagef("--output must be text or json, not %q", output)
 			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
+			defer stop()
+			if file, ok, err := savedPlanArg(args); err != nil {
+				return err
+			} else if ok {
+				return a.applySaved(ctx, cmd, &f, savedApply{path: file, output: output, allowMassDelete: allowMassDelete})
+			}
 			jsonOut := output == "json"
 			if jsonOut && !yes {
 				// As terraform apply -json: no question can be asked on a
 				// stream of JSON.
 				return usagef("--output json needs --yes: esm cannot ask for confirmation in JSON")
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
-			defer stop()
 			l, err := a.loadPlan(ctx, &f, args, !jsonOut)
 			if err != nil {
 				return err
@@ -114,37 +134,10 @@ any change failed (each change's outcome is printed).`,
 					return nil
 				},
 			})
-			if jsonOut && resp != nil && resp.Plan != nil {
-				if werr := report.ApplyJSON(a.stdout, resp.Plan, resp.Applied, resp.Results, err); werr != nil {
-					return werr
-				}
-				if err != nil {
-					return err
-				}
-				if resp.Failed() {
-					return errReported
-				}
-				return nil
-			}
-			switch {
-			case errors.Is(err, reconcile.ErrDeclined):
-				fmt.Fprintln(a.stderr, "Apply cancelled: nothing was changed.")
-				return errReported
-			case err != nil:
-				return err
-			case printErr != nil:
+			if err == nil && printErr != nil {
 				return printErr
-			case !resp.Applied:
-				return nil
 			}
-			fmt.Fprintln(a.stdout)
-			if err := report.Results(a.stdout, resp.Results); err != nil {
-				return err
-			}
-			if resp.Failed() {
-				return errReported
-			}
-			return nil
+			return a.applyOutcome(resp, err, jsonOut)
 		},
 	}
 	f.add(cmd)
@@ -152,6 +145,41 @@ any change failed (each change's outcome is printed).`,
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "print the plan and the outcome as `FORMAT`: text or json (json needs --yes)")
 	cmd.Flags().BoolVar(&allowMassDelete, "allow-mass-delete", false, "apply a plan that deletes more monitors than the environment's max_deletes")
 	return cmd
+}
+
+// applyOutcome prints what an apply did (the JSON object with jsonOut,
+// else the result of each change) and returns the command's error: err,
+// or errReported when a change failed or the apply was declined.
+func (a *app) applyOutcome(resp *reconcile.Response, err error, jsonOut bool) error {
+	if jsonOut && resp != nil && resp.Plan != nil {
+		if werr := report.ApplyJSON(a.stdout, resp.Plan, resp.Applied, resp.Results, err); werr != nil {
+			return werr
+		}
+		if err != nil {
+			return err
+		}
+		if resp.Failed() {
+			return errReported
+		}
+		return nil
+	}
+	switch {
+	case errors.Is(err, reconcile.ErrDeclined):
+		fmt.Fprintln(a.stderr, "Apply cancelled: nothing was changed.")
+		return errReported
+	case err != nil:
+		return err
+	case !resp.Applied:
+		return nil
+	}
+	fmt.Fprintln(a.stdout)
+	if err := report.Results(a.stdout, resp.Results); err != nil {
+		return err
+	}
+	if resp.Failed() {
+		return errReported
+	}
+	return nil
 }
 
 // confirm asks whether to apply and reports whether the answer is "yes".

@@ -129,18 +129,8 @@ func (a *app) loadPlan(ctx context.Context, f *planFlags, paths []string, text b
 		return nil, errors.Join(problems...)
 	}
 	f.stateDir = ws.stateDir(f.stateDir)
-	cfg, err := reconcile.LoadConfig(ws.configFile(f.config))
+	cfg, err := a.loadConfig(ws.configFile(f.config), f.env)
 	if err != nil {
-		msg := strings.TrimSpace(err.Error())
-		if !strings.Contains(msg, "\n") {
-			return nil, err
-		}
-		// Every problem of the file, one a line, each naming its file
-		// and line.
-		fmt.Fprintln(a.stderr, msg)
-		return nil, errReported
-	}
-	if _, err := cfg.Env(f.env); err != nil {
 		return nil, err
 	}
 	l := &loaded{cfg: cfg}
@@ -207,6 +197,26 @@ func (a *app) loadPlan(ctx context.Context, f *planFlags, paths []string, text b
 	return l, nil
 }
 
+// loadConfig reads the configuration file (built-in defaults for "") and
+// checks that env is one of its environments. A file with several
+// problems has them printed, one a line, each naming its file and line,
+// and errReported returned.
+func (a *app) loadConfig(file, env string) (*config.Config, error) {
+	cfg, err := reconcile.LoadConfig(file)
+	if err != nil {
+		msg := strings.TrimSpace(err.Error())
+		if !strings.Contains(msg, "\n") {
+			return nil, err
+		}
+		fmt.Fprintln(a.stderr, msg)
+		return nil, errReported
+	}
+	if _, err := cfg.Env(env); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
 // run plans, and applies when req.Apply, through the use case, and
 // names the backend in its error.
 func (l *loaded) run(ctx context.Context, req reconcile.Request) (*reconcile.Response, error) {
@@ -221,11 +231,11 @@ func (l *loaded) run(ctx context.Context, req reconcile.Request) (*reconcile.Res
 // planCmd is "esm plan".
 func (a *app) planCmd() *cobra.Command {
 	var f planFlags
-	var output string
+	var output, out string
 	var detailed bool
 	cmd := &cobra.Command{
 		DisableFlagsInUseLine: true,
-		Use:                   "plan --env ENV [--config FILE] [-I DIR]... [--target RECORD]... [--changed-since REF] [--output text|json|markdown] [--detailed-exitcode] [--state-dir DIR] [PATH...]",
+		Use:                   "plan --env ENV [--config FILE] [-I DIR]... [--target RECORD]... [--changed-since REF] [--output text|json|markdown] [--out FILE] [--detailed-exitcode] [--state-dir DIR] [PATH...]",
 		Short:                 "Show what apply would change in the monitors of an environment",
 		Long: `Read the annotated schemas under each PATH (default: schemas at the
 repository root, the nearest directory up from here holding .git or
@@ -266,6 +276,12 @@ declared in the schema files changed between REF and the work tree (Git's
 view: committed, staged, unstaged and untracked changes), before or after
 the change, and the monitors they ask for; other monitors are left alone.
 
+--out FILE saves the plan, as "terraform plan -out": the changes, the
+desired monitors and the current fields they were computed against, the
+environment, the store and the scope, as versioned JSON (mode 0600).
+"esm apply FILE" then applies exactly that plan, and refuses when a
+monitor it touches changed since. The plan is printed as without --out.
+
 Exit status: 0 on success, 1 on any error, a usage error included (every
 schema problem is printed as file:line:col: message). With
 --detailed-exitcode, 2 means success with changes to apply, and nothing
@@ -274,6 +290,9 @@ else: 0 then means no changes.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if output != "text" && output != "json" && output != "markdown" {
 				return usagef("--output must be text, json or markdown, not %q", output)
+			}
+			if out != "" && idl.IsSchemaFile(out) {
+				return usagef("--out %s: a plan file must not be named as a schema file (.avdl, .avsc, .avpr): esm apply would read it as one", out)
 			}
 			ctx := cmd.Context()
 			f.keepDiags = output == "markdown"
@@ -291,6 +310,11 @@ else: 0 then means no changes.`,
 			if err != nil {
 				return err
 			}
+			if out != "" {
+				if err := savePlan(out, l, resp.Plan); err != nil {
+					return err
+				}
+			}
 			if output == "markdown" {
 				err = a.printComment(ctx, &f, l, resp.Plan)
 			} else if output == "json" {
@@ -302,6 +326,14 @@ else: 0 then means no changes.`,
 			if err != nil {
 				return err
 			}
+			if out != "" {
+				w := a.stderr
+				if output == "text" {
+					w = a.stdout
+					fmt.Fprintln(w)
+				}
+				fmt.Fprintf(w, "Saved the plan to %s. To apply exactly this plan, run: esm apply %s\n", out, out)
+			}
 			if detailed && resp.Plan.HasChanges() {
 				return exitStatus(exitChanges)
 			}
@@ -311,6 +343,7 @@ else: 0 then means no changes.`,
 	f.add(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "print the plan as `FORMAT`: text, json, or markdown (the bot's pull request comment)")
 	cmd.Flags().StringVar(&f.changedSince, "changed-since", "", "plan only the records of the schema files changed between `REF` and the work tree, as the bot plans a pull request")
+	cmd.Flags().StringVar(&out, "out", "", "save the plan to `FILE`, for \"esm apply FILE\" to apply exactly it")
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit with status 2 when the plan has changes (0 when it has none, 1 on error)")
 	return cmd
 }

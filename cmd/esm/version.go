@@ -43,10 +43,8 @@ func (a *app) printVersion() error {
 // .git directory). info may be nil.
 func versionText(v string, info *debug.BuildInfo, goVersion string) string {
 	commit, modified := "unknown", false
+	v = moduleVersion(v, info)
 	if info != nil {
-		if v == "dev" && info.Main.Version != "" && info.Main.Version != "(devel)" {
-			v = info.Main.Version
-		}
 		for _, s := range info.Settings {
 			switch s.Key {
 			case "vcs.revision":
@@ -63,4 +61,21 @@ func versionText(v string, info *debug.BuildInfo, goVersion string) string {
 		commit += " (modified)"
 	}
 	return fmt.Sprintf("esm %s\ncommit: %s\ngo: %s\n", v, commit, goVersion)
+}
+
+// moduleVersion returns v, the version set with -ldflags, or, when it is
+// the default "dev", the module version from the build info when there
+// is one. info may be nil.
+func moduleVersion(v string, info *debug.BuildInfo) string {
+	if v == "dev" && info != nil && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		return info.Main.Version
+	}
+	return v
+}
+
+// esmVersion returns the version of the running esm, as "esm version"
+// prints it.
+func esmVersion() string {
+	info, _ := debug.ReadBuildInfo()
+	return moduleVersion(version, info)
 }

@@ -28,7 +28,8 @@ var allowed = map[string][]string{
 	"internal/report":     {"internal/monitor", "internal/diag", "annotations"},
 	"internal/reconcile":  {"internal/idl", "annotations", "internal/monitor", "internal/report", "internal/config", "internal/diag", "internal/forge", "internal/queries"},
 	"internal/datadog":    {"internal/monitor", "annotations", "internal/redact"},
-	"internal/localstore": {"internal/monitor", "annotations"},
+	"internal/localstore": {"internal/monitor", "annotations", "internal/diag"},
+	"internal/planfile":   {"internal/monitor", "internal/diag"}, // saved plans (esm plan --out, esm apply FILE)
 	"internal/github":     {"internal/forge", "internal/redact"},
 	"internal/collector":  {"internal/idl", "internal/diag"},
 	"internal/metrics":    {},

@@ -10,9 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 
+	"github.com/esm-dev/esm/internal/diag"
 	"github.com/esm-dev/esm/internal/monitor"
 )
 
@@ -128,31 +128,11 @@ func encodeMonitor(m *monitor.Monitor) *object {
 			o = o.child(p)
 			o.always = alwaysWritten[strings.Join(parts[:i+1], ".")]
 		}
-		v := f.Value(&m.Definition)
-		var val any
-		switch f.Kind {
-		case monitor.ListField:
-			var items []string
-			if v != "" {
-				items = strings.Split(v, ", ")
-			}
-			if f.Name == "tags" {
-				items = monitor.WithFingerprintTag(items, m.Fingerprint)
-			}
-			if len(items) > 0 {
+		val := f.JSONValue(&m.Definition)
+		if f.Name == "tags" {
+			items, _ := val.([]string)
+			if items = monitor.WithFingerprintTag(items, m.Fingerprint); len(items) > 0 {
 				val = items
-			}
-		case monitor.NumberField:
-			if v != "" {
-				val = json.Number(v)
-			}
-		case monitor.BoolField:
-			if v == "true" {
-				val = true
-			}
-		default:
-			if v != "" {
-				val = v
 			}
 		}
 		if val != nil {
@@ -216,48 +196,11 @@ func decodeMembers(d *monitor.Definition, obj map[string]any, prefix string) err
 		if !ok {
 			return fmt.Errorf("unknown field %q", path)
 		}
-		s, err := fieldString(f, v)
-		if err != nil {
-			return err
-		}
-		if err := f.Set(d, s); err != nil {
+		if err := f.SetJSON(d, v); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// fieldString returns a JSON value of the state file in the form
-// monitor.Field.Set takes, checking its type.
-func fieldString(f monitor.Field, v any) (string, error) {
-	switch f.Kind {
-	case monitor.ListField:
-		items, ok := v.([]any)
-		if !ok {
-			return "", fmt.Errorf("%s must be an array of strings", f.Name)
-		}
-		strs := make([]string, len(items))
-		for i, it := range items {
-			if strs[i], ok = it.(string); !ok {
-				return "", fmt.Errorf("%s must be an array of strings", f.Name)
-			}
-		}
-		return strings.Join(strs, ", "), nil
-	case monitor.NumberField:
-		if n, ok := v.(json.Number); ok {
-			return n.String(), nil
-		}
-		return "", fmt.Errorf("%s must be a number", f.Name)
-	case monitor.BoolField:
-		if b, ok := v.(bool); ok {
-			return strconv.FormatBool(b), nil
-		}
-		return "", fmt.Errorf("%s must be true or false", f.Name)
-	}
-	if s, ok := v.(string); ok {
-		return s, nil
-	}
-	return "", fmt.Errorf("%s must be a string", f.Name)
 }
 
 // encode renders st as the state file's pretty-printed JSON.
@@ -288,7 +231,10 @@ func decode(data []byte) (*state, error) {
 	dec.DisallowUnknownFields()
 	var f fileJSON
 	if err := dec.Decode(&f); err != nil {
-		return nil, jsonError(data, err)
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("the file is empty")
+		}
+		return nil, diag.JSONError(data, err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, errors.New("unexpected data after the state object")
@@ -316,30 +262,6 @@ func decode(data []byte) (*state, error) {
 		st.NextID = max(st.NextID, m.ID+1)
 	}
 	return st, nil
-}
-
-// jsonError adds the line and column to a JSON syntax or type error.
-func jsonError(data []byte, err error) error {
-	var offset int64
-	var syntax *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syntax):
-		offset = syntax.Offset
-	case errors.As(err, &typ):
-		offset = typ.Offset
-	default:
-		if errors.Is(err, io.EOF) {
-			return errors.New("the file is empty")
-		}
-		return err
-	}
-	// The error occurred after reading offset bytes: the last one read is
-	// where it points.
-	prefix := data[:max(0, min(int(offset)-1, len(data)))]
-	line := bytes.Count(prefix, []byte("\n")) + 1
-	col := len(prefix) - bytes.LastIndexByte(prefix, '\n') // 1-based: LastIndexByte is -1 on line 1
-	return fmt.Errorf("%w (line %d, column %d)", err, line, col)
 }
 
 // load reads the state file at path, following symbolic links. A missing

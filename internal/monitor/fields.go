@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
@@ -47,6 +48,71 @@ func (f Field) Set(d *Definition, v string) error {
 		return fmt.Errorf("%s: %w", f.Name, err)
 	}
 	return nil
+}
+
+// JSONValue returns the field of d as files hold it in JSON (the local
+// state file, a saved plan): a []string for a list, a json.Number for a
+// number, a bool for a flag, else a string; nil when the field is unset
+// or a false flag, so that files keep only what is set.
+func (f Field) JSONValue(d *Definition) any {
+	v := f.get(d)
+	switch {
+	case v == "":
+		return nil
+	case f.Kind == ListField:
+		return strings.Split(v, ", ")
+	case f.Kind == NumberField:
+		return json.Number(v)
+	case f.Kind == BoolField:
+		if v == "true" {
+			return true
+		}
+		return nil
+	}
+	return v
+}
+
+// SetJSON sets the field of d from a value as encoding/json decodes it
+// (with UseNumber) from the form JSONValue returns; nil unsets it. A value
+// of another type is an error naming the field.
+func (f Field) SetJSON(d *Definition, v any) error {
+	if v == nil {
+		return f.Set(d, "")
+	}
+	var s string
+	var ok bool
+	switch f.Kind {
+	case ListField:
+		items, isList := v.([]any)
+		strs := make([]string, len(items))
+		ok = isList
+		for i := range items {
+			if strs[i], ok = items[i].(string); !ok {
+				break
+			}
+		}
+		if !ok {
+			return fmt.Errorf("%s must be an array of strings", f.Name)
+		}
+		s = strings.Join(strs, ", ")
+	case NumberField:
+		var n json.Number
+		if n, ok = v.(json.Number); !ok {
+			return fmt.Errorf("%s must be a number", f.Name)
+		}
+		s = n.String()
+	case BoolField:
+		var b bool
+		if b, ok = v.(bool); !ok {
+			return fmt.Errorf("%s must be true or false", f.Name)
+		}
+		s = strconv.FormatBool(b)
+	default:
+		if s, ok = v.(string); !ok {
+			return fmt.Errorf("%s must be a string", f.Name)
+		}
+	}
+	return f.Set(d, s)
 }
 
 // Owned is the table of the fields esm owns, in the order plans list them.

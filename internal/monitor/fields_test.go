@@ -1,6 +1,8 @@
 package monitor
 
 import (
+	"bytes"
+	"encoding/json"
 	"strconv"
 	"testing"
 
@@ -58,4 +60,48 @@ func TestOwnedFieldKindsParse(t *testing.T) {
 	f, _ := FieldByName("options.thresholds.warning")
 	require.NoError(t, f.Set(&d, strconv.Itoa(3)))
 	assert.Equal(t, 3.0, *d.Options.Thresholds.Warning)
+}
+
+// JSONValue and SetJSON carry every owned field through JSON (the state
+// file, a saved plan) as its kind's type, and refuse another type naming
+// the field.
+func TestOwnedFieldsThroughJSON(t *testing.T) {
+	src := full()
+	var back Definition
+	for _, f := range Owned {
+		data, err := json.Marshal(f.JSONValue(&src))
+		require.NoError(t, err, f.Name)
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		var v any
+		require.NoError(t, dec.Decode(&v))
+		require.NoError(t, f.SetJSON(&back, v), f.Name)
+	}
+	assert.Equal(t, Fields(&src), Fields(&back))
+
+	tags, _ := FieldByName("tags")
+	assert.Equal(t, []string{"a:1", "b:2"}, tags.JSONValue(&src), "lists are arrays, normalised")
+	notify, _ := FieldByName("options.notify_audit")
+	assert.Nil(t, notify.JSONValue(&Definition{}), "a false flag is left out")
+	priority, _ := FieldByName("priority")
+	assert.Equal(t, json.Number("2"), priority.JSONValue(&src))
+	assert.Nil(t, priority.JSONValue(&Definition{}), "unset is nil")
+
+	tests := []struct {
+		field string
+		v     any
+		want  string
+	}{
+		{"tags", "a:1", "tags must be an array of strings"},
+		{"tags", []any{"a:1", 2.0}, "tags must be an array of strings"},
+		{"priority", "2", "priority must be a number"},
+		{"priority", json.Number("2.5"), `priority: "2.5" is not an integer`},
+		{"options.notify_audit", "yes", "options.notify_audit must be true or false"},
+		{"query", 1.0, "query must be a string"},
+	}
+	for _, tt := range tests {
+		f, ok := FieldByName(tt.field)
+		require.True(t, ok)
+		assert.EqualError(t, f.SetJSON(&Definition{}, tt.v), tt.want)
+	}
 }

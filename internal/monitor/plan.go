@@ -308,6 +308,11 @@ func deleteChange(m *Monitor) Change {
 	return Change{Action: Delete, Name: m.Name, ID: m.ID, Record: rec, File: file, Current: m, Diff: fieldDiff(&m.Definition, nil)}
 }
 
+// FieldDiffs returns the owned fields that differ between old and new, in
+// the order of Owned, compared as Diff compares them; nil stands for "no
+// monitor". A saved plan recomputes its changes' diffs with it.
+func FieldDiffs(old, new *Definition) []FieldDiff { return fieldDiff(old, new) }
+
 // fieldDiff compares the owned fields of two monitors after normalising
 // them as Datadog stores them; nil stands for "no monitor".
 func fieldDiff(old, new *Definition) []FieldDiff {

@@ -131,18 +131,29 @@ func begin(ctx context.Context, env string, specs []annotations.Spec, b Backend,
 	if err != nil {
 		return nil, nil, fmt.Errorf("render monitors: %w", err)
 	}
-	l, ok := b.Store.(monitor.Locker)
+	unlock, err = lockStore(ctx, b.Store, apply, waiting)
+	if err != nil {
+		return nil, nil, err
+	}
+	return desired, unlock, nil
+}
+
+// lockStore takes the lock of a store that has one (monitor.Locker) for
+// an apply, telling waiting (when not nil) once if another run holds it.
+// The caller defers unlock, which does nothing when no lock was taken.
+func lockStore(ctx context.Context, s monitor.Store, apply bool, waiting func()) (unlock func(), err error) {
+	l, ok := s.(monitor.Locker)
 	if !apply || !ok {
-		return desired, func() {}, nil
+		return func() {}, nil
 	}
 	if waiting == nil {
 		waiting = func() {}
 	}
 	unlock, err = monitor.Lock(ctx, l, waiting)
 	if err != nil {
-		return nil, nil, fmt.Errorf("lock the store: %w", err)
+		return nil, fmt.Errorf("lock the store: %w", err)
 	}
-	return desired, unlock, nil
+	return unlock, nil
 }
 
 // ErrDeclined is returned by a Confirm that was answered no.

@@ -27,6 +27,14 @@ func (s *Server) EditMonitor(t testing.TB, id int64, edit func(m map[string]any)
 	s.call(t, http.MethodPut, id, body)
 }
 
+// DeleteMonitor deletes monitor id as a person in Datadog's UI does
+// (DELETE /api/v1/monitor/{id}), through the server's HTTP API. The test
+// fails when the call does.
+func (s *Server) DeleteMonitor(t testing.TB, id int64) {
+	t.Helper()
+	s.call(t, http.MethodDelete, id, nil)
+}
+
 // call sends one request about monitor id with the server's keys and
 // returns the decoded answer.
 func (s *Server) call(t testing.TB, method string, id int64, body map[string]any) map[string]any {
