@@ -141,6 +141,9 @@ any change failed (each change's outcome is printed).`,
 			if err := report.Results(a.stdout, resp.Results); err != nil {
 				return err
 			}
+			for _, n := range resp.Notes {
+				fmt.Fprintln(a.stdout, n)
+			}
 			if resp.Failed() {
 				return errReported
 			}

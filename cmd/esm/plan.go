@@ -44,6 +44,8 @@ type planFlags struct {
 	// changedSince scopes the plan to the files changed since a Git ref
 	// (plan only).
 	changedSince string
+	// backend, rulesDir and promURL choose the backend (chooseBackend).
+	backend, rulesDir, promURL string
 	// keepDiags makes loadPlan return schema errors in loaded.diags
 	// instead of printing them (--output markdown shows them).
 	keepDiags bool
@@ -56,6 +58,9 @@ func (f *planFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.stateDir, "state-dir", "", "`DIR` of the local state files, used when DD_API_KEY and DD_APP_KEY are not set (default: "+defaultStateDir+" at the repository root)")
 	addImportDirFlag(cmd, &f.importDirs)
 	cmd.Flags().StringArrayVar(&f.targets, "target", nil, "plan only the monitors of `RECORD` (full or simple name; repeatable)")
+	cmd.Flags().StringVar(&f.backend, "backend", "", "manage the monitors in `BACKEND`: datadog (Datadog, or the local state store without its keys) or prometheus (a rules file in --rules-dir); default: the environment's backend in esm.yaml, else datadog")
+	cmd.Flags().StringVar(&f.rulesDir, "rules-dir", "", "`DIR` of the Prometheus backend's rules file, esm-ENV.rules.yml (default: the environment's rules_dir in esm.yaml)")
+	cmd.Flags().StringVar(&f.promURL, "prometheus-url", "", "after writing the rules, ask the Prometheus at `URL` to reload them (POST /-/reload; default: the environment's prometheus_url)")
 }
 
 // addConfigFlag adds --config.
@@ -182,7 +187,11 @@ func (a *app) loadPlan(ctx context.Context, f *planFlags, paths []string, text b
 		fmt.Fprintf(a.stderr, "esm: %s in the schemas; nothing was planned\n", plural(len(diags.Errors()), "error"))
 		return nil, errReported
 	}
-	backend, err := openStore(f.env, f.stateDir, os.Getenv)
+	choice, err := chooseBackend(cfg, f.env, backendChoice{f.backend, f.rulesDir, f.promURL})
+	if err != nil {
+		return nil, err
+	}
+	backend, err := openBackend(f.env, f.stateDir, choice, os.Getenv)
 	if err != nil {
 		return nil, err
 	}

@@ -28,6 +28,7 @@ var allowed = map[string][]string{
 	"internal/reconcile":  {"internal/idl", "annotations", "internal/monitor", "internal/report", "internal/config", "internal/diag", "internal/forge"},
 	"internal/datadog":    {"internal/monitor", "annotations", "internal/redact"},
 	"internal/localstore": {"internal/monitor", "annotations"},
+	"internal/prometheus": {"internal/monitor", "annotations"},
 	"internal/github":     {"internal/forge", "internal/redact"},
 	"internal/collector":  {"internal/idl", "internal/diag"},
 	"internal/metrics":    {},
