@@ -35,6 +35,10 @@ var seasons = map[string]int64{"hourly": 3600, "daily": 86400, "weekly": 7 * 864
 //   - the standard deviation of the rate over query_window
 //     (stddev_over_time), which with the baseline makes the z-score of
 //     that article.
+//
+// The means and the deviation are taken over the query window that ends
+// alert_window ago (offset), so that an anomaly does not widen its own
+// band before it has lasted alert_window.
 func renderTrafficAnomaly(s *annotations.Spec, p *annotations.TrafficAnomalySpec) ([]monitor.Definition, error) {
 	t := &s.Target
 	alertFor, err1 := promDuration(p.AlertWindow)
@@ -52,20 +56,24 @@ func renderTrafficAnomaly(s *annotations.Spec, p *annotations.TrafficAnomalySpec
 	if p.CountDefaultZero {
 		rateExpr += " or vector(0)"
 	}
+	// The band is learnt from the query window that ends alert_window
+	// ago: an anomaly does not widen the band it must leave before it has
+	// lasted long enough to fire.
+	aw, _ := seconds(p.AlertWindow)
 	var baseExpr, how string
 	if period, ok := seasons[p.Seasonality]; ok {
-		off := duration(period)
-		baseExpr = fmt.Sprintf("%[1]s%[2]s offset %[3]s + (avg_over_time(%[1]s%[2]s[%[4]s]) - avg_over_time(%[1]s%[2]s[%[4]s] offset %[3]s))", rate, sel, off, qw)
+		baseExpr = fmt.Sprintf("%[1]s%[2]s offset %[3]s + (avg_over_time(%[1]s%[2]s[%[4]s] offset %[5]s) - avg_over_time(%[1]s%[2]s[%[4]s] offset %[6]s))",
+			rate, sel, duration(period), qw, alertFor, duration(period+aw))
 		how = fmt.Sprintf("last %s's rate at this time, corrected by the trend over %s", map[string]string{"hourly": "hour", "daily": "day", "weekly": "week"}[p.Seasonality], qw)
 	} else {
-		baseExpr = fmt.Sprintf("avg_over_time(%s%s[%s])", rate, sel, qw)
+		baseExpr = fmt.Sprintf("avg_over_time(%s%s[%s] offset %s)", rate, sel, qw, alertFor)
 		how = "the mean rate over " + qw
 	}
 	labels := recordLabels(t)
 	records := []monitor.RecordingRule{
 		{Record: rate, Expr: rateExpr, Labels: labels},
 		{Record: baseline, Expr: baseExpr, Labels: labels},
-		{Record: stddev, Expr: fmt.Sprintf("stddev_over_time(%s%s[%s])", rate, sel, qw), Labels: labels},
+		{Record: stddev, Expr: fmt.Sprintf("stddev_over_time(%s%s[%s] offset %s)", rate, sel, qw, alertFor), Labels: labels},
 	}
 	r, b, sd, d := rate+sel, baseline+sel, stddev+sel, number(p.Deviations)
 	var expr, side string
