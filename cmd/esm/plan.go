@@ -45,7 +45,7 @@ type planFlags struct {
 	// (plan only).
 	changedSince string
 	// backend, rulesDir and promURL choose the backend (chooseBackend).
-	backend, rulesDir, promURL string
+	backend, rulesDir, promURL, format string
 	// keepDiags makes loadPlan return schema errors in loaded.diags
 	// instead of printing them (--output markdown shows them).
 	keepDiags bool
@@ -60,6 +60,7 @@ func (f *planFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVar(&f.targets, "target", nil, "plan only the monitors of `RECORD` (full or simple name; repeatable)")
 	cmd.Flags().StringVar(&f.backend, "backend", "", "manage the monitors in `BACKEND`: datadog (Datadog, or the local state store without its keys) or prometheus (a rules file in --rules-dir); default: the environment's backend in esm.yaml, else datadog")
 	cmd.Flags().StringVar(&f.rulesDir, "rules-dir", "", "`DIR` of the Prometheus backend's rules file, esm-ENV.rules.yml (default: the environment's rules_dir in esm.yaml)")
+	cmd.Flags().StringVar(&f.format, "format", "", "write the Prometheus rules as `FORMAT`: rules (Prometheus' rule file DIR/esm-ENV.rules.yml) or prometheusrule (a Prometheus Operator PrometheusRule, DIR/esm-ENV.prometheusrule.yaml); default: the environment's rules_format, else rules")
 	cmd.Flags().StringVar(&f.promURL, "prometheus-url", "", "after writing the rules, ask the Prometheus at `URL` to reload them (POST /-/reload; default: the environment's prometheus_url)")
 }
 
@@ -187,7 +188,7 @@ func (a *app) loadPlan(ctx context.Context, f *planFlags, paths []string, text b
 		fmt.Fprintf(a.stderr, "esm: %s in the schemas; nothing was planned\n", plural(len(diags.Errors()), "error"))
 		return nil, errReported
 	}
-	choice, err := chooseBackend(cfg, f.env, backendChoice{f.backend, f.rulesDir, f.promURL})
+	choice, err := chooseBackend(cfg, f.env, backendChoice{f.backend, f.rulesDir, f.promURL, f.format})
 	if err != nil {
 		return nil, err
 	}

@@ -166,7 +166,7 @@ func TestPrometheusBackendFlagErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"--backend", "grafana"}, `--backend must be datadog or prometheus, not "grafana"`},
-		{[]string{"--rules-dir", "rules"}, "--rules-dir and --prometheus-url are settings of the Prometheus backend: add --backend prometheus"},
+		{[]string{"--rules-dir", "rules"}, "--rules-dir, --prometheus-url and --format are settings of the Prometheus backend: add --backend prometheus"},
 		{[]string{"--backend", "prometheus"}, "the Prometheus backend of prod needs a rules directory: --rules-dir DIR, or rules_dir in the environment's section of esm.yaml"},
 	}
 	for _, tt := range tests {
@@ -218,4 +218,42 @@ func TestBotBackendFollowsTheEnvironment(t *testing.T) {
 	staging, err := c.open("staging")
 	require.NoError(t, err)
 	assert.Contains(t, staging.Description, "the local state store")
+}
+
+// TestPrometheusRuleFormat: --format prometheusrule writes the rules as a
+// PrometheusRule object, which plans settle against too.
+func TestPrometheusRuleFormat(t *testing.T) {
+	w := newPromWorkspace(t, volumeIDL(`{}`, "Ping"))
+	r := w.esm("apply", "--format", "prometheusrule")
+	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
+	data, err := os.ReadFile(filepath.Join(w.rulesDir, "esm-prod.prometheusrule.yaml"))
+	require.NoError(t, err)
+	assert.Contains(t, string(data), "kind: PrometheusRule\n")
+	assert.Contains(t, string(data), "  name: esm-prod\n")
+	assert.NoFileExists(t, filepath.Join(w.rulesDir, "esm-prod.rules.yml"))
+	r = w.esm("plan", "--format", "prometheusrule")
+	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
+	assert.Equal(t, "No changes. Monitors match the schemas.\n", afterScope(t, r.stdout))
+	r = w.esm("plan", "--format", "helm")
+	assert.Equal(t, exitFailure, r.code)
+	assert.Contains(t, r.stderr, `--format must be rules or prometheusrule, not "helm"`)
+}
+
+// TestPrometheusRuleExampleIsCurrent: deploy/monitors holds what esm apply
+// writes for schemas/ in prod with deploy's esm.yaml as a PrometheusRule
+// (go test -run TestPrometheusRuleExampleIsCurrent -update rewrites it).
+func TestPrometheusRuleExampleIsCurrent(t *testing.T) {
+	useLocalStore(t)
+	root := filepath.Join("..", "..")
+	cmd := "plan"
+	if *update {
+		cmd = "apply"
+	}
+	r := runESM(t, cmd, "--env", "prod", "--backend", "prometheus", "--format", "prometheusrule",
+		"--rules-dir", filepath.Join(root, "deploy", "monitors"), "--config", filepath.Join(root, "deploy", "config", "esm.yaml"),
+		filepath.Join(root, "schemas"))
+	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
+	if !*update {
+		assert.True(t, strings.HasSuffix(r.stdout, "\nNo changes. Monitors match the schemas.\n"), "run go test ./cmd/esm -run TestPrometheusRuleExampleIsCurrent -update:\n%s", r.stdout)
+	}
 }

@@ -93,7 +93,7 @@ func datadogEndpoint(cfg datadog.Config) string {
 // decides) or config.BackendPrometheus, with its rules directory and the
 // Prometheus to reload.
 type backendChoice struct {
-	kind, rulesDir, url string
+	kind, rulesDir, url, format string
 }
 
 // chooseBackend returns the backend of env: the flags' (--backend,
@@ -109,7 +109,7 @@ func chooseBackend(cfg *config.Config, env string, flags backendChoice) (backend
 	}
 	var c backendChoice
 	if e, err := cfg.Env(env); err == nil {
-		c = backendChoice{kind: e.Backend, rulesDir: e.RulesDir, url: e.PrometheusURL}
+		c = backendChoice{kind: e.Backend, rulesDir: e.RulesDir, url: e.PrometheusURL, format: e.RulesFormat}
 		if c.rulesDir != "" && cfg.File != "" && !filepath.IsAbs(c.rulesDir) {
 			c.rulesDir = filepath.Join(filepath.Dir(cfg.File), c.rulesDir)
 		}
@@ -121,8 +121,8 @@ func chooseBackend(cfg *config.Config, env string, flags backendChoice) (backend
 		c.kind = config.BackendDatadog
 	}
 	if c.kind != config.BackendPrometheus {
-		if flags.rulesDir != "" || flags.url != "" {
-			return backendChoice{}, usagef("--rules-dir and --prometheus-url are settings of the Prometheus backend: add --backend prometheus")
+		if flags.rulesDir != "" || flags.url != "" || flags.format != "" {
+			return backendChoice{}, usagef("--rules-dir, --prometheus-url and --format are settings of the Prometheus backend: add --backend prometheus")
 		}
 		return backendChoice{kind: c.kind}, nil
 	}
@@ -131,6 +131,12 @@ func chooseBackend(cfg *config.Config, env string, flags backendChoice) (backend
 	}
 	if flags.url != "" {
 		c.url = flags.url
+	}
+	if flags.format != "" {
+		if flags.format != prometheus.FormatRules && flags.format != prometheus.FormatPrometheusRule {
+			return backendChoice{}, usagef("--format must be %s or %s, not %q", prometheus.FormatRules, prometheus.FormatPrometheusRule, flags.format)
+		}
+		c.format = flags.format
 	}
 	if c.rulesDir == "" {
 		return backendChoice{}, usagef("the Prometheus backend of %s needs a rules directory: --rules-dir DIR, or rules_dir in the environment's section of esm.yaml", env)
@@ -144,11 +150,14 @@ func openBackend(env, stateDir string, c backendChoice, getenv func(string) stri
 	if c.kind != config.BackendPrometheus {
 		return openStore(env, stateDir, getenv, opts...)
 	}
-	s, err := prometheus.New(prometheus.Config{Dir: c.rulesDir, Env: env, URL: c.url})
+	s, err := prometheus.New(prometheus.Config{Dir: c.rulesDir, Env: env, URL: c.url, Format: c.format})
 	if err != nil {
 		return reconcile.Backend{}, fmt.Errorf("open the Prometheus rules: %w", err)
 	}
 	desc := "the Prometheus rules file " + s.Path()
+	if c.format == prometheus.FormatPrometheusRule {
+		desc = "the PrometheusRule file " + s.Path()
+	}
 	if c.url != "" {
 		desc += " (reloading " + redact.URL(c.url) + ")"
 	}

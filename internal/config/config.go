@@ -91,6 +91,9 @@ type Environment struct {
 	// PrometheusURL is the Prometheus that apply asks to reload its rules
 	// (POST /-/reload) after writing them; "" asks none.
 	PrometheusURL string `yaml:"prometheus_url"`
+	// RulesFormat is the format of the rules file: rules (Prometheus' rule
+	// file, the default) or prometheusrule (a Prometheus Operator object).
+	RulesFormat string `yaml:"rules_format"`
 
 	name string
 }
@@ -418,11 +421,14 @@ func (c *Config) validate() error {
 			add(field("backend"), "environments.%s.backend %q is not a backend esm has; use %s or %s", name, e.Backend, BackendDatadog, BackendPrometheus)
 		}
 		if e.Backend != BackendPrometheus {
-			for _, f := range []string{"rules_dir", "prometheus_url"} {
+			for _, f := range []string{"rules_dir", "prometheus_url", "rules_format"} {
 				if v := field(f); v != nil {
 					add(v, "environments.%s.%s is a setting of the Prometheus backend: set backend: %s too", name, f, BackendPrometheus)
 				}
 			}
+		}
+		if f := e.RulesFormat; f != "" && f != "rules" && f != "prometheusrule" {
+			add(field("rules_format"), "environments.%s.rules_format %q is not a format esm writes; use rules or prometheusrule", name, f)
 		}
 		if u := e.PrometheusURL; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
 			add(field("prometheus_url"), "environments.%s.prometheus_url %q must be an http:// or https:// URL", name, u)

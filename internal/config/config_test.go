@@ -91,6 +91,7 @@ func TestBadFiles(t *testing.T) {
 			`testdata/backend.bad.yaml:3:14: environments.prod.backend "promethues" is not a backend esm has; use datadog or prometheus`,
 			`testdata/backend.bad.yaml:5:16: environments.staging.rules_dir is a setting of the Prometheus backend: set backend: prometheus too`,
 			`testdata/backend.bad.yaml:8:21: environments.qa.prometheus_url "127.0.0.1:9090" must be an http:// or https:// URL`,
+			`testdata/backend.bad.yaml:11:19: environments.dev.rules_format "jsonnet" is not a format esm writes; use rules or prometheusrule`,
 		},
 	}
 	for file, wants := range tests {

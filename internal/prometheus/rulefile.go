@@ -55,30 +55,69 @@ func (e *FileError) Error() string {
 	return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Column, e.Msg)
 }
 
+// The formats of the rules file.
+const (
+	// FormatRules is Prometheus' rule file format.
+	FormatRules = "rules"
+	// FormatPrometheusRule is the Prometheus Operator's PrometheusRule
+	// object, whose spec.groups are the same groups
+	// (https://prometheus-operator.dev/docs/api-reference/api/#monitoring.coreos.com/v1.PrometheusRule).
+	FormatPrometheusRule = "prometheusrule"
+)
+
 // parsed is a rules file as esm reads it: the alerting rules it owns, as
-// monitors, and the groups it does not own, kept as written.
+// monitors, the groups it does not own, kept as written, and for a
+// PrometheusRule its metadata, kept as written too (labels such as the
+// one an Operator's ruleSelector matches).
 type parsed struct {
 	monitors []monitor.Monitor
 	foreign  []*yaml.Node
+	metadata *yaml.Node
+}
+
+// prometheusRule is a PrometheusRule object.
+type prometheusRule struct {
+	APIVersion string    `yaml:"apiVersion"`
+	Kind       string    `yaml:"kind"`
+	Metadata   yaml.Node `yaml:"metadata"`
+	Spec       struct {
+		Groups []yaml.Node `yaml:"groups"`
+	} `yaml:"spec"`
 }
 
 // parseRules reads a rules file. A group is esm's when one of its
 // alerting rules has the esm_monitor label; its recording rules go with
 // its first alerting rule, as Render puts them.
-func parseRules(file string, data []byte) (*parsed, error) {
+func parseRules(file, format string, data []byte) (*parsed, error) {
 	out := &parsed{}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return out, nil
 	}
-	var doc struct {
-		Groups []yaml.Node `yaml:"groups"`
-	}
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, &FileError{File: file, Msg: err.Error()}
+	var groups []yaml.Node
+	if format == FormatPrometheusRule {
+		var obj prometheusRule
+		if err := yaml.Unmarshal(data, &obj); err != nil {
+			return nil, &FileError{File: file, Msg: err.Error()}
+		}
+		if obj.Kind != "PrometheusRule" {
+			return nil, &FileError{File: file, Msg: fmt.Sprintf("kind %q is not PrometheusRule", obj.Kind)}
+		}
+		groups = obj.Spec.Groups
+		if obj.Metadata.Kind != 0 {
+			out.metadata = &obj.Metadata
+		}
+	} else {
+		var doc struct {
+			Groups []yaml.Node `yaml:"groups"`
+		}
+		if err := yaml.Unmarshal(data, &doc); err != nil {
+			return nil, &FileError{File: file, Msg: err.Error()}
+		}
+		groups = doc.Groups
 	}
 	var id int64
-	for i := range doc.Groups {
-		n := &doc.Groups[i]
+	for i := range groups {
+		n := &groups[i]
 		var g ruleGroup
 		if err := n.Decode(&g); err != nil {
 			return nil, &FileError{File: file, Line: n.Line, Column: n.Column, Msg: "group: " + err.Error()}
@@ -115,6 +154,59 @@ func parseRules(file string, data []byte) (*parsed, error) {
 // encodeRules writes the rules file of monitors, one group per
 // esm_monitor label in name order, followed by the foreign groups.
 func encodeRules(monitors []monitor.Monitor, foreign []*yaml.Node) ([]byte, error) {
+	groups, err := ruleGroups(monitors, foreign)
+	if err != nil {
+		return nil, err
+	}
+	return encodeYAML(struct {
+		Groups []any `yaml:"groups"`
+	}{groups})
+}
+
+// encodePrometheusRule writes the same groups as a PrometheusRule object
+// named esm-<env> (its metadata kept when the file has one).
+func encodePrometheusRule(env string, metadata *yaml.Node, monitors []monitor.Monitor, foreign []*yaml.Node) ([]byte, error) {
+	groups, err := ruleGroups(monitors, foreign)
+	if err != nil {
+		return nil, err
+	}
+	var meta any = map[string]any{
+		"name":   "esm-" + env,
+		"labels": map[string]string{"app.kubernetes.io/managed-by": "esm"},
+	}
+	if metadata != nil {
+		meta = metadata
+	}
+	return encodeYAML(struct {
+		APIVersion string `yaml:"apiVersion"`
+		Kind       string `yaml:"kind"`
+		Metadata   any    `yaml:"metadata"`
+		Spec       struct {
+			Groups []any `yaml:"groups"`
+		} `yaml:"spec"`
+	}{APIVersion: "monitoring.coreos.com/v1", Kind: "PrometheusRule", Metadata: meta, Spec: struct {
+		Groups []any `yaml:"groups"`
+	}{groups}})
+}
+
+// encodeYAML writes doc after the file header, indented by two.
+func encodeYAML(doc any) ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteString(fileHeader)
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(doc); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// ruleGroups returns the groups of monitors, one per esm_monitor label in
+// name order, followed by the foreign groups.
+func ruleGroups(monitors []monitor.Monitor, foreign []*yaml.Node) ([]any, error) {
 	byGroup := map[string][]*monitor.AlertRule{}
 	for i := range monitors {
 		r := monitors[i].Rule
@@ -129,10 +221,7 @@ func encodeRules(monitors []monitor.Monitor, foreign []*yaml.Node) ([]byte, erro
 		names = append(names, g)
 	}
 	sort.Strings(names)
-	var doc struct {
-		Groups []any `yaml:"groups"`
-	}
-	doc.Groups = []any{}
+	groups := []any{}
 	for _, name := range names {
 		rs := byGroup[name]
 		// Critical first: it carries the recording rules.
@@ -152,20 +241,10 @@ func encodeRules(monitors []monitor.Monitor, foreign []*yaml.Node) ([]byte, erro
 		for _, r := range rs {
 			g.Rules = append(g.Rules, rule{Alert: r.Alert, Expr: r.Expr, For: r.For, Labels: r.Labels, Annotations: r.Annotations})
 		}
-		doc.Groups = append(doc.Groups, g)
+		groups = append(groups, g)
 	}
 	for _, n := range foreign {
-		doc.Groups = append(doc.Groups, n)
+		groups = append(groups, n)
 	}
-	var b bytes.Buffer
-	b.WriteString(fileHeader)
-	enc := yaml.NewEncoder(&b)
-	enc.SetIndent(2)
-	if err := enc.Encode(&doc); err != nil {
-		return nil, err
-	}
-	if err := enc.Close(); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
+	return groups, nil
 }

@@ -30,10 +30,20 @@ type Config struct {
 	URL string
 	// HTTPClient sends the reload; nil is a client with a 30 s timeout.
 	HTTPClient *http.Client
+	// Format is FormatRules ("" too), Prometheus' rule file, or
+	// FormatPrometheusRule, the Prometheus Operator's object.
+	Format string
 }
 
-// FileName returns the rules file of env: esm-<env>.rules.yml.
-func FileName(env string) string { return "esm-" + env + ".rules.yml" }
+// FileName returns the rules file of env in format:
+// esm-<env>.rules.yml, or esm-<env>.prometheusrule.yaml for a
+// PrometheusRule.
+func FileName(env, format string) string {
+	if format == FormatPrometheusRule {
+		return "esm-" + env + ".prometheusrule.yaml"
+	}
+	return "esm-" + env + ".rules.yml"
+}
 
 // Store keeps the alerting rules of one environment in its rules file. It
 // reads the file on List (a missing file holds no monitor), keeps the
@@ -51,6 +61,7 @@ type Store struct {
 	mu       sync.Mutex
 	monitors []monitor.Monitor
 	foreign  []*yaml.Node
+	metadata *yaml.Node
 	nextID   int64
 	dirty    bool
 }
@@ -66,8 +77,19 @@ func New(cfg Config) (*Store, error) {
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}
 	}
+	switch cfg.Format {
+	case "":
+		cfg.Format = FormatRules
+	case FormatRules:
+	case FormatPrometheusRule:
+		if cfg.URL != "" {
+			return nil, errors.New("a PrometheusRule is loaded by the Prometheus Operator, not reloaded through a Prometheus URL: drop the URL")
+		}
+	default:
+		return nil, fmt.Errorf("rules format %q is not one esm writes; use %s or %s", cfg.Format, FormatRules, FormatPrometheusRule)
+	}
 	cfg.URL = strings.TrimSuffix(cfg.URL, "/")
-	return &Store{cfg: cfg, path: filepath.Join(cfg.Dir, FileName(cfg.Env)), lock: make(chan struct{}, 1)}, nil
+	return &Store{cfg: cfg, path: filepath.Join(cfg.Dir, FileName(cfg.Env, cfg.Format)), lock: make(chan struct{}, 1)}, nil
 }
 
 // Lock takes the store's lock for an apply (monitor.Locker): applies of
@@ -100,13 +122,13 @@ func (s *Store) List(ctx context.Context, tag string) ([]monitor.Monitor, error)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("list rules: %w", err)
 	}
-	p, err := parseRules(s.path, data)
+	p, err := parseRules(s.path, s.cfg.Format, data)
 	if err != nil {
 		return nil, fmt.Errorf("list rules: %w", err)
 	}
 	if !s.dirty {
 		// An apply's changes in progress stay until its Commit.
-		s.monitors, s.foreign, s.nextID = p.monitors, p.foreign, int64(len(p.monitors))
+		s.monitors, s.foreign, s.metadata, s.nextID = p.monitors, p.foreign, p.metadata, int64(len(p.monitors))
 	}
 	var out []monitor.Monitor
 	for _, m := range p.monitors {
@@ -184,7 +206,13 @@ func (s *Store) Commit(ctx context.Context) ([]string, error) {
 	if !s.dirty {
 		return nil, nil
 	}
-	data, err := encodeRules(s.monitors, s.foreign)
+	var data []byte
+	var err error
+	if s.cfg.Format == FormatPrometheusRule {
+		data, err = encodePrometheusRule(s.cfg.Env, s.metadata, s.monitors, s.foreign)
+	} else {
+		data, err = encodeRules(s.monitors, s.foreign)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("write rules: %w", err)
 	}
@@ -193,6 +221,9 @@ func (s *Store) Commit(ctx context.Context) ([]string, error) {
 	}
 	s.dirty = false
 	notes := []string{"wrote " + s.path}
+	if s.cfg.Format == FormatPrometheusRule {
+		return append(notes, "the Prometheus Operator loads the PrometheusRule once it is applied to the cluster (kubectl apply -k, or your GitOps tool)"), nil
+	}
 	if s.cfg.URL == "" {
 		return append(notes, "Prometheus was not asked to reload its rules (no --prometheus-url): it reads them on SIGHUP or POST /-/reload"), nil
 	}

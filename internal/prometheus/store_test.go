@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
 
 	"github.com/esm-dev/esm/annotations"
 	"github.com/esm-dev/esm/internal/metrics"
@@ -240,4 +242,70 @@ func TestStoreLock(t *testing.T) {
 func TestMetricNames(t *testing.T) {
 	assert.Equal(t, metrics.ReceivedName, ReceivedMetric)
 	assert.Equal(t, metrics.RejectedName, RejectedMetric)
+}
+
+// TestStorePrometheusRule: --format prometheusrule writes the same groups
+// as a PrometheusRule object; metadata written by hand (a label the
+// Operator's ruleSelector matches) is kept, and promtool accepts the
+// groups.
+func TestStorePrometheusRule(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := New(Config{Dir: dir, Env: "prod", Format: FormatPrometheusRule})
+	require.NoError(t, err)
+	assert.Equal(t, filepath.Join(dir, "esm-prod.prometheusrule.yaml"), s.Path())
+	_, err = s.List(ctx, "")
+	require.NoError(t, err)
+	for _, d := range volumeDefs(t, `{"below": 10, "warning": 50}`) {
+		_, err := s.Create(ctx, &monitor.Monitor{Definition: d})
+		require.NoError(t, err)
+	}
+	notes, err := s.Commit(ctx)
+	require.NoError(t, err)
+	assert.Contains(t, notes[1], "the Prometheus Operator loads the PrometheusRule")
+	data, err := os.ReadFile(s.Path())
+	require.NoError(t, err)
+	golden := filepath.Join("testdata", "prometheusrule.yaml")
+	if *update {
+		require.NoError(t, os.WriteFile(golden, data, 0o644))
+	}
+	want, err := os.ReadFile(golden)
+	require.NoError(t, err)
+	assert.Equal(t, string(want), string(data))
+
+	// Metadata of one's own survives the next apply.
+	edited := strings.Replace(string(data), "    app.kubernetes.io/managed-by: esm\n", "    app.kubernetes.io/managed-by: esm\n    release: prometheus\n", 1)
+	require.NoError(t, os.WriteFile(s.Path(), []byte(edited), 0o644))
+	listed, err := s.List(ctx, "")
+	require.NoError(t, err)
+	require.Len(t, listed, 2)
+	require.NoError(t, s.Delete(ctx, listed[1].ID))
+	_, err = s.Commit(ctx)
+	require.NoError(t, err)
+	data, err = os.ReadFile(s.Path())
+	require.NoError(t, err)
+	assert.Contains(t, string(data), "    release: prometheus\n")
+	assert.NotContains(t, string(data), "severity: warning")
+
+	var obj struct {
+		Spec struct {
+			Groups []ruleGroup `yaml:"groups"`
+		} `yaml:"spec"`
+	}
+	require.NoError(t, yaml.Unmarshal(data, &obj))
+	rules, err := yaml.Marshal(map[string]any{"groups": obj.Spec.Groups})
+	require.NoError(t, err)
+	promtool := needTool(t, "promtool")
+	f := filepath.Join(t.TempDir(), "groups.rules.yml")
+	require.NoError(t, os.WriteFile(f, rules, 0o644))
+	out, err := exec.Command(promtool, "check", "rules", f).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+
+	_, err = New(Config{Dir: dir, Env: "prod", Format: FormatPrometheusRule, URL: "http://x"})
+	assert.ErrorContains(t, err, "drop the URL")
+	_, err = New(Config{Dir: dir, Env: "prod", Format: "jsonnet"})
+	assert.EqualError(t, err, `rules format "jsonnet" is not one esm writes; use rules or prometheusrule`)
+	require.NoError(t, os.WriteFile(s.Path(), []byte("apiVersion: v1\nkind: ConfigMap\n"), 0o644))
+	_, err = s.List(ctx, "")
+	assert.ErrorContains(t, err, `kind "ConfigMap" is not PrometheusRule`)
 }
