@@ -257,3 +257,19 @@ func TestPrometheusRuleExampleIsCurrent(t *testing.T) {
 		assert.True(t, strings.HasSuffix(r.stdout, "\nNo changes. Monitors match the schemas.\n"), "run go test ./cmd/esm -run TestPrometheusRuleExampleIsCurrent -update:\n%s", r.stdout)
 	}
 }
+
+// TestPrometheusTargetScope: --target finds the rules of a record (their
+// esm_record annotation), warning rules included: after an apply, a
+// targeted plan has nothing to do rather than planning twins.
+func TestPrometheusTargetScope(t *testing.T) {
+	w := newPromWorkspace(t, volumeIDL(`{"below": 10, "warning": 50}`, "Ping", "Pong"))
+	require.Equal(t, exitOK, w.esm("apply").code)
+	r := w.esm("plan", "--target", "Ping")
+	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
+	assert.Equal(t, "No changes. Monitors match the schemas.\n", afterScope(t, r.stdout))
+	w.write(volumeIDL(`{"below": 10}`, "Ping", "Pong"))
+	r = w.esm("plan", "--target", "Ping")
+	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
+	assert.Contains(t, r.stdout, "  - monitor \"Traffic Volume with Ping (warning)\"\n")
+	assert.Contains(t, r.stdout, "Plan: 0 to create, 0 to update, 1 to delete, 1 unchanged.\n")
+}

@@ -32,14 +32,18 @@ const (
 // channels that get the alert, as ",a,b," (sorted, without repeats), so
 // that an Alertmanager route matches one with esm_channels=~".*,a,.*".
 const (
-	MonitorLabel    = "esm_monitor"
-	EventTypeLabel  = "event_type"
-	EnvLabel        = "env"
-	SeverityLabel   = "severity"
-	ChannelsLabel   = "esm_channels"
-	FileAnnotation  = "esm_file"
-	SeverityCrit    = "critical"
-	SeverityWarning = "warning"
+	MonitorLabel   = "esm_monitor"
+	EventTypeLabel = "event_type"
+	EnvLabel       = "env"
+	SeverityLabel  = "severity"
+	ChannelsLabel  = "esm_channels"
+	FileAnnotation = "esm_file"
+	// RecordAnnotation holds the record's full name: with esm_file, what
+	// scopes a plan to a change set or a --target, as esm's tags do on
+	// Datadog.
+	RecordAnnotation = "esm_record"
+	SeverityCrit     = "critical"
+	SeverityWarning  = "warning"
 )
 
 // WarningSuffix ends the plan's name of a warning rule: the monitor
@@ -126,7 +130,7 @@ func rules(s *annotations.Spec, name, forDur string, records []monitor.Recording
 				SeverityLabel:  a.severity,
 				ChannelsLabel:  ChannelsValue(t.Channels, a.severity),
 			},
-			Annotations: map[string]string{"summary": a.summary, FileAnnotation: t.File},
+			Annotations: map[string]string{"summary": a.summary, FileAnnotation: t.File, RecordAnnotation: t.FullName},
 		}
 		if d := strings.TrimSpace(t.Doc); d != "" {
 			r.Annotations["description"] = d

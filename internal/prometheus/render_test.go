@@ -152,7 +152,7 @@ func TestRenderLabels(t *testing.T) {
 	}, defs[1].Rule.Labels)
 	assert.Equal(t, map[string]string{
 		"summary":     "Traffic volume for AddToCartEvent events in prod: fewer than 10 events in the last 1h.",
-		"description": "A shopper added an item.", "esm_file": "schemas/cart.avdl",
+		"description": "A shopper added an item.", "esm_file": "schemas/cart.avdl", "esm_record": "com.example.shop.AddToCartEvent",
 	}, defs[0].Rule.Annotations)
 	assert.Equal(t, `(sum(increase(esm_events_received_total{event_type="AddToCartEvent",env="prod"}[1h])) or vector(0)) < 50`, defs[1].Rule.Expr)
 }

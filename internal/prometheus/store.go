@@ -113,8 +113,8 @@ func (s *Store) Lock(ctx context.Context) (func(), error) {
 func (s *Store) Path() string { return s.path }
 
 // List reads the rules file and returns esm's alerting rules as monitors,
-// with the environment's tag and their schema file's (the esm_file
-// annotation); tag "" lists them all, another tag those that carry it.
+// with the environment's tag, their schema file's (the esm_file
+// annotation) and record's (esm_record); tag "" lists them all, another tag those that carry it.
 func (s *Store) List(ctx context.Context, tag string) ([]monitor.Monitor, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -133,6 +133,9 @@ func (s *Store) List(ctx context.Context, tag string) ([]monitor.Monitor, error)
 	var out []monitor.Monitor
 	for _, m := range p.monitors {
 		m.Tags = []string{monitor.EnvTag(s.cfg.Env)}
+		if r := m.Rule.Annotations[RecordAnnotation]; r != "" {
+			m.Tags = append(m.Tags, monitor.RecordTag(r))
+		}
 		if f := m.Rule.Annotations[FileAnnotation]; f != "" {
 			m.Tags = append(m.Tags, annotations.DatadogTag(monitor.FileTagPrefix+f))
 		}

@@ -97,7 +97,7 @@ func TestStoreRoundTrip(t *testing.T) {
 	for i, m := range listed {
 		assert.Equal(t, defs[i].Name, m.Name)
 		assert.Equal(t, defs[i].Rule, m.Rule)
-		assert.Equal(t, []string{"esm-prod", "esm_file:schemas/cart.avdl"}, m.Tags)
+		assert.Equal(t, []string{"esm-prod", "esm_record:com.example.shop.addtocartevent", "esm_file:schemas/cart.avdl"}, m.Tags)
 	}
 	none, err := again.List(ctx, monitor.EnvTag("staging"))
 	require.NoError(t, err)
