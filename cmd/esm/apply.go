@@ -38,7 +38,7 @@ func (a *app) applyCmd() *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
 		DisableFlagsInUseLine: true,
-		Use:                   "apply --env ENV [--config FILE] [-I DIR]... [--target RECORD]... [--yes] [--output text|json] [--allow-mass-delete] [--state-dir DIR] [PATH...]",
+		Use:                   "apply --env ENV [--config FILE] [-I DIR]... [--target RECORD]... [--yes] [--output text|json] [--allow-mass-delete] [--state-dir DIR] [--backend datadog|prometheus] [--rules-dir DIR] [PATH...]",
 		Short:                 "Create, update and delete the monitors of an environment to match the schemas",
 		Long: `Compute the plan as "esm plan" does, print it and carry it out: create the
 monitors the annotations ask for, update the ones that differ, and delete
@@ -57,6 +57,11 @@ holds the state directory's lock from listing the monitors to its last
 change (another apply waits for it); on Datadog, which has no lock, each
 create first looks for a monitor of the same name and tag, and afterwards
 keeps the oldest of any twins a concurrent run created.
+
+With --backend prometheus, apply rewrites the rules file
+DIR/esm-ENV.rules.yml atomically, leaving the other files of DIR alone, and
+with --prometheus-url URL asks Prometheus to reload (POST URL/-/reload),
+saying whether it did.
 
 --output json (with --yes) prints one JSON object instead: the plan as
 "esm plan --output json" prints it, "applied", the "error" that stopped

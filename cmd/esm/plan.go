@@ -224,7 +224,7 @@ func (a *app) planCmd() *cobra.Command {
 	var detailed bool
 	cmd := &cobra.Command{
 		DisableFlagsInUseLine: true,
-		Use:                   "plan --env ENV [--config FILE] [-I DIR]... [--target RECORD]... [--changed-since REF] [--output text|json|markdown] [--detailed-exitcode] [--state-dir DIR] [PATH...]",
+		Use:                   "plan --env ENV [--config FILE] [-I DIR]... [--target RECORD]... [--changed-since REF] [--output text|json|markdown] [--detailed-exitcode] [--state-dir DIR] [--backend datadog|prometheus] [--rules-dir DIR] [PATH...]",
 		Short:                 "Show what apply would change in the monitors of an environment",
 		Long: `Read the annotated schemas under each PATH (default: schemas at the
 repository root, the nearest directory up from here holding .git or
@@ -238,6 +238,11 @@ plan to delete every monitor.
 The store is Datadog when DD_API_KEY and DD_APP_KEY are set (DD_SITE
 selects the site, ESM_DATADOG_URL a full base URL), otherwise the local
 state file DIR/ENV.json.
+With --backend prometheus --rules-dir DIR (or backend: prometheus and
+rules_dir in the environment's section of esm.yaml) it is the Prometheus
+rules file DIR/esm-ENV.rules.yml instead (--format prometheusrule: a
+PrometheusRule object, DIR/esm-ENV.prometheusrule.yaml), whose alerting
+rules are planned with their expr, for, labels and annotations.
 
 PATHs are the scope: the plan touches only the monitors whose schema file
 (esm's esm_file tag) lies under a PATH, so "esm plan schemas/cart.avdl"

@@ -65,6 +65,10 @@ const (
 	FormatPrometheusRule = "prometheusrule"
 )
 
+// MaxFileSize bounds the rules file esm reads: 16 MiB, some ten thousand
+// monitors.
+const MaxFileSize = 16 << 20
+
 // parsed is a rules file as esm reads it: the alerting rules it owns, as
 // monitors, the groups it does not own, kept as written, and for a
 // PrometheusRule its metadata, kept as written too (labels such as the
@@ -89,6 +93,9 @@ type prometheusRule struct {
 // alerting rules has the esm_monitor label; its recording rules go with
 // its first alerting rule, as Render puts them.
 func parseRules(file, format string, data []byte) (*parsed, error) {
+	if len(data) > MaxFileSize {
+		return nil, &FileError{File: file, Msg: fmt.Sprintf("the file is larger than %d MiB: esm does not read it", MaxFileSize>>20)}
+	}
 	out := &parsed{}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return out, nil

@@ -309,3 +309,10 @@ func TestStorePrometheusRule(t *testing.T) {
 	_, err = s.List(ctx, "")
 	assert.ErrorContains(t, err, `kind "ConfigMap" is not PrometheusRule`)
 }
+
+func TestStoreRefusesHugeFile(t *testing.T) {
+	s := newStore(t, t.TempDir(), "")
+	require.NoError(t, os.WriteFile(s.Path(), make([]byte, MaxFileSize+1), 0o644))
+	_, err := s.List(context.Background(), "")
+	assert.EqualError(t, err, "list rules: "+s.Path()+": the file is larger than 16 MiB: esm does not read it")
+}
