@@ -209,6 +209,9 @@ func (s *Store) Commit(ctx context.Context) ([]string, error) {
 	if !s.dirty {
 		return nil, nil
 	}
+	// Written or not, the changes are done with: the next List reads
+	// the file again.
+	defer func() { s.dirty = false }()
 	var data []byte
 	var err error
 	if s.cfg.Format == FormatPrometheusRule {
@@ -222,7 +225,6 @@ func (s *Store) Commit(ctx context.Context) ([]string, error) {
 	if err := writeAtomic(s.path, data); err != nil {
 		return nil, fmt.Errorf("write rules: %w", err)
 	}
-	s.dirty = false
 	notes := []string{"wrote " + s.path}
 	if s.cfg.Format == FormatPrometheusRule {
 		return append(notes, "the Prometheus Operator loads the PrometheusRule once it is applied to the cluster (kubectl apply -k, or your GitOps tool)"), nil

@@ -316,3 +316,28 @@ func TestStoreRefusesHugeFile(t *testing.T) {
 	_, err := s.List(context.Background(), "")
 	assert.EqualError(t, err, "list rules: "+s.Path()+": the file is larger than 16 MiB: esm does not read it")
 }
+
+// TestStoreCommitFailureForgetsTheChanges: a Commit that cannot write
+// fails, and the next run starts from the file, not from the lost
+// changes.
+func TestStoreCommitFailureForgetsTheChanges(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "rules")
+	s := newStore(t, dir, "")
+	_, err := s.List(ctx, "")
+	require.NoError(t, err)
+	_, err = s.Create(ctx, &monitor.Monitor{Definition: volumeDefs(t, `{}`)[0]})
+	require.NoError(t, err)
+	// The directory cannot be made: a file has its name.
+	require.NoError(t, os.WriteFile(dir, []byte("not a directory"), 0o644))
+	_, err = s.Commit(ctx)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "write rules: ")
+	require.NoError(t, os.Remove(dir))
+	got, err := s.List(ctx, "")
+	require.NoError(t, err)
+	assert.Empty(t, got)
+	notes, err := s.Commit(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, notes, "nothing left to write")
+}
