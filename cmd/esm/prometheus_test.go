@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -200,6 +201,24 @@ func TestPrometheusPlanOfTheExampleSchemas(t *testing.T) {
 	}
 	assert.Contains(t, r.stdout, "@log_monitor has no Prometheus form")
 	assert.Regexp(t, `Plan: \d+ to create, 0 to update, 0 to delete, 0 unchanged.`, r.stdout)
+
+	// esm apply writes rules promtool accepts; the second plan has
+	// nothing to do.
+	args := []string{"--env", "prod", "--backend", "prometheus", "--rules-dir", dir, "--config", filepath.Join("..", "..", "esm.example.yaml"), filepath.Join("..", "..", "schemas")}
+	r = runESM(t, append([]string{"apply"}, args...)...)
+	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
+	r = runESM(t, append([]string{"plan"}, args...)...)
+	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
+	assert.True(t, strings.HasSuffix(r.stdout, "\nNo changes. Monitors match the schemas.\n"), r.stdout)
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("promtool is not on PATH, and CI=true needs it")
+		}
+		t.Skip("promtool is not on PATH")
+	}
+	out, err := exec.Command(promtool, "check", "rules", "--lint-fatal", filepath.Join(dir, "esm-prod.rules.yml")).CombinedOutput()
+	require.NoError(t, err, "promtool check rules:\n%s", out)
 }
 
 // TestBotBackendFollowsTheEnvironment: the bot opens each environment's
