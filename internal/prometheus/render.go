@@ -113,6 +113,17 @@ type alert struct {
 	summary  string
 }
 
+// thresholds returns the alerts of a comparison of value with op against
+// the critical threshold and, when set, the warning one, each with its
+// summary.
+func thresholds(value, op string, critical float64, warning *float64, summary func(float64) string) []alert {
+	out := []alert{{SeverityCrit, value + " " + op + " " + number(critical), summary(critical)}}
+	if warning != nil {
+		out = append(out, alert{SeverityWarning, value + " " + op + " " + number(*warning), summary(*warning)})
+	}
+	return out
+}
+
 // rules returns the Definitions of a monitor's alerting rules, the
 // critical one first (it carries the recording rules).
 func rules(s *annotations.Spec, name, forDur string, records []monitor.RecordingRule, alerts ...alert) []monitor.Definition {

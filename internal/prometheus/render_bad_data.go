@@ -30,11 +30,7 @@ func renderBadData(s *annotations.Spec, p *annotations.BadDataSpec) ([]monitor.D
 		return fmt.Sprintf("Bad data for %s events in %s: more than %s%% of them were rejected by the collector in the last %s.",
 			t.Record, t.Env.Name, percent(n), w)
 	}
-	alerts := []alert{{SeverityCrit, share + " > " + number(p.Above), summary(p.Above)}}
-	if p.Warning != nil {
-		alerts = append(alerts, alert{SeverityWarning, share + " > " + number(*p.Warning), summary(*p.Warning)})
-	}
-	return rules(s, "EsmBadData", "", nil, alerts...), nil
+	return rules(s, "EsmBadData", "", nil, thresholds(share, ">", p.Above, p.Warning, summary)...), nil
 }
 
 // percent renders a share as a percentage: 5 for 0.05, 12.5 for 0.125.

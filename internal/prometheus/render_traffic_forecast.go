@@ -53,9 +53,5 @@ func renderTrafficForecast(s *annotations.Spec, p *annotations.TrafficForecastSp
 		return fmt.Sprintf("Traffic forecast for %s events in %s: the linear forecast of the events per %s, fitted over %s, %s %s within %s.",
 			t.Record, t.Env.Name, iv, hist, verb, number(n), duration(horizon))
 	}
-	alerts := []alert{{SeverityCrit, forecast + " " + op + " " + number(p.Threshold), summary(p.Threshold)}}
-	if p.Warning != nil {
-		alerts = append(alerts, alert{SeverityWarning, forecast + " " + op + " " + number(*p.Warning), summary(*p.Warning)})
-	}
-	return rules(s, "EsmTrafficForecast", "", records, alerts...), nil
+	return rules(s, "EsmTrafficForecast", "", records, thresholds(forecast, op, p.Threshold, p.Warning, summary)...), nil
 }

@@ -35,9 +35,5 @@ func renderTrafficVolume(s *annotations.Spec, p *annotations.TrafficVolumeSpec) 
 	summary := func(n float64) string {
 		return fmt.Sprintf("Traffic volume for %s events in %s: %s in the last %s.", t.Record, t.Env.Name, side(n), w)
 	}
-	alerts := []alert{{SeverityCrit, count + " " + op + " " + number(p.Threshold), summary(p.Threshold)}}
-	if p.Warning != nil {
-		alerts = append(alerts, alert{SeverityWarning, count + " " + op + " " + number(*p.Warning), summary(*p.Warning)})
-	}
-	return rules(s, "EsmTrafficVolume", "", nil, alerts...), nil
+	return rules(s, "EsmTrafficVolume", "", nil, thresholds(count, op, p.Threshold, p.Warning, summary)...), nil
 }
