@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,13 +29,23 @@ import (
 // under CI=true).
 func startPrometheus(t *testing.T, rulesDir string) string {
 	t.Helper()
+	return startPrometheusScraping(t, rulesDir, "")
+}
+
+// startPrometheusScraping is startPrometheus scraping target (host:port)
+// every second, when not "".
+func startPrometheusScraping(t *testing.T, rulesDir, target string) string {
+	t.Helper()
 	bin := needTool(t, "prometheus")
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	addr := l.Addr().String()
 	require.NoError(t, l.Close())
 	dir := t.TempDir()
-	cfg := fmt.Sprintf("global:\n  evaluation_interval: 1s\nrule_files:\n  - %q\n", filepath.Join(rulesDir, "*.rules.yml"))
+	cfg := fmt.Sprintf("global:\n  evaluation_interval: 1s\n  scrape_interval: 1s\nrule_files:\n  - %q\n", filepath.Join(rulesDir, "*.rules.yml"))
+	if target != "" {
+		cfg += fmt.Sprintf("scrape_configs:\n  - job_name: esm\n    static_configs:\n      - targets: [%q]\n", target)
+	}
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o644))
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, "--config.file="+filepath.Join(dir, "prometheus.yml"),
@@ -157,4 +170,67 @@ func TestRealPrometheusRefusesBrokenRules(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, notes, 2)
 	assert.Contains(t, notes[1], "Prometheus did not reload its rules: POST "+url+"/-/reload answered 500 Internal Server Error")
+}
+
+// TestRealPrometheusFires: the rules esm writes fire on a real
+// Prometheus that scrapes the collector's counters: a third of the
+// events rejected fires the bad data alert, with esm's labels, within
+// seconds.
+func TestRealPrometheusFires(t *testing.T) {
+	var scrapes atomic.Int64
+	exporter := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := scrapes.Add(1)
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		fmt.Fprintf(w, "# TYPE esm_events_received_total counter\nesm_events_received_total{event_type=\"AddToCartEvent\",env=\"prod\"} %d\n", 10*n)
+		fmt.Fprintf(w, "# TYPE esm_events_rejected_total counter\nesm_events_rejected_total{event_type=\"AddToCartEvent\",reason=\"schema\"} %d\n", 5*n)
+	}))
+	defer exporter.Close()
+	rulesDir := t.TempDir()
+	url := startPrometheusScraping(t, rulesDir, strings.TrimPrefix(exporter.URL, "http://"))
+
+	ctx := context.Background()
+	s := newStore(t, rulesDir, url)
+	_, err := s.List(ctx, "")
+	require.NoError(t, err)
+	defs, err := Render(spec(t, annotations.BadData(), target(), `{"above": 0.2, "window": "last_1m"}`))
+	require.NoError(t, err)
+	_, err = s.Create(ctx, &monitor.Monitor{Definition: defs[0]})
+	require.NoError(t, err)
+	notes, err := s.Commit(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "Prometheus at "+url+" reloaded its rules", notes[1])
+
+	want := map[string]string{
+		"alertname": "EsmBadData", MonitorLabel: "Bad Data with AddToCartEvent", EventTypeLabel: "AddToCartEvent",
+		EnvLabel: "prod", SeverityLabel: SeverityCrit, ChannelsLabel: ",team-cart,",
+	}
+	var last string
+	ok := assert.Eventually(t, func() bool {
+		resp, err := http.Get(url + "/api/v1/alerts")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var body struct {
+			Data struct {
+				Alerts []struct {
+					Labels map[string]string `json:"labels"`
+					State  string            `json:"state"`
+				} `json:"alerts"`
+			} `json:"data"`
+		}
+		if json.NewDecoder(resp.Body).Decode(&body) != nil {
+			return false
+		}
+		last = fmt.Sprint(body.Data.Alerts)
+		for _, a := range body.Data.Alerts {
+			if a.State == "firing" && reflect.DeepEqual(a.Labels, want) {
+				return true
+			}
+		}
+		return false
+	}, 60*time.Second, 250*time.Millisecond)
+	if !ok {
+		t.Logf("alerts: %s", last)
+	}
 }
