@@ -38,7 +38,7 @@ func (a *app) applyCmd() *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
 		DisableFlagsInUseLine: true,
-		Use:                   "apply --env ENV [--config FILE] [-I DIR]... [--target RECORD]... [--yes] [--output text|json] [--allow-mass-delete] [--state-dir DIR] [PATH...] | apply [--config FILE] [--output text|json] [--allow-mass-delete] FILE",
+		Use:                   "apply --env ENV [--config FILE] [-I DIR]... [--target RECORD]... [--yes] [--output text|json] [--allow-mass-delete] [--state-dir DIR] [--backend datadog|prometheus] [--rules-dir DIR] [PATH...] | apply [--config FILE] [--output text|json] [--allow-mass-delete] FILE",
 		Short:                 "Create, update and delete the monitors of an environment to match the schemas",
 		Long: `Compute the plan as "esm plan" does, print it and carry it out: create the
 monitors the annotations ask for, update the ones that differ, and delete
@@ -72,6 +72,11 @@ reviewed when it was made: it is applied without asking, even on a
 terminal, and --output json needs no --yes; the mass-delete guard holds.
 An argument is a saved plan when it is a file not named .avdl, .avsc or
 .avpr whose content is JSON; any other argument is a schema PATH.
+
+With --backend prometheus, apply rewrites the rules file
+DIR/esm-ENV.rules.yml atomically, leaving the other files of DIR alone, and
+with --prometheus-url URL asks Prometheus to reload (POST URL/-/reload),
+saying whether it did.
 
 --output json (with --yes) prints one JSON object instead: the plan as
 "esm plan --output json" prints it, "applied", the "error" that stopped
@@ -175,6 +180,9 @@ func (a *app) applyOutcome(resp *reconcile.Response, err error, jsonOut bool) er
 	fmt.Fprintln(a.stdout)
 	if err := report.Results(a.stdout, resp.Results); err != nil {
 		return err
+	}
+	for _, n := range resp.Notes {
+		fmt.Fprintln(a.stdout, n)
 	}
 	if resp.Failed() {
 		return errReported

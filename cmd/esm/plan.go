@@ -46,6 +46,8 @@ type planFlags struct {
 	// changedSince scopes the plan to the files changed since a Git ref
 	// (plan only).
 	changedSince string
+	// backend, rulesDir and promURL choose the backend (chooseBackend).
+	backend, rulesDir, promURL, format string
 	// keepDiags makes loadPlan return schema errors in loaded.diags
 	// instead of printing them (--output markdown shows them).
 	keepDiags bool
@@ -59,6 +61,10 @@ func (f *planFlags) add(cmd *cobra.Command) {
 	addImportDirFlag(cmd, &f.importDirs)
 	cmd.Flags().StringArrayVar(&f.targets, "target", nil, "plan only the monitors of `RECORD` (full or simple name; repeatable)")
 	addQueriesFlag(cmd, &f.queries)
+	cmd.Flags().StringVar(&f.backend, "backend", "", "manage the monitors in `BACKEND`: datadog (Datadog, or the local state store without its keys) or prometheus (a rules file in --rules-dir); default: the environment's backend in esm.yaml, else datadog")
+	cmd.Flags().StringVar(&f.rulesDir, "rules-dir", "", "`DIR` of the Prometheus backend's rules file, esm-ENV.rules.yml (default: the environment's rules_dir in esm.yaml)")
+	cmd.Flags().StringVar(&f.format, "format", "", "write the Prometheus rules as `FORMAT`: rules (Prometheus' rule file DIR/esm-ENV.rules.yml) or prometheusrule (a Prometheus Operator PrometheusRule, DIR/esm-ENV.prometheusrule.yaml); default: the environment's rules_format, else rules")
+	cmd.Flags().StringVar(&f.promURL, "prometheus-url", "", "after writing the rules, ask the Prometheus at `URL` to reload them (POST /-/reload; default: the environment's prometheus_url)")
 }
 
 // addConfigFlag adds --config.
@@ -183,7 +189,11 @@ func (a *app) loadPlan(ctx context.Context, f *planFlags, paths []string, text b
 		fmt.Fprintf(a.stderr, "esm: %s in the schemas; nothing was planned\n", plural(len(diags.Errors()), "error"))
 		return nil, errReported
 	}
-	backend, err := openStore(f.env, f.stateDir, os.Getenv)
+	choice, err := chooseBackend(cfg, f.env, backendChoice{f.backend, f.rulesDir, f.promURL, f.format})
+	if err != nil {
+		return nil, err
+	}
+	backend, err := openBackend(f.env, f.stateDir, choice, os.Getenv)
 	if err != nil {
 		return nil, err
 	}
@@ -235,7 +245,7 @@ func (a *app) planCmd() *cobra.Command {
 	var detailed bool
 	cmd := &cobra.Command{
 		DisableFlagsInUseLine: true,
-		Use:                   "plan --env ENV [--config FILE] [-I DIR]... [--target RECORD]... [--changed-since REF] [--output text|json|markdown] [--out FILE] [--detailed-exitcode] [--state-dir DIR] [PATH...]",
+		Use:                   "plan --env ENV [--config FILE] [-I DIR]... [--target RECORD]... [--changed-since REF] [--output text|json|markdown] [--out FILE] [--detailed-exitcode] [--state-dir DIR] [--backend datadog|prometheus] [--rules-dir DIR] [PATH...]",
 		Short:                 "Show what apply would change in the monitors of an environment",
 		Long: `Read the annotated schemas under each PATH (default: schemas at the
 repository root, the nearest directory up from here holding .git or
@@ -249,6 +259,11 @@ plan to delete every monitor.
 The store is Datadog when DD_API_KEY and DD_APP_KEY are set (DD_SITE
 selects the site, ESM_DATADOG_URL a full base URL), otherwise the local
 state file DIR/ENV.json.
+With --backend prometheus --rules-dir DIR (or backend: prometheus and
+rules_dir in the environment's section of esm.yaml) it is the Prometheus
+rules file DIR/esm-ENV.rules.yml instead (--format prometheusrule: a
+PrometheusRule object, DIR/esm-ENV.prometheusrule.yaml), whose alerting
+rules are planned with their expr, for, labels and annotations.
 
 PATHs are the scope: the plan touches only the monitors whose schema file
 (esm's esm_file tag) lies under a PATH, so "esm plan schemas/cart.avdl"

@@ -90,7 +90,7 @@ func newBotConfig(s *config.Serve) (*botConfig, error) {
 			errs = append(errs, err)
 		}
 		for _, env := range bc.conf.EnvNames() {
-			if _, err := openStore(env, bc.stateDir, bc.getenv); err != nil {
+			if _, err := openEnvBackend(bc.conf, env, bc.stateDir, bc.getenv); err != nil {
 				errs = append(errs, fmt.Errorf("the store of %s: %w", env, err))
 			}
 		}
@@ -121,7 +121,7 @@ func newBot(bc *botConfig, log *slog.Logger, obs *metrics.Observer) (*bot, error
 	log = slog.New(reconcile.LogHandler(log.Handler())).With("component", "bot")
 	ghc := bc.github
 	ghc.Logger = log
-	stores := &storeCache{stateDir: bc.stateDir, getenv: bc.getenv, stores: map[string]reconcile.Backend{}}
+	stores := &storeCache{conf: bc.conf, stateDir: bc.stateDir, getenv: bc.getenv, stores: map[string]reconcile.Backend{}}
 	if obs != nil {
 		var base http.RoundTripper
 		if ghc.HTTPClient != nil {
@@ -168,6 +168,8 @@ func (b *bot) shutdown(ctx context.Context) error { return b.receiver.Shutdown(c
 
 // storeCache opens each environment's store once.
 type storeCache struct {
+	// conf says each environment's backend.
+	conf     *config.Config
 	stateDir string
 	getenv   func(string) string
 	opts     []storeOption
@@ -181,7 +183,7 @@ func (c *storeCache) open(env string) (reconcile.Backend, error) {
 	if b, ok := c.stores[env]; ok {
 		return b, nil
 	}
-	b, err := openStore(env, c.stateDir, c.getenv, c.opts...)
+	b, err := openEnvBackend(c.conf, env, c.stateDir, c.getenv, c.opts...)
 	if err != nil {
 		return reconcile.Backend{}, err
 	}

@@ -7,8 +7,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/esm-dev/esm/internal/config"
 	"github.com/esm-dev/esm/internal/datadog"
 	"github.com/esm-dev/esm/internal/localstore"
+	"github.com/esm-dev/esm/internal/prometheus"
 	"github.com/esm-dev/esm/internal/reconcile"
 	"github.com/esm-dev/esm/internal/redact"
 )
@@ -84,4 +86,94 @@ func datadogEndpoint(cfg datadog.Config) string {
 	default:
 		return "datadoghq.com"
 	}
+}
+
+// backendChoice is the backend of an environment: kind is
+// config.BackendDatadog (Datadog or the local state store, as openStore
+// decides) or config.BackendPrometheus, with its rules directory and the
+// Prometheus to reload.
+type backendChoice struct {
+	kind, rulesDir, url, format string
+}
+
+// chooseBackend returns the backend of env: the flags' (--backend,
+// --rules-dir, --prometheus-url) over the environment's settings in
+// esm.yaml (backend, rules_dir relative to the file's directory,
+// prometheus_url). --rules-dir or --prometheus-url without the Prometheus
+// backend is a usage error.
+func chooseBackend(cfg *config.Config, env string, flags backendChoice) (backendChoice, error) {
+	switch flags.kind {
+	case "", config.BackendDatadog, config.BackendPrometheus:
+	default:
+		return backendChoice{}, usagef("--backend must be %s or %s, not %q", config.BackendDatadog, config.BackendPrometheus, flags.kind)
+	}
+	var c backendChoice
+	if e, err := cfg.Env(env); err == nil {
+		c = backendChoice{kind: e.Backend, rulesDir: e.RulesDir, url: e.PrometheusURL, format: e.RulesFormat}
+		if c.rulesDir != "" && cfg.File != "" && !filepath.IsAbs(c.rulesDir) {
+			c.rulesDir = filepath.Join(filepath.Dir(cfg.File), c.rulesDir)
+		}
+	}
+	if flags.kind != "" {
+		c.kind = flags.kind
+	}
+	if c.kind == "" {
+		c.kind = config.BackendDatadog
+	}
+	if c.kind != config.BackendPrometheus {
+		if flags.rulesDir != "" || flags.url != "" || flags.format != "" {
+			return backendChoice{}, usagef("--rules-dir, --prometheus-url and --format are settings of the Prometheus backend: add --backend prometheus")
+		}
+		return backendChoice{kind: c.kind}, nil
+	}
+	if flags.rulesDir != "" {
+		c.rulesDir = flags.rulesDir
+	}
+	if flags.url != "" {
+		c.url = flags.url
+	}
+	if flags.format != "" {
+		if flags.format != prometheus.FormatRules && flags.format != prometheus.FormatPrometheusRule {
+			return backendChoice{}, usagef("--format must be %s or %s, not %q", prometheus.FormatRules, prometheus.FormatPrometheusRule, flags.format)
+		}
+		c.format = flags.format
+	}
+	if c.rulesDir == "" {
+		return backendChoice{}, usagef("the Prometheus backend of %s needs a rules directory: --rules-dir DIR, or rules_dir in the environment's section of esm.yaml", env)
+	}
+	return c, nil
+}
+
+// openBackend returns the backend c chooses for env: the Prometheus rules
+// file c.rulesDir/esm-<env>.rules.yml, or what openStore opens.
+func openBackend(env, stateDir string, c backendChoice, getenv func(string) string, opts ...storeOption) (reconcile.Backend, error) {
+	if c.kind != config.BackendPrometheus {
+		return openStore(env, stateDir, getenv, opts...)
+	}
+	s, err := prometheus.New(prometheus.Config{Dir: c.rulesDir, Env: env, URL: c.url, Format: c.format})
+	if err != nil {
+		return reconcile.Backend{}, fmt.Errorf("open the Prometheus rules: %w", err)
+	}
+	desc := "the Prometheus rules file " + s.Path()
+	if c.format == prometheus.FormatPrometheusRule {
+		desc = "the PrometheusRule file " + s.Path()
+	}
+	if c.url != "" {
+		desc += " (reloading " + redact.URL(c.url) + ")"
+	}
+	return reconcile.Backend{Render: prometheus.RenderOne, RenderMany: prometheus.Render, Store: s, Description: desc}, nil
+}
+
+// openEnvBackend opens the backend esm.yaml gives env (the bot's
+// backends): Datadog or the local state store, or the Prometheus rules
+// file of the environment's rules_dir.
+func openEnvBackend(cfg *config.Config, env, stateDir string, getenv func(string) string, opts ...storeOption) (reconcile.Backend, error) {
+	if cfg == nil {
+		return openStore(env, stateDir, getenv, opts...)
+	}
+	c, err := chooseBackend(cfg, env, backendChoice{})
+	if err != nil {
+		return reconcile.Backend{}, err
+	}
+	return openBackend(env, stateDir, c, getenv, opts...)
 }

@@ -30,6 +30,7 @@ var allowed = map[string][]string{
 	"internal/datadog":    {"internal/monitor", "annotations", "internal/redact"},
 	"internal/localstore": {"internal/monitor", "annotations", "internal/diag"},
 	"internal/planfile":   {"internal/monitor", "internal/diag"}, // saved plans (esm plan --out, esm apply FILE)
+	"internal/prometheus": {"internal/monitor", "annotations"},
 	"internal/github":     {"internal/forge", "internal/redact"},
 	"internal/collector":  {"internal/idl", "internal/diag"},
 	"internal/metrics":    {},

@@ -89,9 +89,28 @@ type Environment struct {
 	// Defaults are per-kind parameters for this environment; they override
 	// the file's defaults.
 	Defaults map[string]Params `yaml:"defaults"`
+	// Backend is where the environment's monitors live: datadog (the
+	// default: Datadog, or the local state store without its keys) or
+	// prometheus (a rules file in RulesDir).
+	Backend string `yaml:"backend"`
+	// RulesDir is the directory of the Prometheus backend's rules file,
+	// esm-<env>.rules.yml; relative to the configuration file's directory.
+	RulesDir string `yaml:"rules_dir"`
+	// PrometheusURL is the Prometheus that apply asks to reload its rules
+	// (POST /-/reload) after writing them; "" asks none.
+	PrometheusURL string `yaml:"prometheus_url"`
+	// RulesFormat is the format of the rules file: rules (Prometheus' rule
+	// file, the default) or prometheusrule (a Prometheus Operator object).
+	RulesFormat string `yaml:"rules_format"`
 
 	name string
 }
+
+// The backends an environment may have.
+const (
+	BackendDatadog    = "datadog"
+	BackendPrometheus = "prometheus"
+)
 
 // Params are a kind's parameters as written in YAML, with their position
 // and the positions of their values.
@@ -417,6 +436,24 @@ func (c *Config) validate() error {
 		}
 		if e.MaxDeletes < 0 {
 			add(field("max_deletes"), "environments.%s.max_deletes must not be negative", name)
+		}
+		switch e.Backend {
+		case "", BackendDatadog, BackendPrometheus:
+		default:
+			add(field("backend"), "environments.%s.backend %q is not a backend esm has; use %s or %s", name, e.Backend, BackendDatadog, BackendPrometheus)
+		}
+		if e.Backend != BackendPrometheus {
+			for _, f := range []string{"rules_dir", "prometheus_url", "rules_format"} {
+				if v := field(f); v != nil {
+					add(v, "environments.%s.%s is a setting of the Prometheus backend: set backend: %s too", name, f, BackendPrometheus)
+				}
+			}
+		}
+		if f := e.RulesFormat; f != "" && f != "rules" && f != "prometheusrule" {
+			add(field("rules_format"), "environments.%s.rules_format %q is not a format esm writes; use rules or prometheusrule", name, f)
+		}
+		if u := e.PrometheusURL; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+			add(field("prometheus_url"), "environments.%s.prometheus_url %q must be an http:// or https:// URL", name, u)
 		}
 		tagNodes := field("tags")
 		for i, t := range e.Tags {

@@ -86,6 +86,13 @@ func TestBadFiles(t *testing.T) {
 			`testdata/values.bad.yaml:18:20: environments.qa__eu.defaults: timeout_h: 99999999999999999999 is out of range`,
 			`testdata/values.bad.yaml:19:18: environments.qa__eu.defaults: message: holds a mapping whose keys are not all strings`,
 		},
+		// The Prometheus backend's settings, each at its value.
+		"backend.bad.yaml": {
+			`testdata/backend.bad.yaml:3:14: environments.prod.backend "promethues" is not a backend esm has; use datadog or prometheus`,
+			`testdata/backend.bad.yaml:5:16: environments.staging.rules_dir is a setting of the Prometheus backend: set backend: prometheus too`,
+			`testdata/backend.bad.yaml:8:21: environments.qa.prometheus_url "127.0.0.1:9090" must be an http:// or https:// URL`,
+			`testdata/backend.bad.yaml:11:19: environments.dev.rules_format "jsonnet" is not a format esm writes; use rules or prometheusrule`,
+		},
 	}
 	for file, wants := range tests {
 		t.Run(file, func(t *testing.T) {
@@ -140,4 +147,17 @@ func TestParseSyntaxErrorLine(t *testing.T) {
 		require.Error(t, err)
 		assert.Equal(t, tt.want, err.Error())
 	}
+}
+
+func TestBackendSettings(t *testing.T) {
+	c, err := Load(filepath.Join("testdata", "backend.good.yaml"))
+	require.NoError(t, err)
+	prod, err := c.Env("prod")
+	require.NoError(t, err)
+	assert.Equal(t, BackendPrometheus, prod.Backend)
+	assert.Equal(t, "rules", prod.RulesDir)
+	assert.Equal(t, "http://127.0.0.1:9090", prod.PrometheusURL)
+	staging, err := c.Env("staging")
+	require.NoError(t, err)
+	assert.Equal(t, BackendDatadog, staging.Backend)
 }

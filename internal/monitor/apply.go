@@ -29,6 +29,20 @@ type Store interface {
 	Writer
 }
 
+// Committer is a store that keeps the changes of an apply and writes
+// them at once (the Prometheus rules file, replaced as a whole): after
+// the last change, the apply calls Commit, whose error fails every
+// change. Notes say what Commit did besides, such as asking Prometheus to
+// reload its rules.
+type Committer interface {
+	Commit(ctx context.Context) (notes []string, err error)
+}
+
+// ErrNoForm is returned, wrapped, by a backend's renderer for a kind it
+// has no resource for (a log monitor on Prometheus): the plan skips the
+// monitor with a note instead of failing.
+var ErrNoForm = errors.New("no form in this backend")
+
 // Locker is a store that concurrent runs can take turns on: a run holds
 // the lock from its List to the end of its Apply, so that no two runs
 // plan against the same state and both create a monitor. The local state

@@ -14,6 +14,9 @@ type Definition struct {
 	// Priority is 1 (highest) to 5; 0 means none.
 	Priority int64
 	Options  Options
+	// Rule is set for a monitor of the Prometheus backend, whose owned
+	// fields are the rule's (RuleFields); nil for Datadog's.
+	Rule *AlertRule
 }
 
 // Options are the monitor options esm sets. Datadog replaces options as a
@@ -54,3 +57,28 @@ type ThresholdWindows struct {
 
 // Float returns a pointer to f, for thresholds.
 func Float(f float64) *float64 { return &f }
+
+// AlertRule is a Prometheus alerting rule: what the Prometheus backend
+// renders a spec into, with the recording rules its expression reads.
+// A Definition with a Rule is a Prometheus monitor, and only the rule's
+// fields are owned (RuleFields); the Datadog fields stay unset.
+type AlertRule struct {
+	// Alert is the rule's alert name, e.g. EsmTrafficVolume.
+	Alert string
+	Expr  string
+	// For is how long the expression must hold before the alert fires, as
+	// a Prometheus duration ("15m"); "" fires at once.
+	For         string
+	Labels      map[string]string
+	Annotations map[string]string
+	// Records are the recording rules the expression reads, in the order
+	// they are evaluated; derived from the spec as the alert is.
+	Records []RecordingRule
+}
+
+// RecordingRule is a Prometheus recording rule.
+type RecordingRule struct {
+	Record string
+	Expr   string
+	Labels map[string]string
+}

@@ -286,3 +286,66 @@ func normalTags(tags []string) []string {
 	}
 	return out[:n]
 }
+
+// RuleField is one owned field of a Prometheus alerting rule and its
+// value.
+type RuleField struct {
+	Name, Value string
+}
+
+// RuleFields returns the owned fields of a Prometheus monitor, in the
+// order plans list them: alert, expr, for, labels.<name> and
+// annotations.<name> by name, then records.<record>, the expression of
+// each recording rule the alert reads (a change of a baseline shows there
+// even when the alert's expression stays the same). Values are trimmed;
+// an unset field is left out. A Definition without a Rule has none.
+func RuleFields(d *Definition) []RuleField {
+	r := d.Rule
+	if r == nil {
+		return nil
+	}
+	var out []RuleField
+	add := func(name, v string) {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, RuleField{name, v})
+		}
+	}
+	add("alert", r.Alert)
+	add("expr", r.Expr)
+	add("for", r.For)
+	for _, m := range []struct {
+		prefix string
+		kv     map[string]string
+	}{{"labels.", r.Labels}, {"annotations.", r.Annotations}} {
+		keys := make([]string, 0, len(m.kv))
+		for k := range m.kv {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			add(m.prefix+k, m.kv[k])
+		}
+	}
+	for _, rec := range r.Records {
+		add("records."+rec.Record, recordText(rec))
+	}
+	return out
+}
+
+// recordText renders a recording rule's expression and labels as one
+// value: "expr" or "expr {a=b, c=d}".
+func recordText(r RecordingRule) string {
+	if len(r.Labels) == 0 {
+		return strings.TrimSpace(r.Expr)
+	}
+	keys := make([]string, 0, len(r.Labels))
+	for k := range r.Labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	kv := make([]string, len(keys))
+	for i, k := range keys {
+		kv[i] = k + "=" + r.Labels[k]
+	}
+	return strings.TrimSpace(r.Expr) + " {" + strings.Join(kv, ", ") + "}"
+}

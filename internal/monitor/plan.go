@@ -316,6 +316,9 @@ func FieldDiffs(old, new *Definition) []FieldDiff { return fieldDiff(old, new) }
 // fieldDiff compares the owned fields of two monitors after normalising
 // them as Datadog stores them; nil stands for "no monitor".
 func fieldDiff(old, new *Definition) []FieldDiff {
+	if old != nil && old.Rule != nil || new != nil && new.Rule != nil {
+		return ruleDiff(old, new)
+	}
 	var o, n []string
 	if old != nil {
 		o = Fields(old)
@@ -334,6 +337,37 @@ func fieldDiff(old, new *Definition) []FieldDiff {
 		}
 		if ov != nv {
 			out = append(out, FieldDiff{Field: name, Old: ov, New: nv})
+		}
+	}
+	return out
+}
+
+// ruleDiff compares the owned fields of two Prometheus monitors
+// (RuleFields); nil stands for "no monitor". Fields are listed in the
+// order of the new side, then those only the old one has.
+func ruleDiff(old, new *Definition) []FieldDiff {
+	var o, n []RuleField
+	if old != nil {
+		o = RuleFields(old)
+	}
+	if new != nil {
+		n = RuleFields(new)
+	}
+	ov := make(map[string]string, len(o))
+	for _, f := range o {
+		ov[f.Name] = f.Value
+	}
+	var out []FieldDiff
+	seen := make(map[string]bool, len(n))
+	for _, f := range n {
+		seen[f.Name] = true
+		if ov[f.Name] != f.Value {
+			out = append(out, FieldDiff{Field: f.Name, Old: ov[f.Name], New: f.Value})
+		}
+	}
+	for _, f := range o {
+		if !seen[f.Name] {
+			out = append(out, FieldDiff{Field: f.Name, Old: f.Value})
 		}
 	}
 	return out

@@ -70,7 +70,7 @@ func (r *AdoptResponse) Failed() bool {
 // lock (monitor.Locker), an apply holds it from the list to the last
 // update, as Run does.
 func Adopt(ctx context.Context, req AdoptRequest) (*AdoptResponse, error) {
-	desired, unlock, err := begin(ctx, req.Env, req.Specs, req.Backend, req.Apply, req.Waiting)
+	desired, _, unlock, err := begin(ctx, req.Env, req.Specs, req.Backend, req.Apply, req.Waiting)
 	if err != nil {
 		return nil, err
 	}

@@ -359,19 +359,37 @@ type Renderer func(annotations.Spec) (monitor.Definition, error)
 // (record and file). A spec the backend cannot render is an error naming
 // the annotation.
 func Render(env string, specs []annotations.Spec, render Renderer) ([]monitor.Desired, error) {
+	out, _, err := renderAll(env, specs, func(s annotations.Spec) ([]monitor.Definition, error) {
+		d, err := render(s)
+		return []monitor.Definition{d}, err
+	})
+	return out, err
+}
+
+// renderAll renders specs as Render does, each into one or more
+// resources. A spec the backend has no form for (monitor.ErrNoForm) is
+// skipped, with a note naming the monitor and its annotation.
+func renderAll(env string, specs []annotations.Spec, render func(annotations.Spec) ([]monitor.Definition, error)) ([]monitor.Desired, []string, error) {
 	out := make([]monitor.Desired, 0, len(specs))
 	var errs []error
+	var skipped []string
 	for i := range specs {
-		m, err := render(specs[i])
+		ms, err := render(specs[i])
+		if errors.Is(err, monitor.ErrNoForm) {
+			skipped = append(skipped, fmt.Sprintf("%s (%s): %v; not planned", specs[i].Name, specs[i].Pos, err))
+			continue
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", specs[i].Pos, err))
 			continue
 		}
 		src := Source(&specs[i])
-		m.Tags = annotations.NormalizeTags(append(append(m.Tags, monitor.EnvTag(env)), monitor.SourceTags(src)...))
-		out = append(out, monitor.Desired{Definition: m, Source: src})
+		for _, m := range ms {
+			m.Tags = annotations.NormalizeTags(append(append(m.Tags, monitor.EnvTag(env)), monitor.SourceTags(src)...))
+			out = append(out, monitor.Desired{Definition: m, Source: src})
+		}
 	}
-	return out, errors.Join(errs...)
+	return out, skipped, errors.Join(errs...)
 }
 
 // warnRepeated warns of an esm annotation given twice on one declaration:

@@ -16,6 +16,10 @@ type Backend struct {
 	// Render renders a spec (datadog.Render for Datadog and for the local
 	// state store, which keeps Datadog's shape).
 	Render Renderer
+	// RenderMany, when set, is used instead of Render by a backend whose
+	// spec becomes several resources (Prometheus: one alerting rule per
+	// severity), each with its own name.
+	RenderMany func(annotations.Spec) ([]monitor.Definition, error)
 	// Store lists and changes the monitors.
 	Store monitor.Store
 	// Description names the backend for people: "Datadog at datadoghq.com".
@@ -55,6 +59,9 @@ type Response struct {
 	// then holds one result per change.
 	Applied bool
 	Results []monitor.Result
+	// Notes say what the apply did besides the changes, such as asking
+	// Prometheus to reload its rules (monitor.Committer).
+	Notes []string
 }
 
 // Failed reports whether any applied change failed.
@@ -78,7 +85,7 @@ func (r *Response) Failed() bool {
 // creating the same monitors. The CLI and the bot both run their plans
 // and applies through Run.
 func Run(ctx context.Context, req Request) (*Response, error) {
-	desired, unlock, err := begin(ctx, req.Env, req.Specs, req.Backend, req.Apply, req.Waiting)
+	desired, skipped, unlock, err := begin(ctx, req.Env, req.Specs, req.Backend, req.Apply, req.Waiting)
 	if err != nil {
 		return nil, err
 	}
@@ -90,6 +97,7 @@ func Run(ctx context.Context, req Request) (*Response, error) {
 		return nil, err
 	}
 	res := &Response{Plan: monitor.Diff(req.Env, desired, current, req.Scope)}
+	res.Plan.Notes = append(res.Plan.Notes, skipped...)
 	if res.Plan.Summary().Create > 0 {
 		// One more list, of every monitor, only for a plan that creates:
 		// a monitor made by hand with the name of a create would get a
@@ -119,6 +127,18 @@ func Run(ctx context.Context, req Request) (*Response, error) {
 		return res, fmt.Errorf("apply: %w", err)
 	}
 	res.Applied, res.Results = true, results
+	if c, ok := store.(monitor.Committer); ok {
+		notes, err := c.Commit(ctx)
+		if err != nil {
+			// Nothing was written: no change took place.
+			for i := range res.Results {
+				if res.Results[i].Err == nil {
+					res.Results[i].Err = err
+				}
+			}
+		}
+		res.Notes = notes
+	}
 	return res, nil
 }
 
@@ -126,16 +146,23 @@ func Run(ctx context.Context, req Request) (*Response, error) {
 // with a lock (monitor.Locker), takes the lock, telling waiting (when
 // not nil) once if another run holds it. The caller defers unlock, which
 // does nothing when no lock was taken.
-func begin(ctx context.Context, env string, specs []annotations.Spec, b Backend, apply bool, waiting func()) (desired []monitor.Desired, unlock func(), err error) {
-	desired, err = Render(env, specs, b.Render)
+func begin(ctx context.Context, env string, specs []annotations.Spec, b Backend, apply bool, waiting func()) (desired []monitor.Desired, skipped []string, unlock func(), err error) {
+	render := b.RenderMany
+	if render == nil {
+		render = func(s annotations.Spec) ([]monitor.Definition, error) {
+			d, err := b.Render(s)
+			return []monitor.Definition{d}, err
+		}
+	}
+	desired, skipped, err = renderAll(env, specs, render)
 	if err != nil {
-		return nil, nil, fmt.Errorf("render monitors: %w", err)
+		return nil, nil, nil, fmt.Errorf("render monitors: %w", err)
 	}
 	unlock, err = lockStore(ctx, b.Store, apply, waiting)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return desired, unlock, nil
+	return desired, skipped, unlock, nil
 }
 
 // lockStore takes the lock of a store that has one (monitor.Locker) for
