@@ -157,6 +157,10 @@ type volume struct {
 		Name  string
 		Items []struct{ Key string }
 	} `yaml:"configMap"`
+	PersistentVolumeClaim *struct {
+		ClaimName string `yaml:"claimName"`
+	} `yaml:"persistentVolumeClaim"`
+	EmptyDir *struct{} `yaml:"emptyDir"`
 }
 
 // readDocs decodes every document of a YAML file.
@@ -910,6 +914,18 @@ func TestRoles(t *testing.T) {
 		t.Errorf("%s: want at least 2 replicas", col.owner)
 	}
 	checkRole(t, col, "collector", "ESM_SCHEMAS", "ESM_ENV")
+
+	qr, ok := workloads["esm-queries"]
+	if !ok {
+		t.Fatal("no Deployment esm-queries")
+	}
+	if r := qr.spec.Replicas; r == nil || *r != 1 {
+		t.Errorf("%s: want exactly 1 replica: a second would run every query again and write the same stored results", qr.owner)
+	}
+	if qr.spec.Strategy.Type != "Recreate" {
+		t.Errorf("%s: strategy %q: want Recreate, so that two pods never run the queries at once", qr.owner, qr.spec.Strategy.Type)
+	}
+	checkRole(t, qr, "queries", "ESM_QUERIES", "ESM_ENV", "ESM_CONFIG")
 
 	for name := range byKind["HorizontalPodAutoscaler"] {
 		d := byKind["HorizontalPodAutoscaler"][name]

@@ -125,10 +125,17 @@ ESM_DATADOG_URL), else to the local state files under --state-dir.`,
 		Args: rangeArgs(0, 0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := slog.New(slog.NewJSONHandler(a.stderr, nil))
-			for _, u := range config.UnknownServeVariables(os.Environ()) {
-				log.Warn("unknown ESM_ environment variable", "name", u.Name, "closest", u.Closest)
+			flags := givenServeFlags(cmd.Flags())
+			configFile, ok := flags["config"]
+			if !ok {
+				configFile = os.Getenv("ESM_CONFIG")
 			}
-			cfg, err := readServeConfig(givenServeFlags(cmd.Flags()), os.Getenv, log)
+			cfg, err := readServeConfig(flags, os.Getenv, log)
+			for _, u := range config.UnknownServeVariables(os.Environ()) {
+				if !isDSNVariable(configFile, u.Name) {
+					log.Warn("unknown ESM_ environment variable", "name", u.Name, "closest", u.Closest)
+				}
+			}
 			if err != nil {
 				return err
 			}
@@ -250,6 +257,22 @@ func readServeConfig(flags map[string]string, getenv func(string) string, log *s
 	}
 	log.Info("esm serve roles", append([]any{"roles", roles}, attrs...)...)
 	return cfg, nil
+}
+
+// isDSNVariable reports whether name is the dsn_env of a database of the
+// configuration file (ESM_MAIN_DSN), not a mistyped setting. A file that
+// cannot be read names none; the server reports why.
+func isDSNVariable(configFile, name string) bool {
+	conf, err := config.Load(configFile)
+	if err != nil {
+		return false
+	}
+	for _, db := range conf.Databases.List {
+		if db.DSNEnv == name {
+			return true
+		}
+	}
+	return false
 }
 
 // missingList joins names as "A, B and C are" or "A is".

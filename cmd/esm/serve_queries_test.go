@@ -410,3 +410,17 @@ func TestQuerySinkCountsNewFailuresOnly(t *testing.T) {
 	sink.Delete("q")
 	assert.Empty(t, queryMetrics(t, srv.URL))
 }
+
+// TestServeDoesNotWarnOfDSNVariables: an ESM_ variable that esm.yaml
+// names as a database's dsn_env is no mistyped setting.
+func TestServeDoesNotWarnOfDSNVariables(t *testing.T) {
+	dir := writeFiles(t, t.TempDir(), map[string]string{"esm.yaml": "databases:\n  main: {driver: postgres, dsn_env: ESM_MAIN_DSN}\n"})
+	t.Setenv("ESM_MAIN_DSN", "postgres://u:hush@db/main")
+	t.Setenv("ESM_MAIN_DNS", "x")
+	r := runESM(t, "serve", "--statsd", "off", "--env", "moon", "--listen", "127.0.0.1:0", "--schemas", "../../schemas", "--config", filepath.Join(dir, "esm.yaml"))
+	assert.Equal(t, exitFailure, r.code)
+	lines := logLines(t, r.stderr, "unknown ESM_ environment variable")
+	require.Len(t, lines, 1, r.stderr)
+	assert.Equal(t, "ESM_MAIN_DNS", lines[0]["name"], "the mistyped one is still named")
+	assert.NotContains(t, r.stderr, "hush")
+}
