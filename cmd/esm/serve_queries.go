@@ -68,9 +68,10 @@ type queryRole struct {
 	debounce time.Duration
 	every    time.Duration // DogStatsD resend interval
 
-	mu      sync.Mutex // guards count and lastErr; serialises reloads
-	count   int
-	lastErr error
+	reloadMu sync.Mutex // serialises reloads
+	mu       sync.Mutex // guards count and lastErr, which /readyz reads
+	count    int
+	lastErr  error
 }
 
 // newQueryRole loads the query files of cfg.queries, opens their
@@ -147,21 +148,26 @@ func (r *queryRole) run(ctx context.Context, wg *sync.WaitGroup) {
 // a problem is logged, each problem as file:line:col, and the last good
 // set keeps running.
 func (r *queryRole) reload(ctx context.Context) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.reloadMu.Lock()
+	defer r.reloadMu.Unlock()
 	qs, list := queries.LoadDir(r.dir, queries.ParseOptions{Databases: r.dbs})
-	if list.HasErrors() {
-		r.lastErr = list.Errors()
-		problems := make([]string, 0, len(list.Errors()))
-		for _, d := range list.Errors() {
+	if errs := list.Errors(); len(errs) > 0 {
+		problems := make([]string, 0, len(errs))
+		for _, d := range errs {
 			problems = append(problems, d.Error())
 		}
-		r.log.Error("query reload failed; keeping the last good queries", "dir", r.dir, "queries", r.count, "problems", problems)
-		return r.lastErr
+		r.mu.Lock()
+		r.lastErr = errs
+		kept := r.count
+		r.mu.Unlock()
+		r.log.Error("query reload failed; keeping the last good queries", "dir", r.dir, "queries", kept, "problems", problems)
+		return errs
 	}
 	r.logWarnings(list.Warnings())
-	r.logWarnings(r.sched.Set(ctx, qs))
+	r.logWarnings(r.sched.Set(ctx, qs)) // reads the stored results of new queries
+	r.mu.Lock()
 	r.count, r.lastErr = len(qs), nil
+	r.mu.Unlock()
 	r.log.Info("queries reloaded", "dir", r.dir, "queries", len(qs))
 	return nil
 }

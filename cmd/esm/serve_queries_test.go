@@ -293,6 +293,7 @@ func TestServeQueriesReloadOnChange(t *testing.T) {
 	m := queryMetrics(t, base)
 	assert.Equal(t, 12.5, m[`esm_query_value{country=fr,query=orders_by_country}`], "the last good set runs on")
 	assert.NotContains(t, m, `esm_query_value{query=total}`)
+	assert.Equal(t, "queries: 1 loaded from "+filepath.Join(dir, "queries")+" (the last reload failed; see the log)\n", readyz(t, base))
 
 	require.NoError(t, os.WriteFile(total, []byte("name: total\ndb: shop\nquery: SELECT count(*) FROM orders\ninterval: PT1H\n"), 0o644))
 	eventually(t, "the new query", func() bool { return queryMetrics(t, base)[`esm_query_value{query=total}`] == 3 })
@@ -306,12 +307,20 @@ func TestServeQueriesReloadOnChange(t *testing.T) {
 		}
 		return true
 	})
+	assert.Equal(t, "queries: 1 loaded from "+filepath.Join(dir, "queries")+"\n", readyz(t, base))
+}
+
+// readyz returns the body of base/readyz, which must answer 200.
+func readyz(t *testing.T, base string) string {
+	t.Helper()
 	resp, err := http.Get(base + "/readyz")
 	require.NoError(t, err)
 	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
 	var body bytes.Buffer
-	_, _ = body.ReadFrom(resp.Body)
-	assert.Contains(t, body.String(), "queries: 1 loaded from "+filepath.Join(dir, "queries"))
+	_, err = body.ReadFrom(resp.Body)
+	require.NoError(t, err)
+	return body.String()
 }
 
 // TestServeQueriesReloadOnSIGHUP: with the watcher's debounce out of
