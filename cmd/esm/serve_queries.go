@@ -131,14 +131,17 @@ func newQueryRole(ctx context.Context, cfg serveConfig, conf *config.Config, m *
 // repeats the DogStatsD gauges until ctx is done. Each runs in wg.
 func (r *queryRole) run(ctx context.Context, wg *sync.WaitGroup) {
 	wg.Go(func() { r.sched.Run(ctx) })
-	wg.Go(func() {
-		err := dirwatch.Watch(ctx, r.dir, r.debounce, func() { _ = r.reload(ctx) }, func(err error) {
-			r.log.Warn("query file watcher error", "dir", r.dir, "error", err.Error())
+	// Watching starts before run returns, so that no change after the
+	// start (and its first scrape) is missed.
+	if w, err := dirwatch.Start(r.dir); err != nil {
+		r.log.Error("query files not watched; they reload on SIGHUP only", "dir", r.dir, "error", err.Error())
+	} else {
+		wg.Go(func() {
+			w.Run(ctx, r.debounce, func() { _ = r.reload(ctx) }, func(err error) {
+				r.log.Warn("query file watcher error", "dir", r.dir, "error", err.Error())
+			})
 		})
-		if err != nil {
-			r.log.Error("query file watcher stopped", "dir", r.dir, "error", err.Error())
-		}
-	})
+	}
 	wg.Go(func() { r.exporter.RunStatsd(ctx, r.every) })
 }
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"database/sql"
 	"database/sql/driver"
 	"encoding/json"
@@ -30,24 +29,6 @@ import (
 	"github.com/esm-dev/esm/internal/queries"
 )
 
-// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // sqliteRuns counts the calls of the SQL function esm_test_run(), which a
 // query calls to let the test see how often the database ran it.
 var (
@@ -64,30 +45,20 @@ func registerRunCounter(t *testing.T) {
 	})
 }
 
-// serveQueryFixture is a directory with a SQLite database (orders), an
-// esm.yaml declaring it as shop with the result store under store/, and
-// the query files under queries/.
+// serveQueryFixture is queryFixture's directory (a SQLite database of
+// orders, declared as shop, and the query files under queries/) with
+// the result store under store/; db is the database, writable.
 func serveQueryFixture(t *testing.T, queryFiles map[string]string) (dir string, db *sql.DB) {
 	t.Helper()
-	dir = t.TempDir()
+	dir = queryFixture(t, queryFiles)
 	dbPath := filepath.Join(dir, "shop.db")
+	writeFiles(t, dir, map[string]string{
+		"esm.yaml": "databases:\n  shop: {driver: sqlite, dsn: " + dbPath + "}\nqueries:\n  result_store: " + filepath.Join(dir, "store") + "\n",
+	})
 	db, err := sql.Open("sqlite", dbPath)
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
-	for _, stmt := range []string{
-		"CREATE TABLE orders (country TEXT, amount REAL)",
-		"INSERT INTO orders VALUES ('fr', 10), ('fr', 2.5), ('de', 4)",
-	} {
-		_, err := db.ExecContext(context.Background(), stmt)
-		require.NoError(t, err)
-	}
-	files := map[string]string{
-		"esm.yaml": "databases:\n  shop: {driver: sqlite, dsn: " + dbPath + "}\nqueries:\n  result_store: " + filepath.Join(dir, "store") + "\n",
-	}
-	for name, content := range queryFiles {
-		files["queries/"+name] = content
-	}
-	return writeFiles(t, dir, files), db
+	return dir, db
 }
 
 // queryServeConfig runs the queries role on the fixture in dir.
@@ -261,7 +232,7 @@ func TestServeQueriesRestartServesTheStoredResult(t *testing.T) {
 
 	// A corrupt stored result: reported, and the query runs again.
 	require.NoError(t, os.WriteFile(stored, []byte("{not json"), 0o644))
-	var logs syncBuffer
+	var logs lockedBuffer
 	base, stop = startServer(t, queryServeConfig(dir, "", slog.New(slog.NewJSONHandler(&logs, nil))))
 	eventually(t, "the run after a corrupt stored result", func() bool { return runs() == 2 })
 	eventually(t, "the new result exported", func() bool { return queryMetrics(t, base)[`esm_query_value{query=daily}`] > 0 })
@@ -277,7 +248,7 @@ func TestServeQueriesRestartServesTheStoredResult(t *testing.T) {
 // file:line:col and the last good set keeps running.
 func TestServeQueriesReloadOnChange(t *testing.T) {
 	dir, _ := serveQueryFixture(t, map[string]string{"orders.yaml": ordersQuery})
-	var logs syncBuffer
+	var logs lockedBuffer
 	base, _ := startServer(t, queryServeConfig(dir, "", slog.New(slog.NewJSONHandler(&logs, nil))))
 	eventually(t, "orders_by_country", func() bool {
 		return queryMetrics(t, base)[`esm_query_value{country=fr,query=orders_by_country}`] == 12.5
@@ -359,43 +330,6 @@ func TestServeQueriesStartErrors(t *testing.T) {
 			_, err := newServer(cfg)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.want)
-		})
-	}
-}
-
-// TestServeQueriesRoles: which roles run and what the start line says.
-func TestServeQueriesRoles(t *testing.T) {
-	dir, _ := serveQueryFixture(t, map[string]string{"orders.yaml": ordersQuery})
-	noDB := writeFiles(t, t.TempDir(), map[string]string{"esm.yaml": "require_alert_channel: false\n", "queries/q.yaml": ordersQuery})
-	tests := []struct {
-		name    string
-		args    []string
-		roles   []any
-		queries string // the queries field, "" when absent
-	}{
-		{name: "queries", args: []string{"--role", "queries", "--queries", filepath.Join(dir, "queries"), "--config", filepath.Join(dir, "esm.yaml")}, roles: []any{"queries"}},
-		{name: "all with query files and databases", args: []string{"--queries", filepath.Join(dir, "queries"), "--config", filepath.Join(dir, "esm.yaml")}, roles: []any{"collector", "queries"}},
-		{name: "all without a queries directory", args: []string{"--queries", filepath.Join(dir, "nope")}, roles: []any{"collector"},
-			queries: "off: no query files under " + filepath.Join(dir, "nope")},
-		{name: "all without databases", args: []string{"--queries", filepath.Join(noDB, "queries"), "--config", filepath.Join(noDB, "esm.yaml")}, roles: []any{"collector"},
-			queries: "off: esm.yaml declares no databases"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			for _, k := range []string{"ESM_WEBHOOK_SECRET", "ESM_ALLOWED_REPOS", "ESM_GITHUB_APP_ID", "GITHUB_TOKEN", "ESM_ROLE", "ESM_QUERIES"} {
-				t.Setenv(k, "")
-			}
-			// An unknown environment stops the server after the roles line.
-			r := runESM(t, append([]string{"serve", "--statsd", "off", "--env", "moon", "--listen", "127.0.0.1:0", "--schemas", "../../schemas"}, tt.args...)...)
-			assert.Equal(t, exitFailure, r.code)
-			lines := logLines(t, r.stderr, "esm serve roles")
-			require.Len(t, lines, 1, r.stderr)
-			assert.Equal(t, tt.roles, lines[0]["roles"])
-			if tt.queries == "" {
-				assert.NotContains(t, lines[0], "queries")
-			} else {
-				assert.Equal(t, tt.queries, lines[0]["queries"])
-			}
 		})
 	}
 }

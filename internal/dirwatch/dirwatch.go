@@ -20,24 +20,49 @@ import (
 // until ctx is done. onError gets the watcher's errors; they do not stop
 // it. Directories created later are watched too.
 func Watch(ctx context.Context, dir string, debounce time.Duration, reload func(), onError func(error)) error {
-	w, err := fsnotify.NewWatcher()
+	w, err := Start(dir)
 	if err != nil {
 		return err
 	}
-	defer w.Close()
-	if err := addDirs(w, dir); err != nil {
-		return err
+	w.Run(ctx, debounce, reload, onError)
+	return nil
+}
+
+// Watcher watches a directory from Start on: a change after Start
+// returns is not missed, even before Run.
+type Watcher struct {
+	dir string
+	w   *fsnotify.Watcher
+}
+
+// Start watches dir and its subdirectories.
+func Start(dir string) (*Watcher, error) {
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return nil, err
 	}
+	if err := addDirs(w, dir); err != nil {
+		w.Close()
+		return nil, err
+	}
+	return &Watcher{dir: dir, w: w}, nil
+}
+
+// Run calls reload once no file has changed for debounce, after every
+// change, until ctx is done, and then closes the watcher.
+func (wt *Watcher) Run(ctx context.Context, debounce time.Duration, reload func(), onError func(error)) {
+	w := wt.w
+	defer w.Close()
 	timer := time.NewTimer(debounce)
 	timer.Stop()
 	defer timer.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case ev, ok := <-w.Events:
 			if !ok {
-				return nil
+				return
 			}
 			if ev.Op == fsnotify.Chmod {
 				continue
@@ -50,7 +75,7 @@ func Watch(ctx context.Context, dir string, debounce time.Duration, reload func(
 			timer.Reset(debounce)
 		case err, ok := <-w.Errors:
 			if !ok {
-				return nil
+				return
 			}
 			if onError != nil {
 				onError(err)

@@ -10,23 +10,38 @@ import (
 	"time"
 )
 
-// watch runs Watch on dir and returns the number of reloads so far.
+// watch starts watching dir, runs the watcher and returns the number of
+// reloads so far.
 func watch(t *testing.T, dir string, debounce time.Duration) *atomic.Int32 {
 	t.Helper()
+	w, err := Start(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var n atomic.Int32
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	started := make(chan struct{})
-	wg.Go(func() {
-		close(started)
-		if err := Watch(ctx, dir, debounce, func() { n.Add(1) }, func(err error) { t.Errorf("watch: %v", err) }); err != nil {
-			t.Errorf("Watch: %v", err)
-		}
-	})
+	wg.Go(func() { w.Run(ctx, debounce, func() { n.Add(1) }, func(err error) { t.Errorf("watch: %v", err) }) })
 	t.Cleanup(func() { cancel(); wg.Wait() })
-	<-started
-	time.Sleep(50 * time.Millisecond) // let the watcher add the directories
 	return &n
+}
+
+// TestChangeBeforeRunIsNotMissed: a change after Start returns reloads,
+// even when Run has not begun yet.
+func TestChangeBeforeRunIsNotMissed(t *testing.T) {
+	dir := t.TempDir()
+	w, err := Start(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(dir, "a.yaml"), "a")
+	var n atomic.Int32
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { w.Run(ctx, 10*time.Millisecond, func() { n.Add(1) }, nil); close(done) }()
+	waitFor(t, &n, 1)
+	cancel()
+	<-done
 }
 
 func waitFor(t *testing.T, n *atomic.Int32, want int32) {
@@ -50,13 +65,12 @@ func write(t *testing.T, path, s string) {
 // TestWatchDebouncesABurst: ten writes in a row make one reload.
 func TestWatchDebouncesABurst(t *testing.T) {
 	dir := t.TempDir()
-	n := watch(t, dir, 150*time.Millisecond)
+	n := watch(t, dir, 300*time.Millisecond)
 	for i := range 10 {
 		write(t, filepath.Join(dir, "a.yaml"), string(rune('a'+i)))
-		time.Sleep(5 * time.Millisecond)
 	}
 	waitFor(t, n, 1)
-	time.Sleep(400 * time.Millisecond)
+	time.Sleep(700 * time.Millisecond)
 	if got := n.Load(); got != 1 {
 		t.Errorf("reloads after a burst = %d, want 1", got)
 	}
