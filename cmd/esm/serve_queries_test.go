@@ -367,3 +367,29 @@ func TestServeDoesNotWarnOfDSNVariables(t *testing.T) {
 	assert.Equal(t, "ESM_MAIN_DNS", lines[0]["name"], "the mistyped one is still named")
 	assert.NotContains(t, r.stderr, "hush")
 }
+
+// TestServeQueriesMaxSeriesIsAFailure: a query returning more rows than
+// its max_series exports no series at all, counts a failure and logs why.
+func TestServeQueriesMaxSeriesIsAFailure(t *testing.T) {
+	dir, _ := serveQueryFixture(t, map[string]string{"rows.yaml": `name: every_order
+db: shop
+query: SELECT rowid AS id, amount FROM orders
+labels: [id]
+max_series: 2
+interval: PT1H
+`})
+	var logs lockedBuffer
+	base, _ := startServer(t, queryServeConfig(dir, "", slog.New(slog.NewJSONHandler(&logs, nil))))
+	var m map[string]float64
+	eventually(t, "the failure", func() bool {
+		m = queryMetrics(t, base)
+		return m[`esm_query_failures_total{query=every_order}`] == 1
+	})
+	for k := range m {
+		assert.False(t, strings.HasPrefix(k, "esm_query_value{"), "a series of a result over max_series: %s", k)
+	}
+	assert.Equal(t, 0.0, m[`esm_query_last_success_timestamp_seconds{query=every_order}`])
+	lines := logLines(t, logs.String(), "query failed")
+	require.Len(t, lines, 1, logs.String())
+	assert.Equal(t, "query every_order: returned more than 2 rows (max_series); aggregate the query or raise max_series", lines[0]["error"])
+}

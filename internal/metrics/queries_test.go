@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -151,5 +153,20 @@ func TestDatadogTag(t *testing.T) {
 			assert.Equal(t, tt.want, got)
 			assert.LessOrEqual(t, len(got), maxTagLen)
 		})
+	}
+}
+
+// TestQueryMetricNamesAreTheContract: the names users query, as the
+// issue and the README spell them.
+func TestQueryMetricNamesAreTheContract(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	require.NoError(t, err)
+	for name, want := range map[string]string{
+		QueryValueName: "esm_query_value", QueryDurationName: "esm_query_duration_seconds",
+		QueryFailuresName: "esm_query_failures_total", QueryLastSuccessName: "esm_query_last_success_timestamp_seconds",
+		StatsdQueryValue: "esm.query.value",
+	} {
+		assert.Equal(t, want, name)
+		assert.Contains(t, string(readme), "`"+name+"`", "the README documents %s", name)
 	}
 }
