@@ -84,6 +84,10 @@ type Options struct {
 	// means DefaultStatsdReceived. It must be the metric the monitors
 	// query.
 	StatsdReceived string
+	// StatsdQueryValue is the DogStatsD name of the query monitors'
+	// gauge; "" means StatsdQueryValue (esm.query.value). It must be the
+	// metric the monitors on query results query.
+	StatsdQueryValue string
 	// StatsdAddr is the DogStatsD agent, host:port; "" disables DogStatsD.
 	StatsdAddr string
 	// StatsdFlush is the aggregation and flush interval (default 2s, as
@@ -154,7 +158,7 @@ func New(opts Options) (*Metrics, error) {
 		}
 		m.statsd = c
 	}
-	m.queries = newQueries(m.statsd, opts.Env)
+	m.queries = newQueries(m.statsd, opts.Env, opts.StatsdQueryValue)
 	m.reg.MustRegister(m.queries)
 	return m, nil
 }

@@ -68,8 +68,9 @@ type QueryResult struct {
 // of a query are replaced by each result: a row that is gone is no longer
 // exported. The number of series is bounded by the queries' max_series.
 type Queries struct {
-	statsd *statsd.Client // nil when disabled
-	envTag string
+	statsd     *statsd.Client // nil when disabled
+	statsdName string
+	envTag     string
 
 	mu      sync.Mutex
 	queries map[string]*exportedQuery
@@ -97,8 +98,11 @@ var (
 const queryValueHelp = "Value of a query monitor's row: one series per row, labelled with the query and its label columns."
 
 // newQueries returns the exporter; the caller registers it.
-func newQueries(c *statsd.Client, env string) *Queries {
-	return &Queries{statsd: c, envTag: "env:" + storedTagValue(env), queries: map[string]*exportedQuery{}}
+func newQueries(c *statsd.Client, env, statsdName string) *Queries {
+	if statsdName == "" {
+		statsdName = StatsdQueryValue
+	}
+	return &Queries{statsd: c, statsdName: statsdName, envTag: "env:" + storedTagValue(env), queries: map[string]*exportedQuery{}}
 }
 
 // Queries returns the exporter of the query monitors' results.
@@ -199,7 +203,7 @@ func (q *Queries) sendOne(e *exportedQuery) {
 		return
 	}
 	for i, row := range e.rows {
-		_ = q.statsd.Gauge(StatsdQueryValue, row.Value, e.tags[i], 1)
+		_ = q.statsd.Gauge(q.statsdName, row.Value, e.tags[i], 1)
 	}
 }
 

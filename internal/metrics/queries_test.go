@@ -170,3 +170,15 @@ func TestQueryMetricNamesAreTheContract(t *testing.T) {
 		assert.Contains(t, string(readme), "`"+name+"`", "the README documents %s", name)
 	}
 }
+
+// TestQueriesStatsdName: an environment whose monitors query another
+// metric gets its gauges under that name.
+func TestQueriesStatsdName(t *testing.T) {
+	sink := udpSink(t)
+	m, err := New(Options{Env: "prod", StatsdQueryValue: "dq.value", StatsdAddr: sink.LocalAddr().String(), StatsdFlush: time.Hour})
+	require.NoError(t, err)
+	defer m.Close()
+	m.Queries().Set("q", QueryResult{Rows: []QueryRow{{Value: 2}}})
+	require.NoError(t, m.Flush())
+	assert.Equal(t, []string{"dq.value:2|g|#query:q,env:prod"}, readLines(t, sink, 1))
+}
