@@ -36,6 +36,9 @@ func (p Position) String() string {
 type Error struct {
 	Pos Position
 	Msg string
+	// Related are the other positions a problem involves, such as where a
+	// conflicting parameter was set in another layer; Msg names them too.
+	Related []Position
 }
 
 // Error renders "file:line:col: message".

@@ -37,7 +37,7 @@ func TestTrafficAnomalyErrors(t *testing.T) {
 		{"zero deviations", []Layer{annotation(`{"deviations": 0}`)}, `deviations must be greater than 0`},
 		{"bad window", []Layer{annotation(`{"alert_window": "15m"}`)}, `alert_window must look like last_15m`},
 		{"interval over alert window", []Layer{annotation(`{"interval": 300}`)}, `schemas/cart.avdl:12:3: interval 300 s is over a fifth of alert_window last_15m (180 s)`},
-		{"seasonality with basic, set in the file", []Layer{cfg, annotation(`{"algorithm": "basic"}`)}, `esm.yaml:4:7: seasonality "daily" cannot be used with the basic algorithm`},
+		{"seasonality with basic, set in the file", []Layer{cfg, annotation(`{"algorithm": "basic"}`)}, `schemas/cart.avdl:12:3: seasonality "daily" cannot be used with the basic algorithm, which has none; use agile or robust, or drop seasonality (seasonality is set at esm.yaml:4:7; "seasonality": null here clears it)`},
 		{"priority", []Layer{annotation(`{"priority": 7}`)}, `priority must be 1 (highest) to 5, not 7`},
 		{"bad tag", []Layer{annotation(`{"tags": ["9lives"]}`)}, `tag "9lives" is not a valid Datadog tag: a tag starts with a letter`},
 		{"tag with a space", []Layer{annotation(`{"tags": ["team cart"]}`)}, `tag "team cart" is not a valid Datadog tag: a tag holds only letters, digits and _ - : . / (not ' ')`},
@@ -49,7 +49,7 @@ func TestTrafficAnomalyErrors(t *testing.T) {
 		{"alert window under 15 minutes", []Layer{annotation(`{"alert_window": "last_10m", "interval": 60}`)}, `alert_window last_10m is shorter than Datadog accepts for an anomaly monitor (at least 15 minutes)`},
 		{"query window over a month", []Layer{annotation(`{"query_window": "last_10w"}`)}, `query_window last_10w is longer than Datadog accepts for an anomaly monitor (at most 30 days)`},
 		{"escalation without renotification", []Layer{annotation(`{"escalation_message": "still broken"}`)}, `schemas/cart.avdl:12:3: escalation_message needs renotify_interval`},
-		{"escalation with renotification off in the file", []Layer{{Source: "esm.yaml", Params: json.RawMessage(`{"escalation_message": "still broken"}`), Pos: Position{File: "esm.yaml", Line: 4, Column: 7}}, annotation(`{"renotify_interval": 0}`)}, `esm.yaml:4:7: escalation_message needs renotify_interval`},
+		{"escalation with renotification off in the file", []Layer{{Source: "esm.yaml", Params: json.RawMessage(`{"escalation_message": "still broken"}`), Pos: Position{File: "esm.yaml", Line: 4, Column: 7}}, annotation(`{"renotify_interval": 0}`)}, `schemas/cart.avdl:12:3: escalation_message needs renotify_interval: Datadog sends it only with renotifications, and renotify_interval is 0 (never) (escalation_message is set at esm.yaml:4:7)`},
 		{"deviations overflow", []Layer{annotation(`{"deviations": 1e400}`)}, `schemas/cart.avdl:12:3: @traffic_anomaly_monitor: deviations: 1e400 is out of range`},
 		{"interval overflow", []Layer{annotation(`{"interval": 99999999999999999999}`)}, `interval: 99999999999999999999 is out of range`},
 		{"common parameter of the wrong type", []Layer{annotation(`{"timeout_h": "2"}`)}, `parameter "timeout_h" of @traffic_anomaly_monitor must be an integer, not string`},
@@ -217,4 +217,95 @@ func TestTrafficAnomalySpec(t *testing.T) {
 	basic, err := TrafficAnomaly().Spec(target(), []Layer{annotation(`{"algorithm": "basic"}`)})
 	require.NoError(t, err)
 	assert.Empty(t, basic.Params.(*TrafficAnomalySpec).Seasonality, "the default seasonality does not apply to basic")
+}
+
+// TestLayerConflictsBlameTheMoreSpecificLayer: a conflict between two
+// layers is reported at the value of the more specific one (the
+// annotation the user edits), with the other layer's position as a
+// related position, not at an esm.yaml line the user did not touch.
+func TestLayerConflictsBlameTheMoreSpecificLayer(t *testing.T) {
+	yamlAt := func(line, col int) Position { return Position{File: "esm.yaml", Line: line, Column: col} }
+	avdlAt := func(line, col int) Position { return Position{File: "schemas/cart.avdl", Line: line, Column: col} }
+	file := Layer{Source: "esm.yaml", Pos: yamlAt(12, 3),
+		Params:   json.RawMessage(`{"algorithm": "agile", "seasonality": "weekly", "query_window": "last_4h"}`),
+		ParamPos: map[string]Position{"algorithm": yamlAt(13, 16), "seasonality": yamlAt(18, 18), "query_window": yamlAt(19, 19)}}
+	ann := func(params string, pos map[string]Position) Layer {
+		l := annotation(params)
+		l.ParamPos = pos
+		return l
+	}
+	tests := []struct {
+		name    string
+		layers  []Layer
+		want    string
+		related []Position
+	}{
+		{"alert window over the file's query window",
+			[]Layer{file, ann(`{"alert_window": "last_1d"}`, map[string]Position{"alert_window": avdlAt(12, 44)})},
+			`schemas/cart.avdl:12:44: query_window last_4h is shorter than alert_window last_1d (query_window is set at esm.yaml:19:19)`,
+			[]Position{yamlAt(19, 19)}},
+		{"basic algorithm with the file's seasonality",
+			[]Layer{file, ann(`{"algorithm": "basic"}`, map[string]Position{"algorithm": avdlAt(12, 41)})},
+			`schemas/cart.avdl:12:41: seasonality "weekly" cannot be used with the basic algorithm, which has none; use agile or robust, or drop seasonality (seasonality is set at esm.yaml:18:18; "seasonality": null here clears it)`,
+			[]Position{yamlAt(18, 18)}},
+		{"seasonality in the annotation with the file's basic algorithm",
+			[]Layer{{Source: "esm.yaml", Pos: yamlAt(12, 3), Params: json.RawMessage(`{"algorithm": "basic"}`), ParamPos: map[string]Position{"algorithm": yamlAt(13, 16)}},
+				ann(`{"seasonality": "daily"}`, map[string]Position{"seasonality": avdlAt(12, 43)})},
+			`schemas/cart.avdl:12:43: seasonality "daily" cannot be used with the basic algorithm, which has none; use agile or robust, or drop seasonality (algorithm is set at esm.yaml:13:16)`,
+			[]Position{yamlAt(13, 16)}},
+		{"both in one layer",
+			[]Layer{ann(`{"alert_window": "last_1d", "query_window": "last_4h"}`, map[string]Position{"alert_window": avdlAt(12, 44), "query_window": avdlAt(12, 60)})},
+			`schemas/cart.avdl:12:60: query_window last_4h is shorter than alert_window last_1d (alert_window is set at schemas/cart.avdl:12:44)`,
+			[]Position{avdlAt(12, 44)}},
+		{"the other value is a built-in default",
+			[]Layer{ann(`{"alert_window": "last_1d"}`, map[string]Position{"alert_window": avdlAt(12, 44)})},
+			`schemas/cart.avdl:12:44: query_window last_4h is shorter than alert_window last_1d`,
+			nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := TrafficAnomaly().Spec(target(), tt.layers)
+			require.Error(t, err)
+			assert.Equal(t, tt.want, err.Error())
+			var ae *Error
+			require.ErrorAs(t, err, &ae)
+			assert.Equal(t, tt.related, ae.Related)
+		})
+	}
+}
+
+// TestNullClearsAnInheritedValue: "param": null in a layer takes back what
+// the layers below set: the parameter is back to its built-in default, or
+// unset when it has none.
+func TestNullClearsAnInheritedValue(t *testing.T) {
+	file := Layer{Source: "esm.yaml", Pos: Position{File: "esm.yaml", Line: 12, Column: 3},
+		Params: json.RawMessage(`{"seasonality": "daily", "deviations": 4, "priority": 2}`)}
+	s, err := TrafficAnomaly().Spec(target(), []Layer{file, annotation(`{"algorithm": "basic", "seasonality": null}`)})
+	require.NoError(t, err)
+	p := s.Params.(*TrafficAnomalySpec)
+	assert.Equal(t, "basic", p.Algorithm)
+	assert.Empty(t, p.Seasonality, "basic has no seasonality once the inherited one is cleared")
+	assert.Equal(t, 4.0, p.Deviations, "other inherited values stay")
+
+	s, err = TrafficAnomaly().Spec(target(), []Layer{file, annotation(`{"deviations": null, "priority": null}`)})
+	require.NoError(t, err)
+	p = s.Params.(*TrafficAnomalySpec)
+	assert.Equal(t, 2.0, p.Deviations, "null goes back to the built-in default")
+	assert.Equal(t, "daily", p.Seasonality)
+	assert.Zero(t, s.Common.Priority, "a parameter without a built-in default is unset")
+
+	// A later layer may set it again.
+	s, err = TrafficAnomaly().Spec(target(), []Layer{file, annotation(`{"seasonality": null}`), annotation(`{"seasonality": "hourly"}`)})
+	require.NoError(t, err)
+	assert.Equal(t, "hourly", s.Params.(*TrafficAnomalySpec).Seasonality)
+}
+
+// TestTrafficAnomalyReportsEveryCombination: the combinations Datadog
+// rejects are reported together, not one per run.
+func TestTrafficAnomalyReportsEveryCombination(t *testing.T) {
+	_, err := TrafficAnomaly().Spec(target(), []Layer{annotation(`{"algorithm": "basic", "seasonality": "daily", "query_window": "last_5m", "interval": 300}`)})
+	require.Error(t, err)
+	for _, want := range []string{`seasonality "daily" cannot be used with the basic algorithm`, `interval 300 s is over a fifth of alert_window last_15m`, `query_window last_5m is shorter than alert_window last_15m`} {
+		assert.Contains(t, err.Error(), want)
+	}
 }

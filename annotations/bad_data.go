@@ -92,7 +92,7 @@ func (k badData) Spec(t Target, layers []Layer) (Spec, error) {
 	// Datadog rejects a warning threshold that is not less severe than the
 	// critical one (https://docs.datadoghq.com/monitors/types/metric/#set-alert-conditions).
 	if p.Warning != nil && !(*p.Warning < *p.Above) {
-		return Spec{}, errorf(m.at("warning"), "warning %v must be less than above %v: it warns before the share reaches the critical threshold", *p.Warning, *p.Above)
+		return Spec{}, m.conflict("warning", "above", "warning %v must be less than above %v: it warns before the share reaches the critical threshold", *p.Warning, *p.Above)
 	}
 	windowSec, _ := windowSeconds(*p.Window)
 	common, err := p.CommonParams.resolve(m, 2*windowSec/60)

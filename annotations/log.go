@@ -149,7 +149,7 @@ func (k logKind) Spec(t Target, layers []Layer) (Spec, error) {
 		return Spec{}, err
 	}
 	if p.Warning != nil && !(*p.Warning < *p.Above) {
-		return Spec{}, errorf(m.at("warning"), "warning %v must be lower than above %v: more than warning logs warn, more than above alert", *p.Warning, *p.Above)
+		return Spec{}, m.conflict("warning", "above", "warning %v must be lower than above %v: more than warning logs warn, more than above alert", *p.Warning, *p.Above)
 	}
 	window, _ := spanSeconds(*p.Window, "m", "h", "d")
 	common, err := p.CommonParams.resolve(m, 2*window/60)

@@ -72,7 +72,7 @@ func TestLogErrors(t *testing.T) {
 		{"warning with the default above", []Layer{logAnnotation(`{"warning": 1}`)}, `warning 1 must be lower than above 0`},
 		{"full window", []Layer{logAnnotation(`{"require_full_window": true}`)}, `require_full_window applies only to metric monitors`},
 		{"common parameter", []Layer{logAnnotation(`{"timeout_h": 25}`)}, `timeout_h must be between 0 and 24, not 25`},
-		{"warning set in the file", []Layer{{Source: "esm.yaml", Params: json.RawMessage(`{"warning": 3}`), Pos: Position{File: "esm.yaml", Line: 4, Column: 7}}, logAnnotation(`{"above": 2}`)}, `esm.yaml:4:7: warning 3 must be lower than above 2`},
+		{"warning set in the file", []Layer{{Source: "esm.yaml", Params: json.RawMessage(`{"warning": 3}`), Pos: Position{File: "esm.yaml", Line: 4, Column: 7}}, logAnnotation(`{"above": 2}`)}, `schemas/cart.avdl:12:3: warning 3 must be lower than above 2: more than warning logs warn, more than above alert (warning is set at esm.yaml:4:7)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package annotations
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -88,7 +89,7 @@ func (c *CommonParams) resolve(m *merged, noData int64) (Common, error) {
 		setIf(&out.NoDataTimeframe, c.NoDataTimeframe)
 	}
 	if strings.TrimSpace(out.EscalationMessage) != "" && out.RenotifyInterval == 0 {
-		return out, errorf(m.at("escalation_message"), "escalation_message needs renotify_interval: Datadog sends it only with renotifications, and renotify_interval is 0 (never)")
+		return out, m.conflict("escalation_message", "renotify_interval", "escalation_message needs renotify_interval: Datadog sends it only with renotifications, and renotify_interval is 0 (never)")
 	}
 	return out, nil
 }
@@ -104,6 +105,9 @@ func setIf[T any](dst *T, p *T) {
 // problem with the merged value is reported where it was written.
 type merged struct {
 	setBy map[string]Layer
+	// order is the index of the layer that set each parameter: the
+	// built-in defaults are 0, later (more specific) layers count up.
+	order map[string]int
 }
 
 // at returns the position of the value of param ("tags" or "tags.1") in
@@ -114,6 +118,42 @@ func (m *merged) at(param string) Position { return m.setBy[paramName(param)].Po
 func (m *merged) byUser(param string) bool {
 	l, ok := m.setBy[param]
 	return ok && l.Source != builtinSource
+}
+
+// conflict reports that the merged values of params a and b do not go
+// together. It is reported at whichever the more specific layer set (a
+// when one layer set both), and names where the other was set when a
+// user's layer set it elsewhere, so that a conflict between an annotation
+// and esm.yaml points at the annotation and names the esm.yaml line.
+func (m *merged) conflict(a, b, format string, args ...any) *Error {
+	return m.report(a, b, false, format, args...)
+}
+
+// unused reports param, whose value does not apply given the value of by
+// ("seasonality" with the basic algorithm), as conflict does; when by is
+// the more specific, it adds the way out there: "param": null clears the
+// inherited value.
+func (m *merged) unused(param, by, format string, args ...any) *Error {
+	return m.report(param, by, true, format, args...)
+}
+
+func (m *merged) report(a, b string, clearable bool, format string, args ...any) *Error {
+	blame, other := a, b
+	if m.order[paramName(b)] > m.order[paramName(a)] {
+		blame, other = b, a
+	}
+	e := errorf(m.at(blame), format, args...)
+	if m.byUser(paramName(other)) {
+		if op := m.at(other); op != e.Pos {
+			note := fmt.Sprintf("%s is set at %s", other, op)
+			if clearable && blame == b {
+				note += fmt.Sprintf(`; "%s": null here clears it`, a)
+			}
+			e.Msg += " (" + note + ")"
+			e.Related = append(e.Related, op)
+		}
+	}
+	return e
 }
 
 // builtinSource names the layer of a kind's built-in defaults.
@@ -127,25 +167,68 @@ func mergeLayers[P any](kind string, defaults json.RawMessage, layers []Layer) (
 	all := append([]Layer{{Source: builtinSource, Params: defaults}}, layers...)
 	var (
 		p    P
-		m    = &merged{setBy: map[string]Layer{}}
+		base P
+		m    = &merged{setBy: map[string]Layer{}, order: map[string]int{}}
 		errs []error
 	)
 	fields := paramFields(reflect.TypeOf(p))
-	for _, l := range all {
+	for i, l := range all {
 		lp, err := decodeLayer[P](kind, l)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
+		if i == 0 {
+			base = lp
+		}
 		v := reflect.ValueOf(&lp).Elem()
 		for _, f := range fields {
 			if fv := v.FieldByIndex(f.index); !fv.IsNil() {
 				m.setBy[f.name] = l
+				m.order[f.name] = i
 			}
 		}
 		mergeSet(&p, &lp)
+		if i > 0 {
+			// "param": null clears what the layers below set: the
+			// parameter is back to its built-in default, or unset.
+			pv, bv := reflect.ValueOf(&p).Elem(), reflect.ValueOf(&base).Elem()
+			for _, name := range nullParams(l.Params) {
+				for _, f := range fields {
+					if f.name != name {
+						continue
+					}
+					pv.FieldByIndex(f.index).Set(bv.FieldByIndex(f.index))
+					if bv.FieldByIndex(f.index).IsNil() {
+						delete(m.setBy, f.name)
+						delete(m.order, f.name)
+					} else {
+						m.setBy[f.name] = all[0]
+						m.order[f.name] = 0
+					}
+				}
+			}
+		}
 	}
 	return &p, m, errors.Join(errs...)
+}
+
+// nullParams returns the parameters a layer sets to null.
+func nullParams(raw json.RawMessage) []string {
+	if !bytes.Contains(raw, []byte("null")) {
+		return nil
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(raw, &obj) != nil {
+		return nil
+	}
+	var out []string
+	for k, v := range obj {
+		if string(bytes.TrimSpace(v)) == "null" {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // checker collects the problems of a kind's parameter values, each at the

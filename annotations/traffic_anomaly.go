@@ -116,20 +116,24 @@ func (k trafficAnomaly) Spec(t Target, layers []Layer) (Spec, error) {
 	if err := k.checkValues(p, m.at, ""); err != nil {
 		return Spec{}, err
 	}
-	// Combinations Datadog rejects.
+	// Combinations Datadog rejects, all of them at once.
+	var errs []error
 	if *p.Algorithm == "basic" {
 		if m.byUser("seasonality") {
-			return Spec{}, errorf(m.at("seasonality"), "seasonality %q cannot be used with the basic algorithm, which has none; use agile or robust, or drop seasonality", *p.Seasonality)
+			errs = append(errs, m.unused("seasonality", "algorithm", "seasonality %q cannot be used with the basic algorithm, which has none; use agile or robust, or drop seasonality", *p.Seasonality))
 		}
 		p.Seasonality = nil
 	}
 	alertSec, _ := windowSeconds(*p.AlertWindow)
 	querySec, _ := windowSeconds(*p.QueryWindow)
 	if *p.Interval*5 > alertSec {
-		return Spec{}, errorf(m.at("interval"), "interval %d s is over a fifth of alert_window %s (%d s): Datadog needs at least 5 points in the alert window", *p.Interval, *p.AlertWindow, alertSec/5)
+		errs = append(errs, m.conflict("interval", "alert_window", "interval %d s is over a fifth of alert_window %s (%d s): Datadog needs at least 5 points in the alert window", *p.Interval, *p.AlertWindow, alertSec/5))
 	}
 	if querySec < alertSec {
-		return Spec{}, errorf(m.at("query_window"), "query_window %s is shorter than alert_window %s", *p.QueryWindow, *p.AlertWindow)
+		errs = append(errs, m.conflict("query_window", "alert_window", "query_window %s is shorter than alert_window %s", *p.QueryWindow, *p.AlertWindow))
+	}
+	if len(errs) > 0 {
+		return Spec{}, errors.Join(errs...)
 	}
 	common, err := p.CommonParams.resolve(m, 2*querySec/60)
 	if err != nil {

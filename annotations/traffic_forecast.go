@@ -258,34 +258,34 @@ func (trafficForecast) combinations(p *TrafficForecastParams, m *merged) error {
 	horizon, _ := horizonSeconds(*p.Horizon)
 	if *p.Algorithm == "linear" {
 		if m.byUser("seasonality") {
-			return errorf(m.at("seasonality"), "seasonality %q is only used with the seasonal algorithm; use algorithm seasonal, or drop seasonality", *p.Seasonality)
+			return m.unused("seasonality", "algorithm", "seasonality %q is only used with the seasonal algorithm; use algorithm seasonal, or drop seasonality", *p.Seasonality)
 		}
 		p.Seasonality = nil
 		if p.History != nil {
 			if history, _ := spanSeconds(*p.History, "m", "h", "d", "w"); interval >= history {
-				return errorf(m.at("interval"), "interval %s is not shorter than history %s: the forecast needs several points of history", *p.Interval, *p.History)
+				return m.conflict("interval", "history", "interval %s is not shorter than history %s: the forecast needs several points of history", *p.Interval, *p.History)
 			}
 		}
 	} else {
 		if p.Model != nil {
-			return errorf(m.at("model"), "model %q is only used with the linear algorithm; drop model for seasonal", *p.Model)
+			return m.unused("model", "algorithm", "model %q is only used with the linear algorithm; drop model for seasonal", *p.Model)
 		}
 		if p.History != nil {
-			return errorf(m.at("history"), "history is only used with the linear algorithm; the seasonal algorithm uses two to six seasons of history: drop history")
+			return m.unused("history", "algorithm", "history is only used with the linear algorithm; the seasonal algorithm uses two to six seasons of history: drop history")
 		}
 		if season := seasonSeconds[*p.Seasonality]; interval >= season {
-			return errorf(m.at("interval"), "interval %s is not shorter than the %s season: the seasonal algorithm needs several points a season", *p.Interval, *p.Seasonality)
+			return m.conflict("interval", "seasonality", "interval %s is not shorter than the %s season: the seasonal algorithm needs several points a season", *p.Interval, *p.Seasonality)
 		}
 	}
 	if interval >= horizon {
-		return errorf(m.at("interval"), "interval %s is not shorter than horizon %s", *p.Interval, *p.Horizon)
+		return m.conflict("interval", "horizon", "interval %s is not shorter than horizon %s", *p.Interval, *p.Horizon)
 	}
 	if p.Warning != nil {
 		if p.Above != nil && !(*p.Warning < *p.Above) {
-			return errorf(m.at("warning"), "warning %v must be lower than above %v: the forecast reaches the warning threshold first", *p.Warning, *p.Above)
+			return m.conflict("warning", "above", "warning %v must be lower than above %v: the forecast reaches the warning threshold first", *p.Warning, *p.Above)
 		}
 		if p.Below != nil && !(*p.Warning > *p.Below) {
-			return errorf(m.at("warning"), "warning %v must be higher than below %v: the forecast falls to the warning threshold first", *p.Warning, *p.Below)
+			return m.conflict("warning", "below", "warning %v must be higher than below %v: the forecast falls to the warning threshold first", *p.Warning, *p.Below)
 		}
 	}
 	return nil

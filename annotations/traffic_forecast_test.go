@@ -92,7 +92,7 @@ func TestTrafficForecastErrors(t *testing.T) {
 		{"interval not under the season", []Layer{forecastAnnotation(`{"below": 1, "algorithm": "seasonal", "seasonality": "hourly"}`)}, `interval 60m is not shorter than the hourly season`},
 		{"warning above", []Layer{forecastAnnotation(`{"above": 100, "warning": 100}`)}, `warning 100 must be lower than above 100`},
 		{"warning below", []Layer{forecastAnnotation(`{"below": 100, "warning": 50}`)}, `warning 50 must be higher than below 100`},
-		{"warning of the file against the annotation's direction", []Layer{cfg(`{"above": 100, "warning": 80}`), forecastAnnotation(`{"below": 100}`)}, `esm.yaml:4:7: warning 80 must be higher than below 100`},
+		{"warning of the file against the annotation's direction", []Layer{cfg(`{"above": 100, "warning": 80}`), forecastAnnotation(`{"below": 100}`)}, `schemas/cart.avdl:12:3: warning 80 must be higher than below 100: the forecast falls to the warning threshold first (warning is set at esm.yaml:4:7)`},
 		{"common parameter", []Layer{forecastAnnotation(`{"below": 1, "priority": 0}`)}, `priority must be 1 (highest) to 5, not 0`},
 		{"escalation without renotification", []Layer{forecastAnnotation(`{"below": 1, "escalation_message": "x"}`)}, `escalation_message needs renotify_interval`},
 	}

@@ -161,12 +161,12 @@ func (k trafficVolume) Spec(t Target, layers []Layer) (Spec, error) {
 	if dir == "below" {
 		s.Threshold = *p.Below
 		if p.Warning != nil && !(*p.Warning > s.Threshold) {
-			return Spec{}, errorf(m.at("warning"), "warning %v must be greater than below %v: it warns before the count falls below the critical threshold", *p.Warning, s.Threshold)
+			return Spec{}, m.conflict("warning", "below", "warning %v must be greater than below %v: it warns before the count falls below the critical threshold", *p.Warning, s.Threshold)
 		}
 	} else {
 		s.Threshold = *p.Above
 		if p.Warning != nil && !(*p.Warning < s.Threshold) {
-			return Spec{}, errorf(m.at("warning"), "warning %v must be less than above %v: it warns before the count rises above the critical threshold", *p.Warning, s.Threshold)
+			return Spec{}, m.conflict("warning", "above", "warning %v must be less than above %v: it warns before the count rises above the critical threshold", *p.Warning, s.Threshold)
 		}
 	}
 	windowSec, _ := windowSeconds(s.Window)

@@ -61,6 +61,13 @@ type meta struct {
 }
 
 type workloadSpec struct {
+	// Job's fields.
+	BackoffLimit          *int `yaml:"backoffLimit"`
+	ActiveDeadlineSeconds *int `yaml:"activeDeadlineSeconds"`
+	PodFailurePolicy      *struct {
+		Rules []podFailureRule
+	} `yaml:"podFailurePolicy"`
+
 	Replicas *int
 	Strategy struct{ Type string }
 	Selector labelSelector
@@ -70,11 +77,33 @@ type workloadSpec struct {
 	}
 }
 
+// podFailureRule is a rule of a Job's podFailurePolicy.
+type podFailureRule struct {
+	Action      string
+	OnExitCodes *struct {
+		ContainerName string `yaml:"containerName"`
+		Operator      string
+		Values        []int
+	} `yaml:"onExitCodes"`
+}
+
+// cronJobSpec is the part of a CronJob's spec the tests read.
+type cronJobSpec struct {
+	Schedule                string
+	TimeZone                string `yaml:"timeZone"`
+	ConcurrencyPolicy       string `yaml:"concurrencyPolicy"`
+	StartingDeadlineSeconds *int64 `yaml:"startingDeadlineSeconds"`
+	JobTemplate             struct {
+		Spec workloadSpec
+	} `yaml:"jobTemplate"`
+}
+
 type labelSelector struct {
 	MatchLabels map[string]string `yaml:"matchLabels"`
 }
 
 type podSpec struct {
+	RestartPolicy                 string           `yaml:"restartPolicy"`
 	ServiceAccountName            string           `yaml:"serviceAccountName"`
 	AutomountServiceAccountToken  *bool            `yaml:"automountServiceAccountToken"`
 	TerminationGracePeriodSeconds *int64           `yaml:"terminationGracePeriodSeconds"`
@@ -95,12 +124,13 @@ type securityContext struct {
 }
 
 type container struct {
-	Name    string
-	Image   string
-	Args    []string
-	Env     []envVar
-	EnvFrom []envFrom `yaml:"envFrom"`
-	Ports   []struct {
+	Name       string
+	Image      string
+	Args       []string
+	WorkingDir string `yaml:"workingDir"`
+	Env        []envVar
+	EnvFrom    []envFrom `yaml:"envFrom"`
+	Ports      []struct {
 		Name          string
 		ContainerPort int `yaml:"containerPort"`
 	}
@@ -350,6 +380,9 @@ func TestKustomization(t *testing.T) {
 type pod struct {
 	owner doc
 	spec  workloadSpec
+	// job is set for the pod of a Job or CronJob: it runs to completion
+	// and serves nothing, so it has no probes, Service or metrics.
+	job bool
 }
 
 // pods returns the pod templates of the applied manifests.
@@ -357,16 +390,22 @@ func pods(t *testing.T, docs []doc) []pod {
 	t.Helper()
 	var out []pod
 	for _, d := range docs {
+		var s workloadSpec
 		switch d.obj.Kind {
 		case "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job":
+			if err := d.obj.Spec.Decode(&s); err != nil {
+				t.Fatalf("%s: spec: %v", d, err)
+			}
+		case "CronJob":
+			var cj cronJobSpec
+			if err := d.obj.Spec.Decode(&cj); err != nil {
+				t.Fatalf("%s: spec: %v", d, err)
+			}
+			s = cj.JobTemplate.Spec
 		default:
 			continue
 		}
-		var s workloadSpec
-		if err := d.obj.Spec.Decode(&s); err != nil {
-			t.Fatalf("%s: spec: %v", d, err)
-		}
-		out = append(out, pod{owner: d, spec: s})
+		out = append(out, pod{owner: d, spec: s, job: d.obj.Kind == "Job" || d.obj.Kind == "CronJob"})
 	}
 	if len(out) == 0 {
 		t.Fatal("no workloads in the manifests")
@@ -440,7 +479,7 @@ func TestPods(t *testing.T) {
 			if spec.AutomountServiceAccountToken == nil || *spec.AutomountServiceAccountToken {
 				t.Errorf("%s: automountServiceAccountToken is not false: esm does not call the Kubernetes API", p.owner)
 			}
-			if !labelsMatch(p.spec.Selector.MatchLabels, p.spec.Template.Metadata.Labels) {
+			if !p.job && !labelsMatch(p.spec.Selector.MatchLabels, p.spec.Template.Metadata.Labels) {
 				t.Errorf("%s: the selector %v does not select the pod's labels %v", p.owner, p.spec.Selector.MatchLabels, p.spec.Template.Metadata.Labels)
 			}
 			all := append(slices.Clone(spec.InitContainers), spec.Containers...)
@@ -457,6 +496,15 @@ func TestPods(t *testing.T) {
 				if !strings.HasPrefix(c.Image, image+":") {
 					t.Errorf("%s: image %q, want %s:<tag>", where, c.Image, image)
 				}
+			}
+			if p.job {
+				if spec.RestartPolicy != "Never" && spec.RestartPolicy != "OnFailure" {
+					t.Errorf("%s: restartPolicy %q: a Job's pod needs Never or OnFailure", p.owner, spec.RestartPolicy)
+				}
+				if p.spec.ActiveDeadlineSeconds == nil {
+					t.Errorf("%s: no activeDeadlineSeconds: a hung run would hold the next one back", p.owner)
+				}
+				return // it serves nothing: no probes, no metrics
 			}
 			for _, c := range spec.Containers {
 				where := fmt.Sprintf("%s: container %s", p.owner, c.Name)
@@ -745,6 +793,20 @@ func TestConfigMapReferences(t *testing.T) {
 	}
 }
 
+// argValue returns the value of a flag in args ("--env prod" or
+// "--env=prod").
+func argValue(args []string, flag string) (string, bool) {
+	for i, a := range args {
+		if v, ok := strings.CutPrefix(a, flag+"="); ok {
+			return v, true
+		}
+		if a == flag && i+1 < len(args) {
+			return args[i+1], true
+		}
+	}
+	return "", false
+}
+
 // env returns the value of a container's environment variable.
 func env(c container, name string) (string, bool) {
 	for _, e := range c.Env {
@@ -784,8 +846,11 @@ func TestConfig(t *testing.T) {
 		for _, c := range spec.Containers {
 			where := fmt.Sprintf("%s: container %s", p.owner, c.Name)
 			path, ok := env(c, "ESM_CONFIG")
+			if p.job {
+				path, ok = argValue(c.Args, "--config")
+			}
 			if !ok {
-				t.Errorf("%s: no ESM_CONFIG", where)
+				t.Errorf("%s: no ESM_CONFIG (or --config for a job)", where)
 				continue
 			}
 			name, key, ok := mountedFile(spec, c, path)
@@ -803,8 +868,12 @@ func TestConfig(t *testing.T) {
 				t.Errorf("%s: ConfigMap %s: %v", where, name, err)
 				continue
 			}
-			if e, ok := env(c, "ESM_ENV"); !ok {
-				t.Errorf("%s: no ESM_ENV", where)
+			e, ok := env(c, "ESM_ENV")
+			if p.job {
+				e, ok = argValue(c.Args, "--env")
+			}
+			if !ok {
+				t.Errorf("%s: no ESM_ENV (or --env for a job)", where)
 			} else if _, err := conf.Env(e); err != nil {
 				t.Errorf("%s: ESM_ENV: %v", where, err)
 			}

@@ -270,8 +270,9 @@ func TestValidateRunsPlansChecks(t *testing.T) {
 				// The annotation chooses basic; staging's esm.yaml layer adds weekly.
 				"schemas/a.avdl": brokenTreeSchema("shop", "Cart", `{"algorithm": "basic"}`),
 			},
-			// Blamed at the esm.yaml value or at the annotation, named as staging's only.
-			want: []string{`esm\.yaml:6:22: seasonality "weekly" cannot be used with the basic algorithm.* \(environment staging\)`},
+			// Blamed at the annotation's value (the more specific layer), naming
+			// the esm.yaml value, as staging's only.
+			want: []string{`DIR/schemas/a\.avdl:3:42: seasonality "weekly" cannot be used with the basic algorithm.*\(seasonality is set at esm\.yaml:6:22; "seasonality": null here clears it\) \(environment staging\)`},
 		},
 		{
 			name: "two records with the same monitor name",
@@ -372,7 +373,7 @@ func TestValidateEnv(t *testing.T) {
 		stderr string // a regular expression for all of standard error
 	}{
 		{"prod only", []string{"--env", "prod"}, exitOK, `^$`},
-		{"staging only", []string{"--env", "staging"}, exitFailure, `^\S+:\d+:\d+: [^(]*seasonality[^(]*\n$`},
+		{"staging only", []string{"--env", "staging"}, exitFailure, `^\S+:\d+:\d+: [^\n]*seasonality[^\n]*\(seasonality is set at [^\n]*\)\n$`},
 		{"every environment", nil, exitFailure, `^\S+:\d+:\d+: .*seasonality.* \(environment staging\)\n$`},
 		{"unknown environment", []string{"--env", "nope"}, exitFailure, `^esm: unknown environment "nope": configured environments are prod, staging\n$`},
 	}

@@ -22,7 +22,8 @@ var allowed = map[string][]string{
 	"internal/diag":       {},
 	"internal/forge":      {},
 	"internal/idl":        {"internal/diag"},
-	"internal/config":     {"annotations"},
+	"internal/config":     {"annotations", "internal/yamlerr"},
+	"internal/yamlerr":    {},
 	"internal/monitor":    {"annotations", "internal/diag"},
 	"internal/report":     {"internal/monitor", "internal/diag", "annotations"},
 	"internal/reconcile":  {"internal/idl", "annotations", "internal/monitor", "internal/report", "internal/config", "internal/diag", "internal/forge"},
@@ -36,7 +37,7 @@ var allowed = map[string][]string{
 	"internal/redact":     {},
 	// Query monitors: files, runner, scheduler and result store; the
 	// database drivers are its own SDKs.
-	"internal/queries": {"internal/diag", "annotations"},
+	"internal/queries": {"internal/diag", "annotations", "internal/yamlerr"},
 }
 
 // forbidden lists third-party imports a package must not have: the use

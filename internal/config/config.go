@@ -27,6 +27,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/esm-dev/esm/annotations"
+	"github.com/esm-dev/esm/internal/yamlerr"
 )
 
 // DefaultFile is the configuration file read when none is named.
@@ -224,7 +225,7 @@ func Parse(file string, b []byte) (*Config, error) {
 	d := yaml.NewDecoder(bytes.NewReader(b))
 	d.KnownFields(true)
 	if err := d.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-		return nil, yamlError(file, err)
+		return nil, yamlError(file, b, err)
 	}
 	c.File = file
 	var root yaml.Node
@@ -243,8 +244,12 @@ var (
 	yamlUnknownRE = regexp.MustCompile(`^field (\S+) not found in type .*$`)
 )
 
-// yamlError renders yaml.v3's errors as file:line: message, one per line.
-func yamlError(file string, err error) error {
+// yamlError renders yaml.v3's errors as file:line: message, one per line;
+// a syntax error at the line where the document stops being valid YAML.
+func yamlError(file string, src []byte, err error) error {
+	if s, ok := yamlerr.Locate(src, err); ok {
+		return fmt.Errorf("%s:%d: %s", file, s.Line, s.Msg)
+	}
 	var msgs []string
 	var te *yaml.TypeError
 	if errors.As(err, &te) {

@@ -123,3 +123,21 @@ func TestLoadWithoutFile(t *testing.T) {
 	_, err = Load("missing.yaml")
 	assert.ErrorContains(t, err, "read config: open missing.yaml: no such file or directory")
 }
+
+// TestParseSyntaxErrorLine: a YAML syntax error names the line where
+// esm.yaml stops being valid; yaml.v3 alone names the line before the
+// construct's context (here line 1 for a mistake on line 4).
+func TestParseSyntaxErrorLine(t *testing.T) {
+	tests := []struct {
+		src, want string
+	}{
+		{"defaults:\n  traffic_anomaly_monitor:\n    deviations: 3\n   algorithm: agile\n", "esm.yaml:4: did not find expected key"},
+		{"defaults:\n  traffic_anomaly_monitor:\n    algorithm: [agile\n    direction: both\n", "esm.yaml:3: did not find expected ',' or ']'"},
+		{"environments:\n  prod:\n\tmetric: x\n", "esm.yaml:3: found character that cannot start any token"},
+	}
+	for _, tt := range tests {
+		_, err := Parse("esm.yaml", []byte(tt.src))
+		require.Error(t, err)
+		assert.Equal(t, tt.want, err.Error())
+	}
+}

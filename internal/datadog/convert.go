@@ -9,7 +9,9 @@ import (
 
 // fromAPI converts a monitor Datadog returned into esm's view of it:
 // the fields and options esm owns, with Datadog's defaults for options it
-// left out. A monitor of a type the client does not know still converts.
+// left out, and the fingerprint of what esm last wrote taken out of the
+// tags (monitor.SplitFingerprintTag). A monitor of a type the client does
+// not know still converts.
 func fromAPI(m *datadogV1.Monitor) monitor.Monitor {
 	out := monitor.Monitor{ID: m.GetId()}
 	out.Name = m.GetName()
@@ -20,7 +22,7 @@ func fromAPI(m *datadogV1.Monitor) monitor.Monitor {
 	}
 	out.Query = m.Query
 	out.Message = m.GetMessage()
-	out.Tags = append([]string{}, m.Tags...)
+	out.Tags, out.Fingerprint = monitor.SplitFingerprintTag(append([]string{}, m.Tags...))
 	if p := m.Priority.Get(); p != nil {
 		out.Priority = *p
 	}
@@ -77,14 +79,16 @@ func stringOf(v datadog.NullableString) string {
 	return ""
 }
 
-// newMonitor returns the CreateMonitor body for m.
-func newMonitor(m *monitor.Definition) datadogV1.Monitor {
+// newMonitor returns the CreateMonitor body for m, its fingerprint among
+// the tags (esm_fingerprint:...).
+func newMonitor(mon *monitor.Monitor) datadogV1.Monitor {
+	m := &mon.Definition
 	// Struct literals, not the client's constructors: those add
 	// draft_status and synthetics options esm does not own.
 	body := &datadogV1.Monitor{Query: m.Query, Type: datadogV1.MonitorType(m.Type)}
 	body.SetName(m.Name)
 	body.SetMessage(m.Message)
-	body.Tags = append([]string{}, m.Tags...)
+	body.Tags = monitor.WithFingerprintTag(m.Tags, mon.Fingerprint)
 	if m.Priority != 0 {
 		body.SetPriority(m.Priority)
 	}
@@ -93,15 +97,18 @@ func newMonitor(m *monitor.Definition) datadogV1.Monitor {
 }
 
 // updateRequest returns the UpdateMonitor body for m: every owned field,
-// priority null when m has none (a PUT keeps the top-level fields it does
-// not carry), and the whole options.
-func updateRequest(m *monitor.Definition) datadogV1.MonitorUpdateRequest {
+// the tags with m's fingerprint (a PUT replaces the tags: without a
+// fingerprint the monitor keeps none), priority null when m has none (a
+// PUT keeps the top-level fields it does not carry), and the whole
+// options.
+func updateRequest(mon *monitor.Monitor) datadogV1.MonitorUpdateRequest {
+	m := &mon.Definition
 	body := &datadogV1.MonitorUpdateRequest{}
 	body.SetName(m.Name)
 	body.SetType(datadogV1.MonitorType(m.Type))
 	body.SetQuery(m.Query)
 	body.SetMessage(m.Message)
-	body.Tags = append([]string{}, m.Tags...)
+	body.Tags = monitor.WithFingerprintTag(m.Tags, mon.Fingerprint)
 	if m.Priority != 0 {
 		body.SetPriority(m.Priority)
 	} else {

@@ -261,7 +261,7 @@ func (s *Store) CreateConverged(ctx context.Context, m *monitor.Monitor) (monito
 		s.log.InfoContext(ctx, "datadog: the monitor exists already; took it instead of creating one", slog.String("name", m.Name), slog.Int64("id", keep))
 		return monitor.Created{ID: keep, Note: fmt.Sprintf("monitor %d of the same name and tag exists (made by a concurrent run): %s instead of creating one%s", keep, tookIt(updated), deletedNote(deleted))}, nil
 	}
-	body := newMonitor(&m.Definition)
+	body := newMonitor(m)
 	var id int64
 	uncertain := false // an earlier attempt may have created the monitor
 	found := false     // a failed attempt had created it
@@ -307,8 +307,9 @@ func (s *Store) CreateConverged(ctx context.Context, m *monitor.Monitor) (monito
 // converge lists the monitors named exactly like m that carry m's identity
 // tag, keeps the oldest (lowest ID) and deletes the others. created is the
 // monitor this run has just created (0 before the create): when it is not
-// the one kept and the kept one differs from m in a field esm owns, the
-// kept one is updated to m, since the run's create stood for that change.
+// the one kept and the kept one differs from m in a field esm owns or in
+// its fingerprint, the kept one is updated to m, since the run's create
+// stood for that change.
 // converge returns the kept ID (0 when there is none), the IDs it deleted
 // and whether it updated the kept one.
 func (s *Store) converge(ctx context.Context, m *monitor.Monitor, created int64) (keep int64, deleted []int64, updated bool, err error) {
@@ -323,7 +324,7 @@ func (s *Store) converge(ctx context.Context, m *monitor.Monitor, created int64)
 		}
 		deleted = append(deleted, t.ID)
 	}
-	if keep != created && !slices.Equal(monitor.Fields(&twins[0].Definition), monitor.Fields(&m.Definition)) {
+	if keep != created && (!slices.Equal(monitor.Fields(&twins[0].Definition), monitor.Fields(&m.Definition)) || twins[0].Fingerprint != m.Fingerprint) {
 		if err := s.Update(ctx, keep, m); err != nil {
 			return keep, deleted, false, err
 		}
@@ -402,7 +403,7 @@ func hasAll(tags, want []string) bool {
 // field esm owns and the whole options object, which Datadog replaces as a
 // whole: an option left out of m is removed from the monitor.
 func (s *Store) Update(ctx context.Context, id int64, m *monitor.Monitor) error {
-	body := updateRequest(&m.Definition)
+	body := updateRequest(m)
 	err := s.retry(ctx, "update", func(ctx context.Context) error {
 		_, resp, err := s.api.UpdateMonitor(ctx, id, body)
 		return apiError(resp, err)

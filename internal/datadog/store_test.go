@@ -772,3 +772,62 @@ func TestConcurrentCreatesConverge(t *testing.T) {
 		})
 	}
 }
+
+// The Datadog store keeps the fingerprint of what esm wrote in the tag
+// esm_fingerprint:..., hands it back apart from the tags, and a monitor
+// edited in Datadog's UI plans as drift naming the edited fields; applying
+// that plan writes a fresh fingerprint and the next plan is clean.
+func TestFingerprintDrift(t *testing.T) {
+	s := ddtest.NewServer(t)
+	st := newStore(t, s)
+	ctx := context.Background()
+	d := anomaly("Cart")
+	desired := []monitor.Desired{{Definition: d.Definition, Source: monitor.Source{Record: "shop.Cart"}}}
+	plan := func() *monitor.Plan {
+		cur, err := st.List(ctx, monitor.EnvTag("prod"))
+		require.NoError(t, err)
+		return monitor.Diff("prod", desired, cur, monitor.Scope{})
+	}
+	apply := func(p *monitor.Plan) {
+		results, err := monitor.Apply(ctx, st, p, monitor.ApplyOptions{})
+		require.NoError(t, err)
+		for _, r := range results {
+			require.NoError(t, r.Err)
+		}
+	}
+	apply(plan())
+
+	fp := monitor.Fingerprint(&d.Definition)
+	ms := s.Monitors()
+	require.Len(t, ms, 1)
+	assert.Contains(t, ms[0].Tags, "esm_fingerprint:"+fp, "Datadog keeps the tag as esm wrote it")
+	cur, err := st.List(ctx, "esm-prod")
+	require.NoError(t, err)
+	assert.Equal(t, fp, cur[0].Fingerprint)
+	assert.NotContains(t, strings.Join(cur[0].Tags, " "), "esm_fingerprint", "the fingerprint is not among the owned tags")
+	assert.False(t, plan().HasChanges())
+
+	s.EditMonitor(t, ms[0].ID, func(m map[string]any) {
+		m["query"] = strings.Replace(m["query"].(string), ">= 1", ">= 2", 1)
+		m["options"].(map[string]any)["thresholds"].(map[string]any)["critical"] = 2
+	})
+	p := plan()
+	require.Len(t, p.Changes, 1)
+	c := p.Changes[0]
+	assert.Equal(t, monitor.Update, c.Action)
+	assert.True(t, c.Drift)
+	assert.Equal(t, []string{"query", "options.thresholds.critical"}, c.DriftedFields)
+
+	apply(p)
+	assert.False(t, plan().HasChanges(), "the second apply left a clean plan")
+	ms = s.Monitors()
+	assert.Contains(t, ms[0].Tags, "esm_fingerprint:"+fp, "the update rewrote the fingerprint")
+	assert.Equal(t, 1, strings.Count(strings.Join(ms[0].Tags, " "), "esm_fingerprint:"), "one fingerprint tag")
+
+	// An update without a fingerprint (esm adopt's) leaves none: a PUT
+	// replaces the tags.
+	require.NoError(t, st.Update(ctx, ms[0].ID, &monitor.Monitor{Definition: d.Definition}))
+	cur, err = st.List(ctx, "esm-prod")
+	require.NoError(t, err)
+	assert.Empty(t, cur[0].Fingerprint)
+}

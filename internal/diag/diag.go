@@ -63,6 +63,9 @@ type Diagnostic struct {
 	Pos      Position
 	End      Position
 	Message  string
+	// Related are other positions the problem involves, such as where a
+	// conflicting value was set; the message names them too.
+	Related []Position
 }
 
 // Error renders the diagnostic as "file:line:col: message"; warnings carry

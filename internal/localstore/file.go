@@ -34,7 +34,9 @@ func emptyState() *state { return &state{NextID: 1} }
 // field at its dotted path ("options.thresholds.critical" inside
 // "options" and "thresholds"), in the table's order. Field names follow
 // Datadog's monitor API; unset values and false flags are left out, so
-// that the file stays short.
+// that the file stays short. The fingerprint of what esm last wrote
+// (monitor.Monitor.Fingerprint) is kept as Datadog keeps it: the tag
+// esm_fingerprint:<fingerprint>, last in "tags".
 type fileJSON struct {
 	Version  int               `json:"version"`
 	NextID   int64             `json:"next_id"`
@@ -130,8 +132,15 @@ func encodeMonitor(m *monitor.Monitor) *object {
 		var val any
 		switch f.Kind {
 		case monitor.ListField:
+			var items []string
 			if v != "" {
-				val = strings.Split(v, ", ")
+				items = strings.Split(v, ", ")
+			}
+			if f.Name == "tags" {
+				items = monitor.WithFingerprintTag(items, m.Fingerprint)
+			}
+			if len(items) > 0 {
+				val = items
 			}
 		case monitor.NumberField:
 			if v != "" {
@@ -175,7 +184,11 @@ func decodeMonitor(raw json.RawMessage) (monitor.Monitor, error) {
 		m.ID = v
 		delete(obj, "id")
 	}
-	return m, decodeMembers(&m.Definition, obj, "")
+	if err := decodeMembers(&m.Definition, obj, ""); err != nil {
+		return m, err
+	}
+	m.Tags, m.Fingerprint = monitor.SplitFingerprintTag(m.Tags)
+	return m, nil
 }
 
 func decodeMembers(d *monitor.Definition, obj map[string]any, prefix string) error {

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -100,6 +101,7 @@ func TestRoundTrip(t *testing.T) {
 func TestRoundTripEveryField(t *testing.T) {
 	var m monitor.Monitor
 	fillNonZero(t, reflect.ValueOf(&m.Definition).Elem())
+	m.Fingerprint = monitor.Fingerprint(&m.Definition)
 	st := &state{NextID: 2, Monitors: []monitor.Monitor{m}}
 	st.Monitors[0].ID = 1
 	data, err := encode(st)
@@ -107,6 +109,28 @@ func TestRoundTripEveryField(t *testing.T) {
 	back, err := decode(data)
 	require.NoError(t, err)
 	assert.Equal(t, st, back)
+}
+
+// The state file keeps the fingerprint as Datadog does, as the tag
+// esm_fingerprint:..., last in "tags"; the rest of the file is the same
+// bytes as without it.
+func TestFingerprintInStateFile(t *testing.T) {
+	m := *anomaly("Traffic Anomaly with Ping", "esm-prod", "team:x")
+	m.ID = 1
+	without, err := encode(&state{NextID: 2, Monitors: []monitor.Monitor{m}})
+	require.NoError(t, err)
+	m.Fingerprint = monitor.Fingerprint(&m.Definition)
+	with, err := encode(&state{NextID: 2, Monitors: []monitor.Monitor{m}})
+	require.NoError(t, err)
+	tag := monitor.FingerprintTag(m.Fingerprint)
+	assert.Equal(t, string(without), strings.Replace(string(with), ",\n        \""+tag+"\"", "", 1))
+	assert.Contains(t, string(with), "\"team:x\",\n        \""+tag+"\"\n      ]")
+
+	back, err := decode(with)
+	require.NoError(t, err)
+	require.Len(t, back.Monitors, 1)
+	assert.Equal(t, m, back.Monitors[0])
+	assert.Equal(t, []string{"esm-prod", "team:x"}, back.Monitors[0].Tags)
 }
 
 // fillNonZero sets every field reachable from v to a non-zero value.

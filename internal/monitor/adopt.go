@@ -10,10 +10,13 @@ import (
 
 // Unmanaged reports whether m carries none of esm's own tags: no
 // identity tag esm-<env> of any environment, no esm_ source or kind tag
-// and no managed_by:esm (annotations.IsReservedTag). Such a monitor was
+// and no managed_by:esm (annotations.IsReservedTag), and no fingerprint. Such a monitor was
 // made by hand or by another tool, and esm may adopt it; a monitor of
 // another esm environment, or one an older esm made, is not unmanaged.
 func Unmanaged(m *Monitor) bool {
+	if m.Fingerprint != "" {
+		return false // esm wrote it
+	}
 	for _, t := range m.Tags {
 		if annotations.IsReservedTag(t) {
 			return false

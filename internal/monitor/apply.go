@@ -174,12 +174,13 @@ func Apply(ctx context.Context, w Writer, p *Plan, opts ApplyOptions) ([]Result,
 	return results, nil
 }
 
-// applyOne carries out one change. Its error is the store's, which names
+// applyOne carries out one change. Creates and updates write the desired
+// definition's fingerprint with it. Its error is the store's, which names
 // the operation; the Result carries the change.
 func applyOne(ctx context.Context, w Writer, c *Change) (id int64, note string, err error) {
 	switch c.Action {
 	case Create:
-		m := &Monitor{Definition: c.Desired.Definition}
+		m := &Monitor{Definition: c.Desired.Definition, Fingerprint: Fingerprint(&c.Desired.Definition)}
 		if cc, ok := w.(ConvergingCreator); ok {
 			got, err := cc.CreateConverged(ctx, m)
 			return got.ID, got.Note, err
@@ -187,7 +188,7 @@ func applyOne(ctx context.Context, w Writer, c *Change) (id int64, note string, 
 		id, err := w.Create(ctx, m)
 		return id, "", err
 	case Update:
-		return c.ID, "", w.Update(ctx, c.ID, &Monitor{ID: c.ID, Definition: c.Desired.Definition})
+		return c.ID, "", w.Update(ctx, c.ID, &Monitor{ID: c.ID, Definition: c.Desired.Definition, Fingerprint: Fingerprint(&c.Desired.Definition)})
 	case Delete:
 		return c.ID, "", w.Delete(ctx, c.ID)
 	}

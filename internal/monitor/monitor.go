@@ -1,7 +1,9 @@
 // Package monitor holds esm's view of monitors: the desired ones that
 // annotations produce, the current ones a store lists, their identity
 // (name plus the environment's tag) and the pure Diff that turns the two
-// into a Plan. Apply carries a plan out through a Store.
+// into a Plan, telling a schema change from an edit made outside esm by
+// the Fingerprint of what esm last wrote. Apply carries a plan out
+// through a Store.
 package monitor
 
 import (
@@ -13,6 +15,13 @@ import (
 // Monitor is a monitor with its store ID (0 before it is created).
 type Monitor struct {
 	ID int64
+	// Fingerprint is the fingerprint of what esm last wrote to the
+	// monitor (see Fingerprint), "" when it has none. Apply sets it on
+	// every write; stores keep it (Datadog in the tag
+	// esm_fingerprint:<fingerprint>) and hand it back with List. It is not
+	// an owned field: Diff does not compare it, it tells which fields
+	// changed outside esm (Change.Drift).
+	Fingerprint string
 	Definition
 }
 

@@ -50,6 +50,15 @@ type Change struct {
 	// removing a monitor an annotation asked for, so the mass-delete guard
 	// does not count it.
 	Heal bool
+	// Drift marks an update of a monitor that was changed outside esm
+	// (edited in Datadog's UI, say) since esm last wrote it: its
+	// fingerprint (Monitor.Fingerprint) no longer matches its fields.
+	// DriftedFields names those fields, owned-field names in table order
+	// (query, options.thresholds.critical). Applying the plan reverts
+	// them; Diff still lists every field that differs from the schemas.
+	// A monitor without a fingerprint gets no verdict.
+	Drift         bool
+	DriftedFields []string
 }
 
 // Summary counts the changes of a plan by action.
@@ -61,6 +70,9 @@ type Summary struct {
 	// Healing counts the deletions (included in Delete) that heal a
 	// duplicate of a kept monitor; see Change.Heal.
 	Healing int `json:"healing,omitempty"`
+	// Drift counts the updates (included in Update) of monitors changed
+	// outside esm; see Change.Drift.
+	Drift int `json:"drift,omitempty"`
 }
 
 // Plan is the difference between the desired and the current monitors of
@@ -83,6 +95,9 @@ func (p *Plan) Summary() Summary {
 			s.Create++
 		case Update:
 			s.Update++
+			if c.Drift {
+				s.Drift++
+			}
 		case Delete:
 			s.Delete++
 			if c.Heal {
@@ -253,7 +268,12 @@ func Diff(env string, desired []Desired, current []Monitor, scope Scope) *Plan {
 				c.Action = Unchanged
 			} else {
 				c.Action = Update
+				c.DriftedFields, _ = Drifted(cur[0].Fingerprint, &cur[0].Definition)
+				c.Drift = len(c.DriftedFields) > 0
 			}
+		}
+		if c.Drift {
+			p.Notes = append(p.Notes, driftNote(&c))
 		}
 		p.Changes = append(p.Changes, c)
 	}
@@ -273,6 +293,13 @@ func Diff(env string, desired []Desired, current []Monitor, scope Scope) *Plan {
 		return a.ID < b.ID
 	})
 	return p
+}
+
+// driftNote says that an update reverts edits made outside esm, and how
+// to keep them.
+func driftNote(c *Change) string {
+	return "monitor " + strconv.FormatInt(c.ID, 10) + " \"" + c.Name + "\" was changed outside esm (" + strings.Join(c.DriftedFields, ", ") +
+		"): applying this plan reverts those edits; to keep them, put them in the schemas or esm.yaml"
 }
 
 func deleteChange(m *Monitor) Change {

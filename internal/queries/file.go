@@ -24,6 +24,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/esm-dev/esm/internal/diag"
+	"github.com/esm-dev/esm/internal/yamlerr"
 )
 
 // Defaults of a query's optional settings.
@@ -115,7 +116,7 @@ func ParseFile(filename string, src []byte, opts ParseOptions) ([]*Query, diag.L
 			break
 		}
 		if err != nil {
-			p.yamlError(err)
+			p.yamlError(src, err)
 			break
 		}
 		if n >= MaxDocuments {
@@ -163,20 +164,16 @@ func (p *fileParser) errorf(n *yaml.Node, format string, args ...any) {
 	p.list.Add(diag.Error, p.pos(n), diag.Position{}, format, args...)
 }
 
-var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-// yamlError records a syntax error from yaml.v3, which names a line only
-// (for some errors the line before the construct at fault, as it counts
-// the context's line from 0); the column is given as 1.
-func (p *fileParser) yamlError(err error) {
-	msg := err.Error()
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-		var line int
-		fmt.Sscan(m[1], &line)
-		p.list.Add(diag.Error, diag.Position{Filename: p.file, Line: line, Column: 1}, diag.Position{}, "%s", m[2])
+// yamlError records a syntax error from yaml.v3 at the line where the
+// file stops being valid YAML (yaml.v3 names a line only); the column is
+// given as 1.
+func (p *fileParser) yamlError(src []byte, err error) {
+	s, ok := yamlerr.Locate(src, err)
+	if ok {
+		p.list.Add(diag.Error, diag.Position{Filename: p.file, Line: s.Line, Column: 1}, diag.Position{}, "%s", s.Msg)
 		return
 	}
-	p.list.Add(diag.Error, diag.Position{Filename: p.file}, diag.Position{}, "%s", strings.TrimPrefix(msg, "yaml: "))
+	p.list.Add(diag.Error, diag.Position{Filename: p.file}, diag.Position{}, "%s", s.Msg)
 }
 
 // query decodes one document; nil when it is empty or not a mapping.

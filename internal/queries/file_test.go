@@ -108,7 +108,7 @@ func TestBadFiles(t *testing.T) {
 		// yaml.v3 names the line of the "---" before the unclosed
 		// flow sequence: its parser counts the context's line from 0.
 		"syntax.bad.yaml": {
-			`testdata/syntax.bad.yaml:4:1: did not find expected ',' or ']'`,
+			`testdata/syntax.bad.yaml:5:1: did not find expected ',' or ']'`,
 		},
 		"dupkey.bad.yaml": {
 			`testdata/dupkey.bad.yaml:3:1: name is already set at testdata/dupkey.bad.yaml:1:1`,

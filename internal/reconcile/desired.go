@@ -12,6 +12,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -129,12 +130,16 @@ func specsFromTypes(cfg *config.Config, env string, types []*idl.Schema, file fu
 func uniqueDiags(l diag.List) diag.List {
 	out := l[:0]
 	for i, d := range l {
-		if i > 0 && *d == *l[i-1] {
+		if i > 0 && sameDiag(d, l[i-1]) {
 			continue
 		}
 		out = append(out, d)
 	}
 	return out
+}
+
+func sameDiag(a, b *diag.Diagnostic) bool {
+	return a.Severity == b.Severity && a.Pos == b.Pos && a.End == b.End && a.Message == b.Message && slices.Equal(a.Related, b.Related)
 }
 
 func position(r diag.Range) annotations.Position {
@@ -152,6 +157,9 @@ func addErr(diags *diag.List, err error, fallback annotations.Position) {
 	for _, e := range flatten(err) {
 		if ae, ok := e.(*annotations.Error); ok {
 			diags.Add(diag.Error, diagPos(ae.Pos), diagPos(ae.Pos), "%s", ae.Msg)
+			for _, r := range ae.Related {
+				(*diags)[len(*diags)-1].Related = append((*diags)[len(*diags)-1].Related, diagPos(r))
+			}
 			continue
 		}
 		diags.Add(diag.Error, diagPos(fallback), diagPos(fallback), "%v", e)

@@ -32,8 +32,16 @@ var commentTemplates = template.Must(template.New("comment").Funcs(template.Func
 	"plural":  plural,
 	"applied": appliedSummary,
 	"healing": healing,
-	"inline":  inline,
-	"code":    code,
+	"drifted": drifted,
+	"codes": func(names []string) string {
+		out := make([]string, len(names))
+		for i, n := range names {
+			out[i] = "<code>" + html.EscapeString(n) + "</code>"
+		}
+		return strings.Join(out, ", ")
+	},
+	"inline": inline,
+	"code":   code,
 	"failureText": func(r monitor.Result) string {
 		return trimOperation(r.Err.Error(), string(r.Change.Action), r.Change)
 	},
@@ -110,7 +118,9 @@ func ParseMarker(body string) (env, command string, part int, ok bool) {
 //     commit, then the warnings;
 //   - the plan's notes and the changes that failed to apply;
 //   - each created, updated or deleted monitor in a collapsed <details>
-//     block holding its field diff in a ```diff block;
+//     block holding its field diff in a ```diff block; an update of a
+//     monitor changed outside esm says so in its summary line, with the
+//     fields ("changed outside esm: query, options.thresholds.critical");
 //   - after a plan with changes, the command that applies it.
 //
 // Bodies are split between these blocks, never inside one.
@@ -189,11 +199,19 @@ func pack(in *CommentInput, head string, blocks []string, limit int) []string {
 func diagBlocks(in *CommentInput, list diag.List) []string {
 	var out []string
 	for _, d := range list {
+		type link struct{ Pos, Link string }
 		v := struct {
 			Pos, Link, Message string
+			Related            []link
 		}{Pos: d.Pos.String(), Message: truncate(d.Message, maxTextBytes)}
 		if d.Pos.Filename != "" {
 			v.Link = blobLink(in, d.Pos.Filename, d.Pos.Line)
+		}
+		for _, r := range d.Related {
+			// Only linkable positions: the message names the others.
+			if l := blobLink(in, r.Filename, r.Line); r.Filename != "" && l != "" {
+				v.Related = append(v.Related, link{Pos: r.String(), Link: l})
+			}
 		}
 		out = append(out, render("diag", v))
 	}
@@ -330,7 +348,7 @@ func StatusOf(in *CommentInput) (state, description string) {
 		return state, "Applied: " + strings.TrimSuffix(appliedSummary(in.Results), ".")
 	case in.Plan != nil && in.Plan.HasChanges():
 		s := in.Plan.Summary()
-		return "success", fmt.Sprintf("Plan: %d to create, %d to update, %d to delete", s.Create, s.Update, s.Delete)
+		return "success", fmt.Sprintf("Plan: %d to create, %d to update%s, %d to delete", s.Create, s.Update, drifted(s), s.Delete)
 	case in.Plan != nil:
 		return "success", "No changes: monitors match the schemas"
 	}

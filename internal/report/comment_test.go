@@ -46,6 +46,10 @@ func commentInputs() map[string]*CommentInput {
 		"unknown parameter %q of @traffic_anomaly_monitor; known: deviations, algorithm", "deviation")
 	diags.Add(diag.Error, diag.Position{Filename: "schemas/cart.avdl", Line: 40, Column: 27}, diag.Position{}, "expected ';', found '}'")
 	diags.Add(diag.Warning, diag.Position{Filename: "schemas/common.avdl", Line: 2, Column: 1}, diag.Position{}, "doc comment is not before a declaration")
+	// A conflict between two layers links both positions.
+	diags.Add(diag.Error, diag.Position{Filename: "schemas/cart.avdl", Line: 12, Column: 44}, diag.Position{},
+		"query_window last_4h is shorter than alert_window last_1d (query_window is set at esm.yaml:19:19)")
+	diags[len(diags)-1].Related = []diag.Position{{Filename: "esm.yaml", Line: 19, Column: 19}}
 	withErrors := base("register", nil)
 	withErrors.Diags = diags
 
@@ -61,6 +65,7 @@ func commentInputs() map[string]*CommentInput {
 	return map[string]*CommentInput{
 		"plan_create":       base("plan", ps["create"]),
 		"plan_mixed":        base("plan", ps["mixed"]),
+		"plan_drift":        base("plan", ps["drift"]),
 		"plan_duplicate":    base("plan", ps["duplicate"]),
 		"register_nochange": base("register", ps["nochanges"]),
 		"register_applied":  applied,
@@ -107,6 +112,14 @@ func TestCommentEssentials(t *testing.T) {
 			"  tags = [\n", "-     \"team:old\",\n",
 			"<b>delete</b> <code>Traffic Anomaly with Gone</code> (monitor 20)",
 		}, nil},
+		{"plan_drift", []string{
+			"**Plan:** 0 to create, 3 to update (2 changed outside esm), 0 to delete, 0 unchanged.",
+			`<b>update</b> <code>Traffic Anomaly with AddToCartEvent</code> (monitor 5) from <code>com.example.shop.AddToCartEvent</code> at ` +
+				`<a href="https://github.com/acme/shop/blob/` + testSHA + `/schemas/cart.avdl#L19">schemas/cart.avdl:19</a>` +
+				` — ⚠️ <b>changed outside esm:</b> <code>query</code>, <code>options.thresholds.critical</code></summary>`,
+			"- options.thresholds.critical = 2\n+ options.thresholds.critical = 1\n",
+			"#### Notes\n- monitor 5 \"Traffic Anomaly with AddToCartEvent\" was changed outside esm (query, options.thresholds.critical)",
+		}, []string{"RemoveFromCartEvent</code> (monitor 12) from <code>com.example.shop.RemoveFromCartEvent</code> at <a href=\"https://github.com/acme/shop/blob/" + testSHA + "/schemas/cart.avdl#L36\">schemas/cart.avdl:36</a> — "}},
 		{"register_nochange", []string{"<!-- esm:prod:register -->", "**No changes.**"}, []string{"<details>", "To apply"}},
 		{"register_applied", []string{
 			"**Apply complete:** 1 created, 0 updated, 1 deleted, 1 failed.",
@@ -119,7 +132,7 @@ func TestCommentEssentials(t *testing.T) {
 			"(healing: not counted by the mass-delete guard)",
 		}, nil},
 		{"register_errors", []string{
-			"**❌ 2 errors in the schemas: nothing was applied.**",
+			"**❌ 3 errors in the schemas: nothing was applied.**",
 			"- [`schemas/cart.avdl:19:3`](https://github.com/acme/shop/blob/" + testSHA + "/schemas/cart.avdl#L19): unknown parameter \"deviation\"",
 			"- [`schemas/cart.avdl:40:27`](https://github.com/acme/shop/blob/" + testSHA + "/schemas/cart.avdl#L40)",
 			"#### Warnings",
@@ -216,9 +229,10 @@ func TestStatusOf(t *testing.T) {
 		name, state, desc string
 	}{
 		{"plan_create", "success", "Plan: 2 to create, 0 to update, 0 to delete"},
+		{"plan_drift", "success", "Plan: 0 to create, 3 to update (2 changed outside esm), 0 to delete"},
 		{"register_nochange", "success", "No changes: monitors match the schemas"},
 		{"register_applied", "failure", "Applied: 1 created, 0 updated, 1 deleted, 1 failed"},
-		{"register_errors", "failure", "2 errors in the schemas"},
+		{"register_errors", "failure", "3 errors in the schemas"},
 		{"plan_nofiles", "success", "No changes: monitors match the schemas"},
 	}
 	for _, tt := range tests {

@@ -30,8 +30,12 @@ type (
 		Reason string         `json:"reason,omitempty"`
 		// Healing is set on the deletion of a newer duplicate of a kept
 		// monitor (monitor.Change.Heal).
-		Healing bool     `json:"healing,omitempty"`
-		Diff    diffJSON `json:"diff"`
+		Healing bool `json:"healing,omitempty"`
+		// Drift is set on an update of a monitor changed outside esm,
+		// DriftedFields names the fields (monitor.Change.Drift).
+		Drift         bool     `json:"drift,omitempty"`
+		DriftedFields []string `json:"drifted_fields,omitempty"`
+		Diff          diffJSON `json:"diff"`
 	}
 	// diffJSON marshals as an object whose keys keep the order of
 	// monitor.FieldNames.
@@ -53,7 +57,8 @@ func planOf(p *monitor.Plan) planJSON {
 	for _, c := range p.Changes {
 		cj := changeJSON{
 			Action: c.Action, Name: c.Name, Record: c.Record, File: c.File,
-			Line: c.Line, Column: c.Column, Reason: c.Reason, Healing: c.Heal, Diff: c.Diff,
+			Line: c.Line, Column: c.Column, Reason: c.Reason, Healing: c.Heal,
+			Drift: c.Drift, DriftedFields: c.DriftedFields, Diff: c.Diff,
 		}
 		if c.Action != monitor.Create {
 			id := c.ID

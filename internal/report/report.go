@@ -20,6 +20,8 @@
 //	      "column": 3,
 //	      "reason": "duplicate of monitor 5, healing", // when the change needs explaining
 //	      "healing": true,               // a deletion that heals a duplicate of a kept monitor
+//	      "drift": true,                 // an update of a monitor changed outside esm
+//	      "drifted_fields": ["query", "options.thresholds.critical"],
 //	      "diff": {
 //	        "query": {"before": null, "after": "avg(last_4h):anomalies(...) >= 1"},
 //	        "tags": {"before": null, "after": ["esm-prod", "esm_record:com.example.shop.addtocartevent"]},
@@ -28,7 +30,7 @@
 //	    }
 //	  ],
 //	  "notes": ["monitor 9 \"X\" duplicates monitor 5: keeping the older one, deleting this one"],
-//	  "summary": {"create": 1, "update": 0, "delete": 0, "unchanged": 0, "healing": 0}
+//	  "summary": {"create": 1, "update": 0, "delete": 0, "unchanged": 0, "healing": 0, "drift": 0}
 //	}
 //
 // Every change is listed, unchanged ones too, sorted by name then ID.
@@ -42,7 +44,14 @@
 // newer duplicate of a monitor the plan keeps (left by concurrent runs):
 // it repairs the store and the mass-delete guard does not count it; the
 // summary's "healing" counts them (they are included in "delete") and is
-// left out when zero.
+// left out when zero. "drift" marks an update of a monitor that was
+// changed outside esm (edited in Datadog's UI, say) since esm last wrote
+// it, and "drifted_fields" names those fields, owned-field names in table
+// order; applying the plan reverts them, and "diff" still lists every
+// field that differs from the schemas. Both are left out without drift (a
+// monitor without esm's fingerprint gets no verdict); the summary's
+// "drift" counts such updates (included in "update") and is left out when
+// zero.
 package report
 
 import (

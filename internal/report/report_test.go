@@ -84,6 +84,7 @@ func plans() map[string]*monitor.Plan {
 	upd.Options.IncludeTags = false
 
 	return map[string]*monitor.Plan{
+		"drift":  driftPlan(),
 		"create": monitor.Diff("prod", []monitor.Desired{desired(addToCart, 19, add), desired(remove, 36, rem)}, nil, monitor.Scope{}),
 		"update": monitor.Diff("prod", []monitor.Desired{desired(remove, 36, upd)},
 			[]monitor.Monitor{{ID: 12, Definition: oldRem}}, monitor.Scope{}),
@@ -96,6 +97,28 @@ func plans() map[string]*monitor.Plan {
 		"mixed": monitor.Diff("prod", []monitor.Desired{desired(addToCart, 19, add), desired(remove, 36, upd), desired(checkout, 40, chk)},
 			[]monitor.Monitor{{ID: 5, Definition: add}, {ID: 12, Definition: oldRem}, {ID: 20, Definition: anomaly("com.example.shop.Gone", "2")}}, monitor.Scope{}),
 	}
+}
+
+// driftPlan is a plan against monitors esm wrote (with their fingerprint)
+// that were then edited in Datadog's UI: one edited outside esm only, one
+// whose schema changed only, and one with both.
+func driftPlan() *monitor.Plan {
+	written := func(id int64, d monitor.Definition) monitor.Monitor {
+		return monitor.Monitor{ID: id, Definition: d, Fingerprint: monitor.Fingerprint(&d)}
+	}
+	add := anomaly(addToCart, "3")
+	edited := written(5, add)
+	edited.Query = strings.Replace(add.Query, "'agile', 3", "'agile', 5", 1)
+	edited.Options.Thresholds.Critical = monitor.Float(2)
+
+	rem := anomaly(remove, "4")
+	schemaChanged := written(12, anomaly(remove, "2"))
+
+	chk := anomaly(checkout, "2")
+	both := written(20, anomaly(checkout, "3"))
+	both.Options.RenotifyInterval = 30
+	return monitor.Diff("prod", []monitor.Desired{desired(addToCart, 19, add), desired(remove, 36, rem), desired(checkout, 40, chk)},
+		[]monitor.Monitor{edited, schemaChanged, both}, monitor.Scope{})
 }
 
 func TestText(t *testing.T) {
@@ -171,6 +194,20 @@ func TestTextEssentials(t *testing.T) {
 			},
 		},
 		{
+			plan: "drift",
+			want: []string{
+				"  # from com.example.shop.AddToCartEvent at schemas/cart.avdl:19\n" +
+					"  ~ update (changed outside esm: query, options.thresholds.critical)\n" +
+					"  ~ monitor \"Traffic Anomaly with AddToCartEvent\" {\n",
+				"      ~ options.thresholds.critical = 2 -> 1\n",
+				"  ~ update (changed outside esm: options.renotify_interval)\n",
+				"      - options.renotify_interval = 30 -> null\n",
+				"Notes:\n  - monitor 5 \"Traffic Anomaly with AddToCartEvent\" was changed outside esm (query, options.thresholds.critical): applying this plan reverts those edits",
+				"Plan: 0 to create, 3 to update (2 changed outside esm), 0 to delete, 0 unchanged.\n",
+			},
+			notWant: []string{"changed outside esm: query)", "RemoveFromCartEvent\" was changed"},
+		},
+		{
 			plan:    "nochanges",
 			want:    []string{NoChanges + "\n"},
 			notWant: []string{"Plan:", "#"},
@@ -241,6 +278,17 @@ func assertJSONShape(t *testing.T, p *monitor.Plan, data []byte) {
 		} else {
 			assert.NotContains(t, c, "healing")
 		}
+		if want.Drift {
+			assert.Equal(t, true, c["drift"])
+			var fields []string
+			for _, f := range c["drifted_fields"].([]any) {
+				fields = append(fields, f.(string))
+			}
+			assert.Equal(t, want.DriftedFields, fields)
+		} else {
+			assert.NotContains(t, c, "drift")
+			assert.NotContains(t, c, "drifted_fields")
+		}
 		diff, ok := c["diff"].(map[string]any)
 		require.True(t, ok, "diff is an object")
 		assert.Len(t, diff, len(want.Diff))
@@ -263,6 +311,9 @@ func assertJSONShape(t *testing.T, p *monitor.Plan, data []byte) {
 	}
 	if s.Healing > 0 {
 		wantSummary["healing"] = float64(s.Healing)
+	}
+	if s.Drift > 0 {
+		wantSummary["drift"] = float64(s.Drift)
 	}
 	assert.Equal(t, wantSummary, out["summary"])
 }

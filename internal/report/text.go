@@ -36,9 +36,12 @@ const contextLines = 3
 // block per created ("+"), updated ("~") or deleted ("-") monitor, each
 // naming the record and file:line it comes from; an update shows only the
 // fields that change, as "old -> new", and multi-line values such as the
-// message as a line diff. Unchanged monitors are only counted. The notes
-// and a summary line ("Plan: 1 to create, 0 to update, 0 to delete, 5
-// unchanged." or NoChanges) follow.
+// message as a line diff. An update of a monitor changed outside esm
+// since esm wrote it (monitor.Change.Drift) says so first: "~ update
+// (changed outside esm: query, options.thresholds.critical)". Unchanged
+// monitors are only counted. The notes and a summary line ("Plan: 1 to
+// create, 0 to update, 0 to delete, 5 unchanged." or NoChanges; "1 to
+// update (1 changed outside esm)" with drift) follow.
 func Text(w io.Writer, p *monitor.Plan, opts TextOptions) error {
 	t := &textWriter{color: opts.Color}
 	t.plan(p)
@@ -104,8 +107,8 @@ func (t *textWriter) plan(p *monitor.Plan) {
 		t.line("%s", t.paint(ansiBold, NoChanges))
 		return
 	}
-	t.line("%s %d to create, %d to update, %d to delete%s, %d unchanged.",
-		t.paint(ansiBold, "Plan:"), s.Create, s.Update, s.Delete, healing(s), s.Unchanged)
+	t.line("%s %d to create, %d to update%s, %d to delete%s, %d unchanged.",
+		t.paint(ansiBold, "Plan:"), s.Create, s.Update, drifted(s), s.Delete, healing(s), s.Unchanged)
 }
 
 // change writes the block of one change; nothing for an unchanged monitor.
@@ -130,6 +133,9 @@ func (t *textWriter) change(c *monitor.Change) {
 	t.line("  %s", t.paint(ansiBold, "# "+head))
 	if src := source(c); src != "" {
 		t.line("  %s", t.paint(ansiBold, "# from "+src))
+	}
+	if c.Drift {
+		t.line("  %s %s", t.marker('~'), driftLine(c))
 	}
 	if c.Action == monitor.Delete {
 		t.line("  %s monitor %q", t.marker(mark), c.Name)
@@ -262,6 +268,21 @@ func printable(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// driftLine says which fields of an update were changed outside esm:
+// "update (changed outside esm: query, options.thresholds.critical)".
+func driftLine(c *monitor.Change) string {
+	return "update (changed outside esm: " + strings.Join(c.DriftedFields, ", ") + ")"
+}
+
+// drifted returns " (1 changed outside esm)" when some of the plan's
+// updates revert edits made outside esm, else "".
+func drifted(s monitor.Summary) string {
+	if s.Drift == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%d changed outside esm)", s.Drift)
 }
 
 // healing returns " (2 healing duplicates)" when some of the plan's

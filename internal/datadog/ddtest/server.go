@@ -53,7 +53,9 @@
 //
 // Monitors returns a copy of what is stored; Requests lists every request
 // (method, path, query and the status answered) so that tests can count
-// calls; Seed preloads monitors, such as an unmanaged one without esm tags.
+// calls; Seed preloads monitors, such as an unmanaged one without esm tags;
+// EditMonitor changes a stored monitor through the API as Datadog's UI
+// does (read it, change fields, save the whole of it back).
 package ddtest
 
 import (
