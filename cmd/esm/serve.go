@@ -131,8 +131,9 @@ ESM_DATADOG_URL), else to the local state files under --state-dir.`,
 				configFile = os.Getenv("ESM_CONFIG")
 			}
 			cfg, err := readServeConfig(flags, os.Getenv, log)
+			dsnVars := dsnVariables(configFile)
 			for _, u := range config.UnknownServeVariables(os.Environ()) {
-				if !isDSNVariable(configFile, u.Name) {
+				if !dsnVars[u.Name] {
 					log.Warn("unknown ESM_ environment variable", "name", u.Name, "closest", u.Closest)
 				}
 			}
@@ -259,20 +260,19 @@ func readServeConfig(flags map[string]string, getenv func(string) string, log *s
 	return cfg, nil
 }
 
-// isDSNVariable reports whether name is the dsn_env of a database of the
-// configuration file (ESM_MAIN_DSN), not a mistyped setting. A file that
-// cannot be read names none; the server reports why.
-func isDSNVariable(configFile, name string) bool {
-	conf, err := config.Load(configFile)
-	if err != nil {
-		return false
-	}
-	for _, db := range conf.Databases.List {
-		if db.DSNEnv == name {
-			return true
+// dsnVariables returns the dsn_env variables of the databases of the
+// configuration file (ESM_MAIN_DSN), which are no mistyped settings. A
+// file that cannot be read names none; the server reports why.
+func dsnVariables(configFile string) map[string]bool {
+	vars := map[string]bool{}
+	if conf, err := config.Load(configFile); err == nil {
+		for _, db := range conf.Databases.List {
+			if db.DSNEnv != "" {
+				vars[db.DSNEnv] = true
+			}
 		}
 	}
-	return false
+	return vars
 }
 
 // missingList joins names as "A, B and C are" or "A is".
