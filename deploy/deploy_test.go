@@ -187,6 +187,10 @@ type volume struct {
 		Name  string
 		Items []struct{ Key string }
 	} `yaml:"configMap"`
+	PersistentVolumeClaim *struct {
+		ClaimName string `yaml:"claimName"`
+	} `yaml:"persistentVolumeClaim"`
+	EmptyDir *struct{} `yaml:"emptyDir"`
 }
 
 // readDocs decodes every document of a YAML file.
@@ -963,12 +967,7 @@ func TestRoles(t *testing.T) {
 	if !ok {
 		t.Fatal("no Deployment esm-bot")
 	}
-	if r := bot.spec.Replicas; r == nil || *r != 1 {
-		t.Errorf("%s: want exactly 1 replica: the bot serialises the runs of a repository in-process", bot.owner)
-	}
-	if bot.spec.Strategy.Type != "Recreate" {
-		t.Errorf("%s: strategy %q: want Recreate, so that two bots never run at once", bot.owner, bot.spec.Strategy.Type)
-	}
+	checkSingleton(t, bot, "the bot serialises the runs of a repository in-process")
 	checkRole(t, bot, "bot", "ESM_ALLOWED_REPOS", "ESM_WEBHOOK_SECRET", "ESM_ENV")
 
 	col, ok := workloads["esm-collector"]
@@ -979,6 +978,13 @@ func TestRoles(t *testing.T) {
 		t.Errorf("%s: want at least 2 replicas", col.owner)
 	}
 	checkRole(t, col, "collector", "ESM_SCHEMAS", "ESM_ENV")
+
+	qr, ok := workloads["esm-queries"]
+	if !ok {
+		t.Fatal("no Deployment esm-queries")
+	}
+	checkSingleton(t, qr, "a second pod would run every query again and write the same stored results")
+	checkRole(t, qr, "queries", "ESM_QUERIES", "ESM_ENV", "ESM_CONFIG")
 
 	for name := range byKind["HorizontalPodAutoscaler"] {
 		d := byKind["HorizontalPodAutoscaler"][name]
@@ -1068,6 +1074,19 @@ func TestRoles(t *testing.T) {
 		if n, ok := containerPort(p.spec.Template.Spec.Containers[0], s.Ports[0].TargetPort); !ok || n != 8080 {
 			t.Errorf("%s: targetPort %v is not the container's port 8080", svc, s.Ports[0].TargetPort)
 		}
+	}
+}
+
+// checkSingleton checks that a workload has exactly one replica and is
+// recreated on rollout, so that two pods never run at once; why says
+// what a second one would break.
+func checkSingleton(t *testing.T, p pod, why string) {
+	t.Helper()
+	if r := p.spec.Replicas; r == nil || *r != 1 {
+		t.Errorf("%s: want exactly 1 replica: %s", p.owner, why)
+	}
+	if p.spec.Strategy.Type != "Recreate" {
+		t.Errorf("%s: strategy %q: want Recreate, so that two pods never run at once: %s", p.owner, p.spec.Strategy.Type, why)
 	}
 }
 

@@ -21,6 +21,8 @@ var metricLabels = map[string][]string{
 	"esm_bot_run_duration_seconds_bucket":      {"command", "env", "le"},
 	"esm_api_calls_total":                      {"service", "operation", "code"},
 	"esm_schema_reload_errors_total":           {},
+	"esm_query_failures_total":                 {"query"},
+	"esm_query_last_success_timestamp_seconds": {"query"},
 	// Prometheus's own series of each scraped target.
 	"up": {},
 }

@@ -34,6 +34,7 @@ type serveConfig struct {
 	env        string
 	configFile string
 	schemas    string
+	queries    string // the query files' directory; "" when the queries role is off
 	maxBody    int64
 	statsdAddr string // "" when DogStatsD is off
 	debounce   time.Duration
@@ -57,6 +58,12 @@ type serveConfig struct {
 	// bot is the GitHub bot's configuration; nil when the bot is off.
 	bot *botConfig
 
+	// queryStatsdEvery is how often the query gauges are sent to
+	// DogStatsD again (default metrics.DefaultQueryStatsdEvery).
+	queryStatsdEvery time.Duration
+	// getenv reads the databases' DSN variables; nil is os.Getenv.
+	getenv func(string) string
+
 	log *slog.Logger
 }
 
@@ -68,7 +75,7 @@ const budgetWait = time.Second
 func (a *app) serveCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run the event collector and the GitHub bot as an HTTP server",
+		Short: "Run the event collector, the GitHub bot and the query monitors as an HTTP server",
 		Long: `serve runs esm's HTTP server. The collector (--role collector) takes events
 on POST /v1/events/{type} (one JSON or Avro binary event) and POST /v1/events
 (NDJSON, one {"type": ..., "event": ...} envelope per line), checks each one
@@ -95,6 +102,18 @@ a second is answered 503 with Retry-After).
 Bursts of rejected events are posted as Datadog events when DD_API_KEY is
 set (DD_SITE, ESM_DATADOG_URL).
 
+The query monitors (--role queries, or --role all when --queries holds
+query files and esm.yaml declares databases) run each query of the files
+under --queries when its interval has passed, against the databases of
+esm.yaml, and export its rows as esm_query_value{query, <labels>} on
+/metrics and esm.query.value in DogStatsD, with
+esm_query_duration_seconds, esm_query_failures_total and
+esm_query_last_success_timestamp_seconds. Each result is kept in the
+result store (queries.result_store, default .esm/queries): a restart
+exports the stored results at once and runs a query only when its
+interval has passed since its stored run. The query files are reloaded
+on SIGHUP and when they change; a broken reload keeps the last good set.
+
 The GitHub bot (--role bot, or --role all when any of its settings is set)
 answers "esm <env> plan" and "esm <env> register" comments on pull requests
 through POST /webhook. It needs ESM_WEBHOOK_SECRET, ESM_ALLOWED_REPOS
@@ -106,10 +125,18 @@ ESM_DATADOG_URL), else to the local state files under --state-dir.`,
 		Args: rangeArgs(0, 0, "no arguments"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := slog.New(slog.NewJSONHandler(a.stderr, nil))
-			for _, u := range config.UnknownServeVariables(os.Environ()) {
-				log.Warn("unknown ESM_ environment variable", "name", u.Name, "closest", u.Closest)
+			flags := givenServeFlags(cmd.Flags())
+			configFile, ok := flags["config"]
+			if !ok {
+				configFile = os.Getenv("ESM_CONFIG")
 			}
-			cfg, err := readServeConfig(givenServeFlags(cmd.Flags()), os.Getenv, log)
+			cfg, err := readServeConfig(flags, os.Getenv, log)
+			dsnVars := dsnVariables(configFile)
+			for _, u := range config.UnknownServeVariables(os.Environ()) {
+				if !dsnVars[u.Name] {
+					log.Warn("unknown ESM_ environment variable", "name", u.Name, "closest", u.Closest)
+				}
+			}
 			if err != nil {
 				return err
 			}
@@ -189,7 +216,7 @@ func readServeConfig(flags map[string]string, getenv func(string) string, log *s
 	s, err := config.ReadServe(flags, getenv)
 	errs := []error{err}
 	cfg := serveConfig{
-		role: s.Role, listen: s.Listen, env: s.Env, configFile: s.ConfigFile, schemas: s.Schemas,
+		role: s.Role, listen: s.Listen, env: s.Env, configFile: s.ConfigFile, schemas: s.Schemas, getenv: getenv,
 		maxBody: s.MaxBody, debounce: s.ReloadDebounce, burstCount: s.RejectionBurst, burstWindow: s.RejectionWindow,
 		ddAPIKey: s.DatadogAPIKey.Reveal(), ddSite: s.DatadogSite, ddURL: s.DatadogURL,
 		readTimeout: s.ReadTimeout, writeTimeout: s.WriteTimeout, idleTimeout: s.IdleTimeout,
@@ -211,12 +238,41 @@ func readServeConfig(flags map[string]string, getenv func(string) string, log *s
 	if err := errors.Join(errs...); err != nil {
 		return serveConfig{}, fmt.Errorf("serve: configuration:\n%w", err)
 	}
-	if s.BotRuns() || s.Role != config.RoleAll {
-		log.Info("esm serve roles", "roles", s.Roles())
-	} else {
-		log.Info("esm serve roles", "roles", s.Roles(), "bot", "off: "+missingList(s.BotMissing())+" not set")
+	roles := s.Roles()
+	attrs := []any{}
+	if s.Role == config.RoleAll && !s.BotRuns() {
+		attrs = append(attrs, "bot", "off: "+missingList(s.BotMissing())+" not set")
 	}
+	switch {
+	case s.Role == config.RoleQueries:
+		cfg.queries = s.Queries
+	case s.QueriesWanted():
+		if off := queriesOff(s.Queries, s.ConfigFile); off != "" {
+			attrs = append(attrs, "queries", off)
+		} else {
+			cfg.queries = s.Queries
+		}
+	}
+	if cfg.queries != "" {
+		roles = append(roles, config.RoleQueries)
+	}
+	log.Info("esm serve roles", append([]any{"roles", roles}, attrs...)...)
 	return cfg, nil
+}
+
+// dsnVariables returns the dsn_env variables of the databases of the
+// configuration file (ESM_MAIN_DSN), which are no mistyped settings. A
+// file that cannot be read names none; the server reports why.
+func dsnVariables(configFile string) map[string]bool {
+	vars := map[string]bool{}
+	if conf, err := config.Load(configFile); err == nil {
+		for _, db := range conf.Databases.List {
+			if db.DSNEnv != "" {
+				vars[db.DSNEnv] = true
+			}
+		}
+	}
+	return vars
 }
 
 // missingList joins names as "A, B and C are" or "A is".
@@ -236,9 +292,10 @@ type server struct {
 	http.Handler
 	cfg      serveConfig
 	metrics  *metrics.Metrics
-	registry *collector.Registry      // nil for --role bot
+	registry *collector.Registry      // nil when the collector is off
 	bursts   *collector.BurstReporter // nil without Datadog events
 	bot      *bot                     // nil when the bot is off
+	queries  *queryRole               // nil when the queries role is off
 	log      *slog.Logger
 }
 
@@ -272,18 +329,27 @@ func newServer(cfg serveConfig) (*server, error) {
 		errs = append(errs, err)
 	}
 	var reg *collector.Registry
-	if m != nil && cfg.role != "bot" { // bot: the bot alone needs no schemas
+	if m != nil && (cfg.role == config.RoleCollector || cfg.role == config.RoleAll) { // the bot and the queries need no schemas
 		if reg, err = collector.NewRegistry(cfg.schemas, meter{m}, cfg.log); err != nil {
 			errs = append(errs, fmt.Errorf("--schemas: %w", err))
 		}
 	}
+	var qr *queryRole
+	if m != nil && conf != nil && cfg.queries != "" {
+		if qr, err = newQueryRole(context.Background(), cfg, conf, m); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
+		if qr != nil {
+			_ = qr.close()
+		}
 		if m != nil {
 			_ = m.Close()
 		}
 		return nil, fmt.Errorf("serve: configuration:\n%w", err)
 	}
-	s := &server{cfg: cfg, metrics: m, registry: reg, log: cfg.log}
+	s := &server{cfg: cfg, metrics: m, registry: reg, queries: qr, log: cfg.log}
 	opts := collector.Options{MaxBody: cfg.maxBody, Log: cfg.log}
 	if events != nil {
 		s.bursts = collector.NewBurstReporter(eventSender{events}, collector.BurstOptions{
@@ -312,7 +378,7 @@ func newServer(cfg serveConfig) (*server, error) {
 	}
 	if cfg.bot != nil { // bot: POST /webhook
 		if s.bot, err = newBot(cfg.bot, cfg.log, obs); err != nil {
-			_ = m.Close()
+			_ = s.close()
 			return nil, fmt.Errorf("serve: configuration:\n%w", err)
 		}
 		s.bot.routes(bodies(webhook.DefaultMaxBodyBytes))
@@ -331,6 +397,9 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 	ok := true
 	if s.registry != nil {
 		lines = append(lines, "schemas: loaded from "+s.registry.Dir())
+	}
+	if s.queries != nil {
+		lines = append(lines, s.queries.status())
 	}
 	if s.bot != nil {
 		for _, p := range s.bot.ready(r.Context()) {
@@ -368,12 +437,17 @@ func (s *server) serve(ctx context.Context, ln net.Listener) error {
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	hup := make(chan os.Signal, 1)
-	if s.registry != nil { // bot: --role bot has no collector
+	if s.registry != nil { // the collector's schemas
 		wg.Go(func() {
 			if err := s.registry.Watch(bg, s.cfg.debounce); err != nil {
 				s.log.Error("schema watcher stopped", "error", err.Error())
 			}
 		})
+	}
+	if s.queries != nil {
+		s.queries.run(bg, &wg)
+	}
+	if s.registry != nil || s.queries != nil {
 		signal.Notify(hup, syscall.SIGHUP)
 	}
 	wg.Go(func() {
@@ -382,8 +456,14 @@ func (s *server) serve(ctx context.Context, ln net.Listener) error {
 			case <-bg.Done():
 				return
 			case <-hup:
-				s.log.Info("SIGHUP: reloading schemas", "dir", s.registry.Dir())
-				_ = s.registry.Reload() // logged by Reload
+				if s.registry != nil {
+					s.log.Info("SIGHUP: reloading schemas", "dir", s.registry.Dir())
+					_ = s.registry.Reload() // logged by Reload
+				}
+				if s.queries != nil {
+					s.log.Info("SIGHUP: reloading queries", "dir", s.queries.dir)
+					_ = s.queries.reload(bg) // logged by reload
+				}
 			}
 		}
 	})
@@ -393,12 +473,14 @@ func (s *server) serve(ctx context.Context, ln net.Listener) error {
 
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
+	attrs := []any{"addr", ln.Addr().String(), "role", s.cfg.role, "env", s.cfg.env, "statsd", s.cfg.statsdAddr, "bot", s.bot != nil}
 	if s.registry != nil {
-		s.log.Info("esm serve listening", "addr", ln.Addr().String(), "role", s.cfg.role, "env", s.cfg.env,
-			"schemas", s.registry.Dir(), "types", len(s.registry.Types()), "statsd", s.cfg.statsdAddr, "bot", s.bot != nil)
-	} else {
-		s.log.Info("esm serve listening", "addr", ln.Addr().String(), "role", s.cfg.role, "bot", true)
+		attrs = append(attrs, "schemas", s.registry.Dir(), "types", len(s.registry.Types()))
 	}
+	if s.queries != nil {
+		attrs = append(attrs, "queries", s.queries.dir)
+	}
+	s.log.Info("esm serve listening", attrs...)
 
 	var err error
 	select {
@@ -428,8 +510,15 @@ func (s *server) serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-// close flushes and closes DogStatsD.
-func (s *server) close() error { return s.metrics.Close() }
+// close closes the query monitors' databases, and flushes and closes
+// DogStatsD.
+func (s *server) close() error {
+	var errs []error
+	if s.queries != nil {
+		errs = append(errs, s.queries.close())
+	}
+	return errors.Join(append(errs, s.metrics.Close())...)
+}
 
 // meter adapts metrics.Metrics to collector.Meter.
 type meter struct{ m *metrics.Metrics }

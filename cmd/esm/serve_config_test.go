@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -29,35 +30,49 @@ func logLines(t *testing.T, stderr, msg string) []map[string]any {
 }
 
 // TestServeSaysWhichRolesRun: one line at start names the roles, and for
-// --role all without the bot's settings, what the bot is missing.
+// --role all, what the bot is missing and why the queries do not run.
 func TestServeSaysWhichRolesRun(t *testing.T) {
+	dir, _ := serveQueryFixture(t, map[string]string{"orders.yaml": ordersQuery})
+	noDB := writeFiles(t, t.TempDir(), map[string]string{"esm.yaml": "require_alert_channel: false\n", "queries/q.yaml": ordersQuery})
+	withQueries := []string{"--queries", filepath.Join(dir, "queries"), "--config", filepath.Join(dir, "esm.yaml")}
 	tests := []struct {
-		name  string
-		role  string
-		env   map[string]string
-		roles []any
-		bot   string // the bot field, "" when absent
+		name    string
+		role    string
+		args    []string
+		roles   []any
+		bot     string // the bot field, "" when absent
+		queries string // the queries field, "" when absent
 	}{
-		{name: "collector", role: "collector", roles: []any{"collector"}},
+		{name: "collector", role: "collector", args: withQueries, roles: []any{"collector"}},
 		{name: "all without the bot's settings", role: "all", roles: []any{"collector"},
+			bot:     "off: ESM_WEBHOOK_SECRET, ESM_ALLOWED_REPOS and GITHUB_TOKEN or ESM_GITHUB_APP_ID are not set",
+			queries: "off: no query files under queries"},
+		{name: "queries", role: "queries", args: withQueries, roles: []any{"queries"}},
+		{name: "all with query files and databases", role: "all", args: withQueries, roles: []any{"collector", "queries"},
 			bot: "off: ESM_WEBHOOK_SECRET, ESM_ALLOWED_REPOS and GITHUB_TOKEN or ESM_GITHUB_APP_ID are not set"},
+		{name: "all without databases", role: "all", args: []string{"--queries", filepath.Join(noDB, "queries"), "--config", filepath.Join(noDB, "esm.yaml")}, roles: []any{"collector"},
+			bot:     "off: ESM_WEBHOOK_SECRET, ESM_ALLOWED_REPOS and GITHUB_TOKEN or ESM_GITHUB_APP_ID are not set",
+			queries: "off: esm.yaml declares no databases"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for _, k := range []string{"ESM_WEBHOOK_SECRET", "ESM_ALLOWED_REPOS", "ESM_GITHUB_APP_ID", "GITHUB_TOKEN"} {
+			for _, k := range []string{"ESM_WEBHOOK_SECRET", "ESM_ALLOWED_REPOS", "ESM_GITHUB_APP_ID", "GITHUB_TOKEN", "ESM_QUERIES", "ESM_CONFIG"} {
 				t.Setenv(k, "")
 			}
 			// An unknown environment stops the server after the settings
 			// are read.
-			r := runESM(t, "serve", "--role", tt.role, "--statsd", "off", "--env", "moon", "--listen", "127.0.0.1:0", "--schemas", "../../schemas")
+			args := append([]string{"serve", "--role", tt.role, "--statsd", "off", "--env", "moon", "--listen", "127.0.0.1:0", "--schemas", "../../schemas"}, tt.args...)
+			r := runESM(t, args...)
 			assert.Equal(t, exitFailure, r.code)
 			lines := logLines(t, r.stderr, "esm serve roles")
 			require.Len(t, lines, 1, r.stderr)
 			assert.Equal(t, tt.roles, lines[0]["roles"])
-			if tt.bot == "" {
-				assert.NotContains(t, lines[0], "bot")
-			} else {
-				assert.Equal(t, tt.bot, lines[0]["bot"])
+			for field, want := range map[string]string{"bot": tt.bot, "queries": tt.queries} {
+				if want == "" {
+					assert.NotContains(t, lines[0], field)
+				} else {
+					assert.Equal(t, want, lines[0][field])
+				}
 			}
 		})
 	}

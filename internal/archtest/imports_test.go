@@ -32,7 +32,8 @@ var allowed = map[string][]string{
 	"internal/planfile":   {"internal/monitor", "internal/diag"}, // saved plans (esm plan --out, esm apply FILE)
 	"internal/prometheus": {"internal/monitor", "annotations"},
 	"internal/github":     {"internal/forge", "internal/redact"},
-	"internal/collector":  {"internal/idl", "internal/diag"},
+	"internal/collector":  {"internal/idl", "internal/diag", "internal/dirwatch"},
+	"internal/dirwatch":   {},
 	"internal/metrics":    {},
 	"internal/httplimit":  {},
 	"internal/redact":     {},

@@ -4,18 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/fsnotify/fsnotify"
 	"github.com/hamba/avro/v2"
 
+	"github.com/esm-dev/esm/internal/dirwatch"
 	"github.com/esm-dev/esm/internal/idl"
 )
 
@@ -173,58 +170,11 @@ func (r *Registry) load() (*schemaSet, error) {
 // Watch reloads the schemas when a file under the directory changes,
 // after debounce without further changes, until ctx is done.
 func (r *Registry) Watch(ctx context.Context, debounce time.Duration) error {
-	w, err := fsnotify.NewWatcher()
+	err := dirwatch.Watch(ctx, r.dir, debounce, func() { _ = r.Reload() }, func(err error) {
+		r.log.Warn("schema watcher error", "dir", r.dir, "error", err.Error())
+	})
 	if err != nil {
 		return fmt.Errorf("watch schemas: %w", err)
 	}
-	defer w.Close()
-	if err := addDirs(w, r.dir); err != nil {
-		return fmt.Errorf("watch schemas: %w", err)
-	}
-	timer := time.NewTimer(debounce)
-	timer.Stop()
-	defer timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case ev, ok := <-w.Events:
-			if !ok {
-				return nil
-			}
-			if ev.Op == fsnotify.Chmod {
-				continue
-			}
-			if ev.Op.Has(fsnotify.Create) {
-				if st, err := os.Stat(ev.Name); err == nil && st.IsDir() {
-					_ = addDirs(w, ev.Name)
-				}
-			}
-			timer.Reset(debounce)
-		case err, ok := <-w.Errors:
-			if !ok {
-				return nil
-			}
-			r.log.Warn("schema watcher error", "dir", r.dir, "error", err.Error())
-		case <-timer.C:
-			_ = r.Reload() // logged by Reload
-		}
-	}
-}
-
-// addDirs watches dir and its subdirectories, skipping hidden ones as
-// idl.FindSchemaFiles does.
-func addDirs(w *fsnotify.Watcher, dir string) error {
-	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() {
-			return nil
-		}
-		if p != dir && len(d.Name()) > 1 && d.Name()[0] == '.' {
-			return filepath.SkipDir
-		}
-		return w.Add(p)
-	})
+	return nil
 }

@@ -19,8 +19,10 @@ import (
 // fills it from the flags given on the command line, the environment and
 // the defaults of ServeSettings, in that order of precedence.
 type Serve struct {
-	// Role is what runs: collector, bot or all.
+	// Role is what runs: collector, bot, queries or all.
 	Role string
+	// Queries is the directory of the query files (the queries role).
+	Queries string
 	// Listen is the server's host:port.
 	Listen string
 	// Env names the environment: the value of the env label and tag.
@@ -186,6 +188,7 @@ const (
 const (
 	RoleCollector = "collector"
 	RoleBot       = "bot"
+	RoleQueries   = "queries"
 	RoleAll       = "all"
 )
 
@@ -203,8 +206,8 @@ const (
 // serveSettings is the table of "esm serve"'s settings.
 var serveSettings = []ServeSetting{
 	{Name: "role", Flag: "role", Env: "ESM_ROLE", Default: RoleAll, Kind: KindString,
-		Help:  "what to run: collector, bot or all",
-		parse: oneOf(func(s *Serve) *string { return &s.Role }, RoleCollector, RoleBot, RoleAll)},
+		Help:  "what to run: collector, bot, queries or all",
+		parse: oneOf(func(s *Serve) *string { return &s.Role }, RoleCollector, RoleBot, RoleQueries, RoleAll)},
 	{Name: "listen", Flag: "listen", Env: "ESM_LISTEN", Default: ":8080", Kind: KindString,
 		Help:  "listen on `ADDR`",
 		parse: hostPort(func(s *Serve) *string { return &s.Listen })},
@@ -217,6 +220,9 @@ var serveSettings = []ServeSetting{
 	{Name: "schemas", Flag: "schemas", Env: "ESM_SCHEMAS", Default: "schemas", Kind: KindString,
 		Help:  "load the record schemas under `DIR`",
 		parse: text(func(s *Serve) *string { return &s.Schemas })},
+	{Name: "queries", Flag: "queries", Env: "ESM_QUERIES", Default: "queries", Kind: KindString,
+		Help:  "run the query monitors of the query files under `DIR`",
+		parse: text(func(s *Serve) *string { return &s.Queries })},
 	{Name: "max-body", Flag: "max-body", Env: "ESM_MAX_BODY", Default: "1MiB", Kind: KindSize,
 		Help:  "largest request body, in bytes or with KiB/MiB",
 		parse: size(func(s *Serve) *int64 { return &s.MaxBody })},
@@ -224,7 +230,7 @@ var serveSettings = []ServeSetting{
 		Help:  "DogStatsD agent `ADDR`, or off",
 		parse: statsd},
 	{Name: "reload-debounce", Flag: "reload-debounce", Env: "ESM_RELOAD_DEBOUNCE", Default: "500ms", Kind: KindDuration,
-		Help:  "wait this long after the last schema file change before reloading",
+		Help:  "wait this long after the last schema or query file change before reloading",
 		parse: duration(func(s *Serve) *time.Duration { return &s.ReloadDebounce })},
 	{Name: "rejection-burst", Flag: "rejection-burst", Env: "ESM_REJECTION_BURST", Default: "100", Kind: KindInt,
 		Help:  "rejections of one type within one window that make a Datadog event",
@@ -449,10 +455,21 @@ func (s *Serve) BotMissing() []string {
 	return missing
 }
 
-// Roles returns the roles that run: collector, bot, or both.
+// CollectorRuns reports whether the event collector runs: with --role
+// collector and --role all.
+func (s *Serve) CollectorRuns() bool { return s.Role == RoleCollector || s.Role == RoleAll }
+
+// QueriesWanted reports whether the query monitors are to run: with
+// --role queries, where a missing query is an error, and with --role all,
+// where they run when there are query files and databases to run them
+// on (decided by the caller, which reads them).
+func (s *Serve) QueriesWanted() bool { return s.Role == RoleQueries || s.Role == RoleAll }
+
+// Roles returns the roles that run of collector and bot; the caller adds
+// queries when it runs (see QueriesWanted).
 func (s *Serve) Roles() []string {
 	var roles []string
-	if s.Role != RoleBot {
+	if s.CollectorRuns() {
 		roles = append(roles, RoleCollector)
 	}
 	if s.BotRuns() {

@@ -2,6 +2,8 @@ package config
 
 import (
 	"errors"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,7 +44,7 @@ func TestReadServeReportsEveryProblemAtOnce(t *testing.T) {
 		`--read-timeout / ESM_READ_TIMEOUT: "abc" is not a positive duration`,
 		`--max-connections / ESM_MAX_CONNECTIONS: "many" is not a positive number`,
 		`--listen / ESM_LISTEN: "no-port" is not host:port`,
-		`--role / ESM_ROLE: "robot" is not collector, bot or all`,
+		`--role / ESM_ROLE: "robot" is not collector, bot, queries or all`,
 		`--max-body / ESM_MAX_BODY: "lots" is not a positive size`,
 		`--rejection-burst / ESM_REJECTION_BURST: "0" is not a positive number`,
 	} {
@@ -59,6 +61,37 @@ func TestServeDefaultsParse(t *testing.T) {
 	assert.Equal(t, int64(64<<20), s.MaxInflightBody)
 	assert.Equal(t, 1024, s.MaxConnections)
 	assert.Equal(t, []string{RoleCollector}, s.Roles())
+	assert.Equal(t, "queries", s.Queries)
+}
+
+// TestServeRoles: which roles each --role runs; queries are wanted with
+// queries and all (all runs them when there is something to run).
+func TestServeRoles(t *testing.T) {
+	tests := []struct {
+		role      string
+		env       map[string]string
+		roles     []string
+		collector bool
+		queries   bool
+	}{
+		{role: "collector", roles: []string{RoleCollector}, collector: true},
+		{role: "bot", env: map[string]string{"ESM_WEBHOOK_SECRET": "s", "ESM_ALLOWED_REPOS": "o/r", "GITHUB_TOKEN": "t"}, roles: []string{RoleBot}},
+		{role: "queries", roles: nil, queries: true},
+		{role: "all", roles: []string{RoleCollector}, collector: true, queries: true},
+		{role: "all", env: map[string]string{"ESM_WEBHOOK_SECRET": "s", "ESM_ALLOWED_REPOS": "o/r", "GITHUB_TOKEN": "t"}, roles: []string{RoleCollector, RoleBot}, collector: true, queries: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.role+fmt.Sprint(len(tt.env)), func(t *testing.T) {
+			env := map[string]string{"ESM_ROLE": tt.role, "ESM_QUERIES": "/etc/esm/queries"}
+			maps.Copy(env, tt.env)
+			s, err := ReadServe(nil, func(k string) string { return env[k] })
+			require.NoError(t, err)
+			assert.Equal(t, tt.roles, s.Roles())
+			assert.Equal(t, tt.collector, s.CollectorRuns())
+			assert.Equal(t, tt.queries, s.QueriesWanted())
+			assert.Equal(t, "/etc/esm/queries", s.Queries)
+		})
+	}
 }
 
 func TestParseSize(t *testing.T) {

@@ -1,7 +1,8 @@
 // Package metrics holds the collector's counters: a Prometheus registry
 // served on /metrics and a DogStatsD client, both counting
 // esm_events_received_total / esm.events.received and
-// esm_events_rejected_total / esm.events.rejected per event type.
+// esm_events_rejected_total / esm.events.rejected per event type; and the
+// gauges of the query monitors' results (Queries).
 //
 // Every counter is resolved once per event type (EventCounter), when the
 // collector compiles its schemas, with its DogStatsD tags precomputed:
@@ -83,6 +84,10 @@ type Options struct {
 	// means DefaultStatsdReceived. It must be the metric the monitors
 	// query.
 	StatsdReceived string
+	// StatsdQueryValue is the DogStatsD name of the query monitors'
+	// gauge; "" means StatsdQueryValue (esm.query.value). It must be the
+	// metric the monitors on query results query.
+	StatsdQueryValue string
 	// StatsdAddr is the DogStatsD agent, host:port; "" disables DogStatsD.
 	StatsdAddr string
 	// StatsdFlush is the aggregation and flush interval (default 2s, as
@@ -101,6 +106,7 @@ type Metrics struct {
 	lastReload   prometheus.Gauge
 	schemaTypes  prometheus.Gauge
 	statsd       *statsd.Client // nil when disabled
+	queries      *Queries
 }
 
 // New returns the metrics, with a DogStatsD client when opts.StatsdAddr
@@ -152,6 +158,8 @@ func New(opts Options) (*Metrics, error) {
 		}
 		m.statsd = c
 	}
+	m.queries = newQueries(m.statsd, opts.Env, opts.StatsdQueryValue)
+	m.reg.MustRegister(m.queries)
 	return m, nil
 }
 

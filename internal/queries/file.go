@@ -339,14 +339,16 @@ func (p *fileParser) labels(q *Query, v *yaml.Node) bool {
 		case strings.HasPrefix(e.Value, "__"):
 			p.errorf(e, "label %q: names starting with __ are reserved by Prometheus", e.Value)
 			ok = false
-		case slices.Contains(reservedLabels, e.Value):
+		case slices.Contains(reservedLabels, strings.ToLower(e.Value)):
+			// DogStatsD tags are lowercase: Env would be a second env tag.
 			p.errorf(e, "label %q is reserved: esm sets it on every series", e.Value)
 			ok = false
-		case seen[e.Value] != nil:
-			p.errorf(e, "label %q is already listed at %s", e.Value, p.pos(seen[e.Value]))
+		case seen[strings.ToLower(e.Value)] != nil:
+			// Country and country would be one tag in DogStatsD.
+			p.errorf(e, "label %q is already listed at %s", e.Value, p.pos(seen[strings.ToLower(e.Value)]))
 			ok = false
 		default:
-			seen[e.Value] = e
+			seen[strings.ToLower(e.Value)] = e
 			q.Labels = append(q.Labels, e.Value)
 		}
 	}
