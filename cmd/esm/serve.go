@@ -310,12 +310,14 @@ func newServer(cfg serveConfig) (*server, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
-	metricName, envTag := metrics.DefaultStatsdReceived, cfg.env
+	metricName, envTag, queryMetric := metrics.DefaultStatsdReceived, cfg.env, ""
 	if conf != nil {
 		if e, err := conf.Env(cfg.env); err != nil {
 			errs = append(errs, fmt.Errorf("--env: %w", err))
 		} else {
-			metricName, envTag = e.Metric, e.EnvTag
+			// The query gauge's DogStatsD name is the one the query
+			// monitors watch (environments.<env>.query_metric).
+			metricName, envTag, queryMetric = e.Metric, e.EnvTag, e.QueryMetric
 		}
 	}
 	var events *datadog.EventClient
@@ -324,7 +326,7 @@ func newServer(cfg serveConfig) (*server, error) {
 			errs = append(errs, err)
 		}
 	}
-	m, err := metrics.New(metrics.Options{Env: envTag, StatsdReceived: metricName, StatsdAddr: cfg.statsdAddr})
+	m, err := metrics.New(metrics.Options{Env: envTag, StatsdReceived: metricName, StatsdQueryValue: queryMetric, StatsdAddr: cfg.statsdAddr})
 	if err != nil {
 		errs = append(errs, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -392,4 +393,34 @@ interval: PT1H
 	lines := logLines(t, logs.String(), "query failed")
 	require.Len(t, lines, 1, logs.String())
 	assert.Equal(t, "query every_order: returned more than 2 rows (max_series); aggregate the query or raise max_series", lines[0]["error"])
+}
+
+// TestServeQueriesStatsdNameFollowsQueryMetric: the DogStatsD gauge is
+// sent under the environment's query_metric, the metric the query
+// monitors' Datadog queries watch, so that a renamed metric still has
+// monitors on it.
+func TestServeQueriesStatsdNameFollowsQueryMetric(t *testing.T) {
+	statsd, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	defer statsd.Close()
+	dir, _ := serveQueryFixture(t, map[string]string{"orders.yaml": ordersQuery})
+	conf, err := os.ReadFile(filepath.Join(dir, "esm.yaml"))
+	require.NoError(t, err)
+	writeFiles(t, dir, map[string]string{"esm.yaml": string(conf) + "environments:\n  prod: {query_metric: shop.data.value}\n"})
+	_, stop := startServer(t, queryServeConfig(dir, statsd.LocalAddr().String(), nil))
+	defer stop()
+	buf := make([]byte, 65536)
+	want := "shop.data.value:12.5|g|#query:orders_by_country,country:fr,env:prod"
+	for {
+		require.NoError(t, statsd.SetReadDeadline(time.Now().Add(10*time.Second)))
+		n, err := statsd.Read(buf)
+		require.NoError(t, err, "waiting for %s", want)
+		lines := strings.Split(string(buf[:n]), "\n")
+		for _, l := range lines {
+			assert.False(t, strings.HasPrefix(l, "esm.query.value:"), "the default name is not used: %s", l)
+		}
+		if slices.Contains(lines, want) {
+			return
+		}
+	}
 }
