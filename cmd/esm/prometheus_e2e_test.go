@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,20 +12,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"gopkg.in/yaml.v3"
 
-	"github.com/esm-dev/esm/annotations"
 	"github.com/esm-dev/esm/internal/alertmanager"
-	"github.com/esm-dev/esm/internal/config"
-	"github.com/esm-dev/esm/internal/idl"
-	"github.com/esm-dev/esm/internal/reconcile"
 )
 
 // e2eSchema is the record of the end-to-end test: a heartbeat whose
@@ -58,57 +51,6 @@ func e2eTool(t *testing.T, names ...string) string {
 	}
 	t.Skipf("%s not on PATH (Debian: apt-get install prometheus prometheus-alertmanager)", strings.Join(names, " or "))
 	return ""
-}
-
-// e2eRules returns the Prometheus rules file for the traffic volume
-// monitors of specs, per issue 12's translation and the label contract:
-// the increase of esm_events_received_total{event_type,env} over the
-// window, the absence of the series counting as zero events, compared
-// with below (or above); labels esm_monitor, event_type, env, severity
-// and esm_channels. Only the critical threshold is rendered: the test's
-// monitor has no warning.
-//
-// TODO(coordinator): replace with internal/prometheus output
-func e2eRules(t *testing.T, specs []annotations.Spec) []byte {
-	t.Helper()
-	type rule struct {
-		Alert       string            `yaml:"alert"`
-		Expr        string            `yaml:"expr"`
-		For         string            `yaml:"for"`
-		Labels      map[string]string `yaml:"labels"`
-		Annotations map[string]string `yaml:"annotations"`
-	}
-	var rules []rule
-	for _, s := range specs {
-		p, ok := s.Params.(*annotations.TrafficVolumeSpec)
-		if !ok {
-			continue
-		}
-		env := s.Target.Env.EnvTag
-		window := strings.TrimPrefix(p.Window, "last_")
-		op := "<"
-		if p.Direction == "above" {
-			op = ">"
-		}
-		expr := fmt.Sprintf(`(sum(increase(esm_events_received_total{event_type=%q,env=%q}[%s])) or vector(0)) %s %s`,
-			s.Target.Record, env, window, op, strconv.FormatFloat(p.Threshold, 'f', -1, 64))
-		rules = append(rules, rule{
-			Alert: "EsmTrafficVolume", Expr: expr, For: "0s",
-			Labels: map[string]string{
-				alertmanager.MonitorLabel: s.Name, "event_type": s.Target.Record, alertmanager.EnvLabel: env,
-				alertmanager.SeverityLabel: "critical", alertmanager.ChannelsLabel: alertmanager.ChannelsValue(s.Target.Channels, "critical"),
-			},
-			Annotations: map[string]string{
-				"summary":     fmt.Sprintf("Traffic volume for %s events in %s: %s %v in the last %s", s.Target.Record, env, p.Direction, p.Threshold, window),
-				"description": s.Target.Doc,
-				"esm_file":    s.Target.File,
-			},
-		})
-	}
-	require.NotEmpty(t, rules, "no traffic volume monitor in the specs")
-	out, err := yaml.Marshal(map[string]any{"groups": []any{map[string]any{"name": "esm-prod", "rules": rules}}})
-	require.NoError(t, err)
-	return out
 }
 
 // startTool runs a server binary with args until the test ends, its
@@ -259,14 +201,13 @@ func TestPrometheusAlertmanagerEndToEnd(t *testing.T) {
 	amConfig := filepath.Join(dir, "alertmanager.yml")
 	require.NoError(t, os.WriteFile(amConfig, stdout.Bytes(), 0o644))
 
-	// The rules.
-	cfg, err := config.Load(cfgFile)
-	require.NoError(t, err)
-	specs, diags, err := reconcile.Specs(context.Background(), cfg, "prod", []string{schemas}, idl.Options{})
-	require.NoError(t, err)
-	require.False(t, diags.HasErrors(), "%v", diags)
-	rulesFile := filepath.Join(dir, "esm-prod.rules.yml")
-	require.NoError(t, os.WriteFile(rulesFile, e2eRules(t, specs), 0o644))
+	// The rules: what "esm apply --backend prometheus" writes.
+	rulesDir := filepath.Join(dir, "rules")
+	require.NoError(t, os.Mkdir(rulesDir, 0o755))
+	ar := runESM(t, "apply", "--env", "prod", "--yes", "--backend", "prometheus", "--rules-dir", rulesDir,
+		"--config", cfgFile, "--state-dir", filepath.Join(dir, "state"), schemas)
+	require.Equal(t, 0, ar.code, "esm apply --backend prometheus: %s", ar.stderr)
+	rulesFile := filepath.Join(rulesDir, "esm-prod.rules.yml")
 
 	// esm serve, the collector.
 	sc := testServeConfig("")
