@@ -3,6 +3,7 @@ package annotations
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -105,4 +106,26 @@ func ParseChannels(raw json.RawMessage, pos Position) (Channels, error) {
 	}
 	c.Always = l
 	return c, nil
+}
+
+// Of returns the channels an alert of severity ("critical" or "warning")
+// notifies: the Always channels and those of its severity, trimmed,
+// sorted and without repeats. Backends without Datadog's per-state
+// message blocks (Prometheus rules, Alertmanager routes) route on it.
+func (c Channels) Of(severity string) []string {
+	list := append([]string{}, c.Always...)
+	switch severity {
+	case "critical":
+		list = append(list, c.Critical...)
+	case "warning":
+		list = append(list, c.Warning...)
+	}
+	var out []string
+	for _, ch := range list {
+		if ch = strings.TrimSpace(ch); ch != "" {
+			out = append(out, ch)
+		}
+	}
+	sort.Strings(out)
+	return slices.Compact(out)
 }

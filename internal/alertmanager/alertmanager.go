@@ -227,30 +227,11 @@ func ReceiverName(env, channel string) string { return "esm-" + env + "-" + chan
 // write it: the channels that get it, trimmed, sorted and deduplicated,
 // between commas; "" for none.
 func ChannelsValue(c annotations.Channels, severity string) string {
-	list := append([]string{}, c.Always...)
-	switch severity {
-	case "critical":
-		list = append(list, c.Critical...)
-	case "warning":
-		list = append(list, c.Warning...)
-	}
-	var out []string
-	for _, ch := range list {
-		if ch = strings.TrimSpace(ch); ch != "" {
-			out = append(out, ch)
-		}
-	}
-	if len(out) == 0 {
+	chs := c.Of(severity)
+	if len(chs) == 0 {
 		return ""
 	}
-	sort.Strings(out)
-	uniq := out[:1]
-	for _, ch := range out[1:] {
-		if ch != uniq[len(uniq)-1] {
-			uniq = append(uniq, ch)
-		}
-	}
-	return "," + strings.Join(uniq, ",") + ","
+	return "," + strings.Join(chs, ",") + ","
 }
 
 // Build makes the fragment for the channels of specs. A channel named

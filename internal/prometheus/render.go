@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -165,27 +164,11 @@ func rules(s *annotations.Spec, name, forDur string, records []monitor.Recording
 // the channels that always notify and those of the severity, sorted and
 // without repeats, as ",a,b,"; "" for none.
 func ChannelsValue(c annotations.Channels, severity string) string {
-	chs := append([]string{}, c.Always...)
-	switch severity {
-	case SeverityCrit:
-		chs = append(chs, c.Critical...)
-	case SeverityWarning:
-		chs = append(chs, c.Warning...)
-	}
-	set := map[string]bool{}
-	var out []string
-	for _, ch := range chs {
-		ch = strings.TrimSpace(ch)
-		if ch != "" && !set[ch] {
-			set[ch] = true
-			out = append(out, ch)
-		}
-	}
-	if len(out) == 0 {
+	chs := c.Of(severity)
+	if len(chs) == 0 {
 		return ""
 	}
-	sort.Strings(out)
-	return "," + strings.Join(out, ",") + ","
+	return "," + strings.Join(chs, ",") + ","
 }
 
 // selector returns the label matchers of a record's counts in env:
