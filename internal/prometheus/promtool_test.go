@@ -119,8 +119,14 @@ func runPromtoolTests(t *testing.T, kind annotations.Kind, params string, tests 
 // every interval.
 func runPromtoolTestsEvery(t *testing.T, interval string, kind annotations.Kind, params string, tests ...ruleTest) {
 	t.Helper()
+	runPromtoolTestsOf(t, interval, kind, target(), params, tests...)
+}
+
+// runPromtoolTestsOf is runPromtoolTestsEvery on the monitor of tg.
+func runPromtoolTestsOf(t *testing.T, interval string, kind annotations.Kind, tg annotations.Target, params string, tests ...ruleTest) {
+	t.Helper()
 	promtool := needTool(t, "promtool")
-	defs, err := Render(spec(t, kind, target(), params))
+	defs, err := Render(spec(t, kind, tg, params))
 	require.NoError(t, err)
 	ms := make([]monitor.Monitor, len(defs))
 	for i, d := range defs {

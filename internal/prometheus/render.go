@@ -23,6 +23,10 @@ import (
 const (
 	ReceivedMetric = "esm_events_received_total"
 	RejectedMetric = "esm_events_rejected_total"
+	// QueryValueMetric is the gauge of the query monitors' rows (esm
+	// serve --role queries): labelled query and the query's label
+	// columns, without env.
+	QueryValueMetric = "esm_query_value"
 )
 
 // The labels and annotations esm puts on every alerting rule. MonitorLabel
@@ -33,6 +37,9 @@ const (
 const (
 	MonitorLabel   = "esm_monitor"
 	EventTypeLabel = "event_type"
+	// QueryLabel holds the query's name on the alerts of a query monitor,
+	// in place of EventTypeLabel: the gauge's label.
+	QueryLabel     = "query"
 	EnvLabel       = "env"
 	SeverityLabel  = "severity"
 	ChannelsLabel  = "esm_channels"
@@ -124,7 +131,9 @@ func thresholds(value, op string, critical float64, warning *float64, summary fu
 }
 
 // rules returns the Definitions of a monitor's alerting rules, the
-// critical one first (it carries the recording rules).
+// critical one first (it carries the recording rules). The alerts of a
+// record's monitor are labelled event_type, those of a query's monitor
+// query.
 func rules(s *annotations.Spec, name, forDur string, records []monitor.RecordingRule, alerts ...alert) []monitor.Definition {
 	t := &s.Target
 	var out []monitor.Definition
@@ -134,13 +143,17 @@ func rules(s *annotations.Spec, name, forDur string, records []monitor.Recording
 			Expr:  a.expr,
 			For:   forDur,
 			Labels: map[string]string{
-				MonitorLabel:   s.Name,
-				EventTypeLabel: t.Record,
-				EnvLabel:       t.Env.EnvTag,
-				SeverityLabel:  a.severity,
-				ChannelsLabel:  ChannelsValue(t.Channels, a.severity),
+				MonitorLabel:  s.Name,
+				EnvLabel:      t.Env.EnvTag,
+				SeverityLabel: a.severity,
+				ChannelsLabel: ChannelsValue(t.Channels, a.severity),
 			},
 			Annotations: map[string]string{"summary": a.summary, FileAnnotation: t.File, RecordAnnotation: t.FullName},
+		}
+		if t.Query != nil {
+			r.Labels[QueryLabel] = t.Query.Name
+		} else {
+			r.Labels[EventTypeLabel] = t.Record
 		}
 		if d := strings.TrimSpace(t.Doc); d != "" {
 			r.Annotations["description"] = d

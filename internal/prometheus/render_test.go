@@ -45,6 +45,8 @@ type renderCase struct {
 	params string
 	// channels, when set, replace the target's.
 	channels *annotations.Channels
+	// target, when set, is the target instead of target().
+	target func() annotations.Target
 }
 
 // renderCases are every kind and parameter combination the tests render;
@@ -65,6 +67,13 @@ var renderCases = []renderCase{
 	{name: "bad_data_defaults", kind: annotations.BadData(), params: `{}`},
 	{name: "bad_data_warning", kind: annotations.BadData(), params: `{"above": 0.2, "warning": 0.1, "window": "last_1h"}`,
 		channels: &annotations.Channels{Critical: []string{"pagerduty-cart"}, Warning: []string{"team-cart"}, Recovery: []string{"team-cart-log"}}},
+	{name: "query_threshold_below_warning", kind: annotations.QueryThreshold(), params: `{"below": 1000, "warning": 2000}`, target: queryTarget("country")},
+	{name: "query_threshold_above", kind: annotations.QueryThreshold(), params: `{"above": 5, "window": "last_15m"}`, target: queryTarget(),
+		channels: &annotations.Channels{Critical: []string{"pagerduty-data"}, Warning: []string{"team-data"}}},
+	{name: "query_threshold_two_labels", kind: annotations.QueryThreshold(), params: `{"below": 1, "window": "last_1d"}`, target: queryTarget("country", "source")},
+	{name: "query_anomaly_defaults", kind: annotations.QueryAnomaly(), params: `{}`, target: queryTarget("country")},
+	{name: "query_anomaly_basic_default_zero", kind: annotations.QueryAnomaly(), params: `{"algorithm": "basic", "direction": "below", "deviations": 3, "count_default_zero": true, "interval": 600, "alert_window": "last_1h"}`, target: queryTarget()},
+	{name: "query_anomaly_daily_above", kind: annotations.QueryAnomaly(), params: `{"seasonality": "daily", "direction": "above", "alert_window": "last_1h", "query_window": "last_1d"}`, target: queryTarget("country", "source")},
 }
 
 // render renders a case into its monitors, numbered as a store numbers
@@ -72,6 +81,9 @@ var renderCases = []renderCase{
 func (c renderCase) render(t *testing.T) []monitor.Monitor {
 	t.Helper()
 	tg := target()
+	if c.target != nil {
+		tg = c.target()
+	}
 	if c.channels != nil {
 		tg.Channels = *c.channels
 	}

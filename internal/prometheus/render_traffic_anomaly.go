@@ -41,51 +41,79 @@ var seasons = map[string]int64{"hourly": 3600, "daily": 86400, "weekly": 7 * 864
 // band before it has lasted alert_window.
 func renderTrafficAnomaly(s *annotations.Spec, p *annotations.TrafficAnomalySpec) ([]monitor.Definition, error) {
 	t := &s.Target
-	alertFor, err1 := promDuration(p.AlertWindow)
-	qw, err2 := promDuration(p.QueryWindow)
-	if err := errs(err1, err2); err != nil {
-		return nil, err
-	}
-	rateSec := max(p.Interval, minRateWindow)
-	rw := duration(rateSec)
-	sel := selector(t)
-	rate := "event_type:esm_events_received:rate" + rw
-	baseline, stddev := rate+":baseline", rate+":stddev"
-
-	rateExpr := fmt.Sprintf("sum(rate(%s%s[%s]))", ReceivedMetric, sel, rw)
+	rw := duration(max(p.Interval, minRateWindow))
+	rateExpr := fmt.Sprintf("sum(rate(%s%s[%s]))", ReceivedMetric, selector(t), rw)
 	if p.CountDefaultZero {
 		rateExpr += " or vector(0)"
 	}
-	// The band is learnt from the query window that ends alert_window
-	// ago: an anomaly does not widen the band it must leave before it has
-	// lasted long enough to fire.
+	b, err := anomalyBand(p, "rate", "event_type:esm_events_received:rate"+rw, rateExpr, selector(t), recordLabels(t))
+	if err != nil {
+		return nil, err
+	}
+	summary := fmt.Sprintf("Traffic anomaly for %s events in %s: the event rate has been more than %s standard deviations %s its baseline (%s) for %s.",
+		t.Record, t.Env.Name, number(p.Deviations), b.side, b.how, b.alertFor)
+	return rules(s, "EsmTrafficAnomaly", b.alertFor, b.records, alert{SeverityCrit, b.expr, summary}), nil
+}
+
+// band is an anomaly monitor's band around a baseline of a recorded
+// value, as anomalyBand makes it.
+type band struct {
+	// records are the recording rules of the value, its baseline and its
+	// standard deviation.
+	records []monitor.RecordingRule
+	// expr is the alert's expression: the value out of the band.
+	expr string
+	// side says which side(s) of the band alert: "above", "below" or
+	// "above or below".
+	side string
+	// how says, for a summary, what the baseline is.
+	how string
+	// alertFor is alert_window as a Prometheus duration: the alert's for:.
+	alertFor string
+}
+
+// anomalyBand returns the band of p around the value valueExpr recorded
+// as value, with labels, the noun ("rate") saying what it is in the
+// summary; sel selects the recorded series of this monitor
+// (its labels). The baseline is, with a seasonality (agile, robust), last
+// period's value at the same time (offset 1h, 1d or 1w) corrected by the
+// period-over-period trend, the mean over query_window now minus the same
+// mean a period ago; with basic, the mean over query_window. The width
+// is deviations times the standard deviation over query_window. The
+// means and the deviation are taken over the query window that ends
+// alert_window ago (offset), so that an anomaly does not widen its own
+// band before it has lasted alert_window. The alert expression keeps the
+// labels the recorded series have: one alert per series.
+func anomalyBand(p *annotations.TrafficAnomalySpec, noun, value, valueExpr, sel string, labels map[string]string) (band, error) {
+	alertFor, err1 := promDuration(p.AlertWindow)
+	qw, err2 := promDuration(p.QueryWindow)
+	if err := errs(err1, err2); err != nil {
+		return band{}, err
+	}
+	baseline, stddev := value+":baseline", value+":stddev"
 	aw, _ := seconds(p.AlertWindow)
 	var baseExpr, how string
 	if period, ok := seasons[p.Seasonality]; ok {
 		baseExpr = fmt.Sprintf("%[1]s%[2]s offset %[3]s + (avg_over_time(%[1]s%[2]s[%[4]s] offset %[5]s) - avg_over_time(%[1]s%[2]s[%[4]s] offset %[6]s))",
-			rate, sel, duration(period), qw, alertFor, duration(period+aw))
-		how = fmt.Sprintf("last %s's rate at this time, corrected by the trend over %s", map[string]string{"hourly": "hour", "daily": "day", "weekly": "week"}[p.Seasonality], qw)
+			value, sel, duration(period), qw, alertFor, duration(period+aw))
+		how = fmt.Sprintf("last %s's %s at this time, corrected by the trend over %s", map[string]string{"hourly": "hour", "daily": "day", "weekly": "week"}[p.Seasonality], noun, qw)
 	} else {
-		baseExpr = fmt.Sprintf("avg_over_time(%s%s[%s] offset %s)", rate, sel, qw, alertFor)
-		how = "the mean rate over " + qw
+		baseExpr = fmt.Sprintf("avg_over_time(%s%s[%s] offset %s)", value, sel, qw, alertFor)
+		how = "the mean " + noun + " over " + qw
 	}
-	labels := recordLabels(t)
-	records := []monitor.RecordingRule{
-		{Record: rate, Expr: rateExpr, Labels: labels},
+	b := band{alertFor: alertFor, how: how, records: []monitor.RecordingRule{
+		{Record: value, Expr: valueExpr, Labels: labels},
 		{Record: baseline, Expr: baseExpr, Labels: labels},
-		{Record: stddev, Expr: fmt.Sprintf("stddev_over_time(%s%s[%s] offset %s)", rate, sel, qw, alertFor), Labels: labels},
-	}
-	r, b, sd, d := rate+sel, baseline+sel, stddev+sel, number(p.Deviations)
-	var expr, side string
+		{Record: stddev, Expr: fmt.Sprintf("stddev_over_time(%s%s[%s] offset %s)", value, sel, qw, alertFor), Labels: labels},
+	}}
+	v, base, sd, d := value+sel, baseline+sel, stddev+sel, number(p.Deviations)
 	switch p.Direction {
 	case "above":
-		expr, side = fmt.Sprintf("%s - %s > %s * %s", r, b, d, sd), "above"
+		b.expr, b.side = fmt.Sprintf("%s - %s > %s * %s", v, base, d, sd), "above"
 	case "below":
-		expr, side = fmt.Sprintf("%s - %s > %s * %s", b, r, d, sd), "below"
+		b.expr, b.side = fmt.Sprintf("%s - %s > %s * %s", base, v, d, sd), "below"
 	default:
-		expr, side = fmt.Sprintf("abs(%s - %s) > %s * %s", r, b, d, sd), "above or below"
+		b.expr, b.side = fmt.Sprintf("abs(%s - %s) > %s * %s", v, base, d, sd), "above or below"
 	}
-	summary := fmt.Sprintf("Traffic anomaly for %s events in %s: the event rate has been more than %s standard deviations %s its baseline (%s) for %s.",
-		t.Record, t.Env.Name, d, side, how, alertFor)
-	return rules(s, "EsmTrafficAnomaly", alertFor, records, alert{SeverityCrit, expr, summary}), nil
+	return b, nil
 }
