@@ -118,10 +118,9 @@ func TestPrometheusPlanApplyLifecycle(t *testing.T) {
 	assert.Equal(t, before.ModTime(), after.ModTime())
 }
 
-// TestPrometheusLogMonitorHasNoForm: a log monitor is skipped with a note
-// naming it; the plan of the other monitors goes on.
-func TestPrometheusLogMonitorHasNoForm(t *testing.T) {
-	idl := `@namespace("com.example.test")
+// volumeAndLogIDL is a record Ping with a traffic volume monitor and a log
+// monitor, which has no Prometheus form, at 5:3.
+const volumeAndLogIDL = `@namespace("com.example.test")
 protocol Shop {
   @alert_channel("team-test")
   @traffic_volume_monitor({})
@@ -131,7 +130,11 @@ protocol Shop {
   }
 }
 `
-	w := newPromWorkspace(t, idl)
+
+// TestPrometheusLogMonitorHasNoForm: a log monitor is skipped with a note
+// naming it; the plan of the other monitors goes on.
+func TestPrometheusLogMonitorHasNoForm(t *testing.T) {
+	w := newPromWorkspace(t, volumeAndLogIDL)
 	r := w.esm("plan")
 	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
 	assert.Contains(t, r.stdout, "Plan: 1 to create, 0 to update, 0 to delete, 0 unchanged.\n")

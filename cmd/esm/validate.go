@@ -16,6 +16,7 @@ import (
 	"github.com/esm-dev/esm/internal/datadog"
 	"github.com/esm-dev/esm/internal/diag"
 	"github.com/esm-dev/esm/internal/idl"
+	"github.com/esm-dev/esm/internal/prometheus"
 	"github.com/esm-dev/esm/internal/queries"
 	"github.com/esm-dev/esm/internal/reconcile"
 )
@@ -27,10 +28,10 @@ const defaultValidatePath = "schemas"
 // validateCmd is "esm validate".
 func (a *app) validateCmd() *cobra.Command {
 	var importDirs []string
-	var env, configFile, queriesFlag string
+	var env, configFile, queriesFlag, backend string
 	cmd := &cobra.Command{
 		DisableFlagsInUseLine: true,
-		Use:                   "validate [--env ENV] [--config FILE] [-I DIR]... [--queries DIR] [PATH...]",
+		Use:                   "validate [--env ENV] [--config FILE] [-I DIR]... [--queries DIR] [--backend datadog|prometheus] [PATH...]",
 		Short:                 "Check schemas, annotations and esm.yaml as plan does, without the store",
 		Long: `Run every check "esm plan" runs short of reading the store: the
 configuration (esm.yaml at the repository root when it exists, or FILE),
@@ -38,8 +39,11 @@ every .avdl, .avsc and .avpr file under each PATH (a file or a directory
 searched recursively; directories whose name starts with "." are skipped),
 and the monitors their annotations ask for in every configured environment
 (only ENV with --env): annotation parameters, their layering with esm.yaml,
-Datadog's rules, two records with one monitor name, one record declared in
-two files. Without PATH, the directory "schemas" at the repository root
+the rules of the environment's backend (environments.<env>.backend in
+esm.yaml, or --backend for every environment: Datadog's, or what the
+Prometheus renderer refuses; a monitor without a Prometheus form is a
+warning, as plan skips it with a note), two records with one monitor name,
+one record declared in two files. Without PATH, the directory "schemas" at the repository root
 (the nearest directory up from here holding .git or esm.yaml) is checked,
 and so are the query files under --queries (ESM_QUERIES; default
 "queries" at the root, when it exists): their keys, their databases and
@@ -58,6 +62,11 @@ configuration, a PATH that does not exist, or a directory without schema
 files ("esm plan" and "esm apply" refuse such a PATH too).`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			switch backend {
+			case "", config.BackendDatadog, config.BackendPrometheus:
+			default:
+				return usagef("--backend must be %s or %s, not %q", config.BackendDatadog, config.BackendPrometheus, backend)
+			}
 			root := findRepoRoot()
 			whole := len(args) == 0
 			if whole {
@@ -84,7 +93,7 @@ files ("esm plan" and "esm apply" refuse such a PATH too).`,
 			v.diagnostics("", dups)
 			qfiles := qsrc.files()
 			if cfg != nil {
-				v.monitors(cfg, envs, types, qsrc)
+				v.monitors(cfg, envs, backend, types, qsrc)
 			} else {
 				v.queryFiles(qfiles)
 			}
@@ -102,6 +111,7 @@ files ("esm plan" and "esm apply" refuse such a PATH too).`,
 	addConfigFlag(cmd, &configFile)
 	addImportDirFlag(cmd, &importDirs)
 	addQueriesFlag(cmd, &queriesFlag)
+	cmd.Flags().StringVar(&backend, "backend", "", "check every environment's monitors with `BACKEND`'s renderer, datadog or prometheus (default: each environment's backend in esm.yaml)")
 	return cmd
 }
 
@@ -300,18 +310,17 @@ func leafErrors(err error) []error {
 // monitors reports the problems of the monitors the annotations of types
 // and the query files of qsrc ask for in each of envs
 // (reconcile.SpecsFromTypes and reconcile.LoadQuerySpecs, as plan
-// computes them), and of the query files themselves, sorted, each once: a
+// computes them) rendered by each environment's backend (backend, when
+// set, for all), and of the query files themselves, sorted, each once: a
 // problem found in some of envs but not all names them, "(environment
 // prod)".
-func (v *validation) monitors(cfg *config.Config, envs []string, types []*idl.Schema, qsrc querySources) {
+func (v *validation) monitors(cfg *config.Config, envs []string, backend string, types []*idl.Schema, qsrc querySources) {
 	var list diag.List
 	envsOf := map[string][]string{}
 	for _, env := range envs {
 		specs, diags := reconcile.SpecsFromTypes(cfg, env, types)
 		specs, diags = withQuerySpecs(cfg, env, qsrc, specs, diags)
-		// The backends of Datadog's shape (Datadog, the local store)
-		// render with datadog.Render.
-		diags = append(diags, reconcile.RenderProblems(specs, datadog.Render)...)
+		diags = append(diags, reconcile.RenderProblems(specs, validationRenderer(cfg, env, backend))...)
 		for _, d := range diags {
 			key := d.Error()
 			if envsOf[key] == nil {
@@ -333,6 +342,23 @@ func (v *validation) monitors(cfg *config.Config, envs []string, types []*idl.Sc
 		}
 		v.problem(d.Pos.Filename, d.Pos, d.Severity, d.Error())
 	}
+}
+
+// validationRenderer returns the renderer of env's backend, as plan
+// opens it (openBackend): prometheus.RenderOne for the Prometheus
+// backend, datadog.Render for those of Datadog's shape (Datadog, the
+// local state store). backend, when set, is the backend of every
+// environment (--backend).
+func validationRenderer(cfg *config.Config, env, backend string) reconcile.Renderer {
+	if backend == "" {
+		if e, err := cfg.Env(env); err == nil {
+			backend = e.Backend
+		}
+	}
+	if backend == config.BackendPrometheus {
+		return prometheus.RenderOne
+	}
+	return datadog.Render
 }
 
 // loadError reports the error of loading path: each diagnostic of a

@@ -412,3 +412,64 @@ func TestRecordInTwoFilesOneVerdict(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), verdict)
 }
+
+// TestValidateRendersWithEachEnvironmentsBackend: validate renders each
+// environment's monitors through the backend esm.yaml gives it, as plan
+// does: what the Prometheus renderer refuses is an error in the
+// environments on Prometheus only, a monitor without a Prometheus form a
+// warning there; --backend checks every environment with one backend.
+func TestValidateRendersWithEachEnvironmentsBackend(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.Mkdir(filepath.Join(dir, ".git"), 0o755))
+	writeFiles(t, dir, map[string]string{
+		"esm.yaml": "databases:\n  main: {driver: sqlite, dsn: \":memory:\"}\n" +
+			"environments:\n  prod:\n    backend: prometheus\n    rules_dir: rules\n  staging: {}\n",
+		"schemas/shop.avdl": volumeAndLogIDL,
+		"queries/orders.yaml": `name: orders
+db: main
+query: SELECT country, count(*) FROM orders GROUP BY country
+labels: [country]
+alert_channel: team-data
+monitors:
+  - threshold: {below: 10}
+  - anomaly: {count_default_zero: true}
+`,
+	})
+	t.Chdir(dir)
+	const (
+		refused = `queries/orders.yaml:8:5: count_default_zero: the Prometheus rule cannot count a missing row as zero, since a query with label columns does not say which rows to expect; set count_default_zero: false`
+		noForm  = `schemas/shop.avdl:5:3: warning: @log_monitor has no Prometheus form: it searches Datadog's logs, which Prometheus does not have; the plan skips it`
+	)
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string
+		stdout string
+	}{
+		{"every environment", nil, exitFailure, refused + " (environment prod)\n" + noForm + " (environment prod)\n",
+			"validated 2 files: 1 error in 1 file, 1 warning\n"},
+		{"prod on Prometheus", []string{"--env", "prod"}, exitFailure, refused + "\n" + noForm + "\n", "validated 2 files: 1 error in 1 file, 1 warning\n"},
+		{"staging on Datadog", []string{"--env", "staging"}, exitOK, "", "validated 2 files: 0 errors\n"},
+		{"--backend prometheus for staging", []string{"--env", "staging", "--backend", "prometheus"}, exitFailure, refused + "\n" + noForm + "\n",
+			"validated 2 files: 1 error in 1 file, 1 warning\n"},
+		{"--backend datadog for every environment", []string{"--backend", "datadog"}, exitOK, "", "validated 2 files: 0 errors\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runESM(t, append([]string{"validate"}, tt.args...)...)
+			assert.Equal(t, tt.code, r.code, "stderr: %s", r.stderr)
+			assert.Equal(t, tt.stderr, r.stderr)
+			assert.Equal(t, tt.stdout, r.stdout)
+		})
+	}
+	r := runESM(t, "validate", "--backend", "nagios")
+	assert.Equal(t, exitFailure, r.code)
+	assert.Contains(t, r.stderr, `--backend must be datadog or prometheus, not "nagios"`)
+
+	// The plan of prod refuses the anomaly as validate does.
+	useLocalStore(t)
+	p := runESM(t, "plan", "--env", "prod", "--state-dir", t.TempDir())
+	assert.Equal(t, exitFailure, p.code, "stdout: %s", p.stdout)
+	assert.Contains(t, p.stderr, "count_default_zero: the Prometheus rule cannot count a missing row as zero")
+}

@@ -188,13 +188,19 @@ var ErrDeclined = errors.New("apply declined")
 
 // RenderProblems renders every spec with render, as a plan does, and
 // reports each one the backend refuses at its annotation: what "esm
-// validate" checks short of reading the store.
+// validate" checks short of reading the store. A spec the backend has no
+// form for (monitor.ErrNoForm), which the plan skips with a note, is a
+// warning.
 func RenderProblems(specs []annotations.Spec, render Renderer) diag.List {
 	var out diag.List
 	for i := range specs {
 		if _, err := render(specs[i]); err != nil {
 			p := specs[i].Pos
 			pos := diag.Position{Filename: p.File, Line: p.Line, Column: p.Column}
+			if errors.Is(err, monitor.ErrNoForm) {
+				out.Add(diag.Warning, pos, pos, "%v; the plan skips it", err)
+				continue
+			}
 			out.Add(diag.Error, pos, pos, "%v", err)
 		}
 	}
