@@ -193,16 +193,22 @@ func TestPrometheusBackendFromConfig(t *testing.T) {
 }
 
 // TestPrometheusPlanOfTheExampleSchemas is the issue's "Done when": esm
-// plan --env prod --backend prometheus --rules-dir rules/ on schemas/.
+// plan --env prod --backend prometheus --rules-dir rules/ on schemas/,
+// with the query monitor of queries/ (the repository's query directory).
 func TestPrometheusPlanOfTheExampleSchemas(t *testing.T) {
 	useLocalStore(t)
 	dir := t.TempDir()
 	r := runESM(t, "plan", "--env", "prod", "--backend", "prometheus", "--rules-dir", dir, "--config", filepath.Join("..", "..", "esm.example.yaml"), filepath.Join("..", "..", "schemas"))
 	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
-	for _, alert := range []string{"EsmTrafficAnomaly", "EsmTrafficVolume", "EsmTrafficForecast", "EsmBadData"} {
+	for _, alert := range []string{"EsmTrafficAnomaly", "EsmTrafficVolume", "EsmTrafficForecast", "EsmBadData", "EsmQueryThreshold"} {
 		assert.Contains(t, r.stdout, `+ alert = "`+alert+`"`)
 	}
 	assert.Contains(t, r.stdout, "@log_monitor has no Prometheus form")
+	// The example query monitor of queries/ is a rule too, not a note.
+	assert.Contains(t, r.stdout, `  + monitor "Query Threshold with example_orders_by_country" {`+"\n")
+	assert.Contains(t, r.stdout, `      + expr = "avg by (country) (avg_over_time(esm_query_value{query=\"example_orders_by_country\"}[4h])) < 1"`+"\n")
+	assert.Contains(t, r.stdout, `      + labels.query = "example_orders_by_country"`+"\n")
+	assert.NotContains(t, r.stdout, "no Prometheus form: it is a Datadog query")
 	assert.Regexp(t, `Plan: \d+ to create, 0 to update, 0 to delete, 0 unchanged.`, r.stdout)
 
 	// esm apply writes rules promtool accepts; the second plan has
