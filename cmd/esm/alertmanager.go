@@ -15,16 +15,18 @@ import (
 
 // alertmanagerCmd is "esm alertmanager".
 func (a *app) alertmanagerCmd() *cobra.Command {
-	var env, configFile, secretsDir, mergeFile string
+	var env, configFile, secretsDir, mergeFile, queriesFlag string
 	var importDirs, webhookURLs []string
 	cmd := &cobra.Command{
 		DisableFlagsInUseLine: true,
-		Use:                   "alertmanager --env ENV [--config FILE] [-I DIR]... [--secrets-dir DIR] [--webhook-url CHANNEL=URL]... [--merge FILE] [PATH...]",
+		Use:                   "alertmanager --env ENV [--config FILE] [-I DIR]... [--secrets-dir DIR] [--webhook-url CHANNEL=URL]... [--merge FILE] [--queries DIR] [PATH...]",
 		Short:                 "Print the Alertmanager routing for the alerts of esm's Prometheus rules",
 		Long: `Read the annotated schemas under each PATH (default: schemas at the
 repository root), as "esm plan" does, and print an Alertmanager
 configuration fragment for the environment: one receiver per channel the
-@alert_channel annotations of monitors with a Prometheus form name, and
+@alert_channel annotations of monitors with a Prometheus form name (and
+the alert_channel of the query files' monitors under --queries, as plan
+reads them), and
 under one parent route (matching esm_monitor=~".+" and the environment's
 env label) a route per receiver that matches the channel in the alert's
 esm_channels label, with continue: true, so that each alert reaches every
@@ -62,8 +64,14 @@ fragment cannot serve (named only under recovery or no_data) as warnings.`,
 				urls[ch] = u
 			}
 			ws := findRepoRoot()
-			if len(args) == 0 {
+			whole := len(args) == 0
+			if whole {
 				args = []string{ws.schemas()}
+			}
+			qdir, explicit := ws.queriesDir(queriesFlag)
+			args, qsrc, qproblems := splitQueryPaths(args, qdir, explicit, whole)
+			if len(qproblems) > 0 {
+				return errors.Join(qproblems...)
 			}
 			cfg, err := reconcile.LoadConfig(ws.configFile(configFile))
 			if err != nil {
@@ -85,6 +93,7 @@ fragment cannot serve (named only under recovery or no_data) as warnings.`,
 			if err != nil {
 				return fmt.Errorf("read schemas: %w", err)
 			}
+			specs, diags = withQuerySpecs(cfg, env, qsrc, specs, diags)
 			printDiagnostics(a.stderr, diags)
 			if diags.HasErrors() {
 				fmt.Fprintf(a.stderr, "esm: %s in the schemas; no routing was printed\n", plural(len(diags.Errors()), "error"))
@@ -121,6 +130,7 @@ fragment cannot serve (named only under recovery or no_data) as warnings.`,
 	addImportDirFlag(cmd, &importDirs)
 	cmd.Flags().StringVar(&secretsDir, "secrets-dir", alertmanager.DefaultSecretsDir, "`DIR` the receivers' *_file paths (Slack URL, PagerDuty and Opsgenie keys) point into")
 	cmd.Flags().StringArrayVar(&webhookURLs, "webhook-url", nil, "the URL of a webhook channel's receiver, as `CHANNEL=URL` (repeatable; default: a placeholder URL)")
+	addQueriesFlag(cmd, &queriesFlag)
 	cmd.Flags().StringVar(&mergeFile, "merge", "", "print the Alertmanager configuration `FILE` with the fragment merged in")
 	return cmd
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,6 +9,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/esm-dev/esm/annotations"
+	"github.com/esm-dev/esm/internal/alertmanager"
+	"github.com/esm-dev/esm/internal/prometheus"
 )
 
 // "esm alertmanager" on the example repository, from its root: the
@@ -83,5 +88,30 @@ func TestAlertmanagerErrors(t *testing.T) {
 			assert.Empty(t, r.stdout)
 			assert.Contains(t, r.stderr, tt.want)
 		})
+	}
+}
+
+// TestAlertmanagerRoutesTheKindsPrometheusRenders: the kinds whose
+// channels get routes are those the Prometheus backend renders, the query
+// monitors' included, and no others.
+func TestAlertmanagerRoutesTheKindsPrometheusRenders(t *testing.T) {
+	params := map[string]string{ // what each kind needs beyond its defaults
+		annotations.LogAnnotation:             `{"above": 5}`,
+		annotations.QueryThresholdKind:        `{"below": 1}`,
+		annotations.TrafficForecastAnnotation: `{"below": 100}`,
+	}
+	tg := annotations.Target{Record: "A", FullName: "x.A", File: "a.avdl", Env: annotations.Environment{Name: "prod", EnvTag: "prod"},
+		Query: &annotations.QueryTarget{Name: "a"}}
+	kinds := append(annotations.Kinds(), annotations.QueryKinds()...)
+	require.NotEmpty(t, kinds)
+	for _, k := range kinds {
+		p, ok := params[k.Annotation()]
+		if !ok {
+			p = `{}`
+		}
+		s, err := k.Spec(tg, []annotations.Layer{{Source: k.Annotation(), Params: json.RawMessage(p)}})
+		require.NoError(t, err, k.Annotation())
+		_, err = prometheus.Render(s)
+		assert.Equal(t, err == nil, alertmanager.HasPrometheusForm(k.Annotation()), "%s: %v", k.Annotation(), err)
 	}
 }

@@ -48,6 +48,8 @@ var prometheusKinds = map[string]bool{
 	annotations.TrafficAnomalyAnnotation:  true,
 	annotations.TrafficForecastAnnotation: true,
 	annotations.BadDataAnnotation:         true,
+	annotations.QueryThresholdKind:        true,
+	annotations.QueryAnomalyKind:          true,
 }
 
 // HasPrometheusForm reports whether a monitor of the kind annotation
