@@ -200,11 +200,19 @@ func TestRealPrometheusFires(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "Prometheus at "+url+" reloaded its rules", notes[1])
 
-	want := map[string]string{
+	awaitFiring(t, url, map[string]string{
 		"alertname": "EsmBadData", MonitorLabel: "Bad Data with AddToCartEvent", EventTypeLabel: "AddToCartEvent",
 		EnvLabel: "prod", SeverityLabel: SeverityCrit, ChannelsLabel: ",team-cart,",
-	}
+	})
+}
+
+// awaitFiring waits up to a minute for the Prometheus at url to fire an
+// alert with exactly the labels want (GET /api/v1/alerts), and returns its
+// annotations; it fails the test, listing the alerts, if none does.
+func awaitFiring(t *testing.T, url string, want map[string]string) map[string]string {
+	t.Helper()
 	var last string
+	var found map[string]string
 	ok := assert.Eventually(t, func() bool {
 		resp, err := http.Get(url + "/api/v1/alerts")
 		if err != nil {
@@ -214,8 +222,9 @@ func TestRealPrometheusFires(t *testing.T) {
 		var body struct {
 			Data struct {
 				Alerts []struct {
-					Labels map[string]string `json:"labels"`
-					State  string            `json:"state"`
+					Labels      map[string]string `json:"labels"`
+					Annotations map[string]string `json:"annotations"`
+					State       string            `json:"state"`
 				} `json:"alerts"`
 			} `json:"data"`
 		}
@@ -225,6 +234,7 @@ func TestRealPrometheusFires(t *testing.T) {
 		last = fmt.Sprint(body.Data.Alerts)
 		for _, a := range body.Data.Alerts {
 			if a.State == "firing" && reflect.DeepEqual(a.Labels, want) {
+				found = a.Annotations
 				return true
 			}
 		}
@@ -233,4 +243,49 @@ func TestRealPrometheusFires(t *testing.T) {
 	if !ok {
 		t.Logf("alerts: %s", last)
 	}
+	return found
+}
+
+// TestRealPrometheusFiresOnAQueryRow: a query threshold's rule fires on a
+// real Prometheus that scrapes the query gauge, for the row below the
+// threshold only, labelled with its label column, and the summary names
+// the row (Prometheus fills in {{ $labels.country }}).
+func TestRealPrometheusFiresOnAQueryRow(t *testing.T) {
+	exporter := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		fmt.Fprint(w, "# TYPE esm_query_value gauge\n"+
+			`esm_query_value{country="fr",query="orders_today"} 12.5`+"\n"+
+			`esm_query_value{country="de",query="orders_today"} 0.5`+"\n")
+	}))
+	defer exporter.Close()
+	rulesDir := t.TempDir()
+	url := startPrometheusScraping(t, rulesDir, strings.TrimPrefix(exporter.URL, "http://"))
+
+	ctx := context.Background()
+	s := newStore(t, rulesDir, url)
+	_, err := s.List(ctx, "")
+	require.NoError(t, err)
+	defs, err := Render(spec(t, annotations.QueryThreshold(), queryTarget("country")(), `{"below": 1, "window": "last_1m"}`))
+	require.NoError(t, err)
+	_, err = s.Create(ctx, &monitor.Monitor{Definition: defs[0]})
+	require.NoError(t, err)
+	notes, err := s.Commit(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "Prometheus at "+url+" reloaded its rules", notes[1])
+
+	got := awaitFiring(t, url, map[string]string{
+		"alertname": "EsmQueryThreshold", MonitorLabel: "Query Threshold with orders_today", QueryLabel: "orders_today", "country": "de",
+		EnvLabel: "prod", SeverityLabel: SeverityCrit, ChannelsLabel: ",team-data,",
+	})
+	assert.Equal(t, `Query threshold for orders_today in prod: the value of esm_query_value{query="orders_today"} for country="de" is below 1 (average over the last 1m).`, got["summary"])
+	resp, err := http.Get(url + "/api/v1/alerts")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var body struct {
+		Data struct {
+			Alerts []json.RawMessage `json:"alerts"`
+		} `json:"data"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+	assert.Len(t, body.Data.Alerts, 1, "the row of fr is above the threshold: %s", body.Data.Alerts)
 }
