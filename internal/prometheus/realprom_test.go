@@ -184,26 +184,34 @@ func TestRealPrometheusFires(t *testing.T) {
 		fmt.Fprintf(w, "# TYPE esm_events_received_total counter\nesm_events_received_total{event_type=\"AddToCartEvent\",env=\"prod\"} %d\n", 10*n)
 		fmt.Fprintf(w, "# TYPE esm_events_rejected_total counter\nesm_events_rejected_total{event_type=\"AddToCartEvent\",reason=\"schema\"} %d\n", 5*n)
 	}))
-	defer exporter.Close()
+	url := scrapingWithRule(t, exporter, spec(t, annotations.BadData(), target(), `{"above": 0.2, "window": "last_1m"}`))
+
+	awaitFiring(t, url, map[string]string{
+		"alertname": "EsmBadData", MonitorLabel: "Bad Data with AddToCartEvent", EventTypeLabel: "AddToCartEvent",
+		EnvLabel: "prod", SeverityLabel: SeverityCrit, ChannelsLabel: ",team-cart,",
+	})
+}
+
+// scrapingWithRule starts a real Prometheus scraping exporter (closed
+// when the test ends) with the critical rule of sp written by the store
+// and reloaded, and returns its URL.
+func scrapingWithRule(t *testing.T, exporter *httptest.Server, sp annotations.Spec) string {
+	t.Helper()
+	t.Cleanup(exporter.Close)
 	rulesDir := t.TempDir()
 	url := startPrometheusScraping(t, rulesDir, strings.TrimPrefix(exporter.URL, "http://"))
-
 	ctx := context.Background()
 	s := newStore(t, rulesDir, url)
 	_, err := s.List(ctx, "")
 	require.NoError(t, err)
-	defs, err := Render(spec(t, annotations.BadData(), target(), `{"above": 0.2, "window": "last_1m"}`))
+	defs, err := Render(sp)
 	require.NoError(t, err)
 	_, err = s.Create(ctx, &monitor.Monitor{Definition: defs[0]})
 	require.NoError(t, err)
 	notes, err := s.Commit(ctx)
 	require.NoError(t, err)
 	require.Equal(t, "Prometheus at "+url+" reloaded its rules", notes[1])
-
-	awaitFiring(t, url, map[string]string{
-		"alertname": "EsmBadData", MonitorLabel: "Bad Data with AddToCartEvent", EventTypeLabel: "AddToCartEvent",
-		EnvLabel: "prod", SeverityLabel: SeverityCrit, ChannelsLabel: ",team-cart,",
-	})
+	return url
 }
 
 // awaitFiring waits up to a minute for the Prometheus at url to fire an
@@ -257,21 +265,7 @@ func TestRealPrometheusFiresOnAQueryRow(t *testing.T) {
 			`esm_query_value{country="fr",query="orders_today"} 12.5`+"\n"+
 			`esm_query_value{country="de",query="orders_today"} 0.5`+"\n")
 	}))
-	defer exporter.Close()
-	rulesDir := t.TempDir()
-	url := startPrometheusScraping(t, rulesDir, strings.TrimPrefix(exporter.URL, "http://"))
-
-	ctx := context.Background()
-	s := newStore(t, rulesDir, url)
-	_, err := s.List(ctx, "")
-	require.NoError(t, err)
-	defs, err := Render(spec(t, annotations.QueryThreshold(), queryTarget("country")(), `{"below": 1, "window": "last_1m"}`))
-	require.NoError(t, err)
-	_, err = s.Create(ctx, &monitor.Monitor{Definition: defs[0]})
-	require.NoError(t, err)
-	notes, err := s.Commit(ctx)
-	require.NoError(t, err)
-	require.Equal(t, "Prometheus at "+url+" reloaded its rules", notes[1])
+	url := scrapingWithRule(t, exporter, spec(t, annotations.QueryThreshold(), queryTarget("country")(), `{"below": 1, "window": "last_1m"}`))
 
 	got := awaitFiring(t, url, map[string]string{
 		"alertname": "EsmQueryThreshold", MonitorLabel: "Query Threshold with orders_today", QueryLabel: "orders_today", "country": "de",
