@@ -16,7 +16,7 @@ import (
 	"github.com/esm-dev/esm/internal/datadog"
 	"github.com/esm-dev/esm/internal/diag"
 	"github.com/esm-dev/esm/internal/idl"
-	"github.com/esm-dev/esm/internal/queries"
+	"github.com/esm-dev/esm/internal/queryfile"
 	"github.com/esm-dev/esm/internal/reconcile"
 )
 
@@ -236,7 +236,7 @@ func (v *validation) queryFiles(files []string) {
 			v.plainError(f, err)
 			continue
 		}
-		_, list := queries.ParseFile(f, src, queries.ParseOptions{})
+		_, list := queryfile.ParseFile(f, src, queryfile.ParseOptions{})
 		v.diagnostics(f, list)
 	}
 }
