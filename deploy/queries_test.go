@@ -9,6 +9,7 @@ import (
 
 	"github.com/esm-dev/esm/internal/config"
 	"github.com/esm-dev/esm/internal/queries"
+	"github.com/esm-dev/esm/internal/queryfile"
 )
 
 // TestQueries lays out the query files' ConfigMap as the kubelet mounts
@@ -53,7 +54,7 @@ func TestQueries(t *testing.T) {
 				continue
 			}
 			mnt := kubeletLayout(t, cms[name])
-			qs, list := queries.LoadDir(mnt, queries.ParseOptions{Databases: conf.Databases.Names()})
+			qs, list := queryfile.LoadDir(mnt, queryfile.ParseOptions{Databases: conf.Databases.Names()})
 			if len(list) > 0 {
 				t.Errorf("%s: ConfigMap %s:\n%v", where, name, list)
 			}
@@ -71,7 +72,7 @@ func TestQueries(t *testing.T) {
 
 // runSQLiteQueries runs the queries whose database is SQLite, as esm
 // serve would: the example must work with no server.
-func runSQLiteQueries(t *testing.T, where string, conf *config.Config, qs []*queries.Query) {
+func runSQLiteQueries(t *testing.T, where string, conf *config.Config, qs []*queryfile.Query) {
 	t.Helper()
 	var dbs []queries.Database
 	for _, db := range conf.Databases.List {

@@ -17,6 +17,7 @@ import (
 	"github.com/esm-dev/esm/internal/gitlocal"
 	"github.com/esm-dev/esm/internal/idl"
 	"github.com/esm-dev/esm/internal/monitor"
+	"github.com/esm-dev/esm/internal/prometheus"
 	"github.com/esm-dev/esm/internal/reconcile"
 	"github.com/esm-dev/esm/internal/report"
 )
@@ -314,6 +315,11 @@ else: 0 then means no changes.`,
 			l, err := a.loadPlan(ctx, &f, args, output == "text")
 			if err != nil {
 				return err
+			}
+			if _, prom := l.backend.Store.(*prometheus.Store); prom && out != "" {
+				// A saved plan records Datadog-shaped monitors; the rules
+				// file is rewritten whole from the schemas at apply.
+				return usagef("--out: saved plans are for Datadog and the local state store, not the Prometheus backend; run esm apply --backend prometheus, which plans and writes the rules file in one step")
 			}
 			if output == "markdown" && l.diags.HasErrors() {
 				if err := a.printComment(ctx, &f, l, nil); err != nil {

@@ -12,7 +12,7 @@ import (
 	"github.com/esm-dev/esm/annotations"
 	"github.com/esm-dev/esm/internal/config"
 	"github.com/esm-dev/esm/internal/diag"
-	"github.com/esm-dev/esm/internal/queries"
+	"github.com/esm-dev/esm/internal/queryfile"
 	"github.com/esm-dev/esm/internal/reconcile"
 )
 
@@ -70,7 +70,7 @@ func splitQueryPaths(paths []string, dir string, explicit, whole bool) (schemaPa
 	dirAbs := absPath(dir)
 	for _, p := range paths {
 		abs := absPath(p)
-		if abs == dirAbs || strings.HasPrefix(abs, dirAbs+string(filepath.Separator)) || queries.IsQueryFile(p) {
+		if abs == dirAbs || strings.HasPrefix(abs, dirAbs+string(filepath.Separator)) || queryfile.IsQueryFile(p) {
 			src.paths = append(src.paths, p)
 			continue
 		}
@@ -97,7 +97,7 @@ func splitQueryPaths(paths []string, dir string, explicit, whole bool) (schemaPa
 
 // files returns the query files of src, each once, in lexical order
 // within each path: a directory is searched recursively, skipping
-// directories whose name starts with ".", as queries.LoadDir does.
+// directories whose name starts with ".", as queryfile.LoadDir does.
 func (src querySources) files() []string {
 	var out []string
 	seen := map[string]bool{}
@@ -108,7 +108,7 @@ func (src querySources) files() []string {
 				return nil // queryPathProblem reported the path
 			case d.IsDir() && path != p && strings.HasPrefix(d.Name(), "."):
 				return filepath.SkipDir
-			case !d.IsDir() && (path == p || queries.IsQueryFile(path)) && !seen[absPath(path)]:
+			case !d.IsDir() && (path == p || queryfile.IsQueryFile(path)) && !seen[absPath(path)]:
 				seen[absPath(path)] = true
 				out = append(out, path)
 			}
@@ -135,7 +135,7 @@ func queryPathProblem(p string) string {
 	}
 	found := false
 	_ = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && queries.IsQueryFile(path) {
+		if err == nil && !d.IsDir() && queryfile.IsQueryFile(path) {
 			found = true
 			return fs.SkipAll
 		}

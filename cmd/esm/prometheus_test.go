@@ -301,3 +301,15 @@ func TestPrometheusTargetScope(t *testing.T) {
 	assert.Contains(t, r.stdout, "  - monitor \"Traffic Volume with Ping (warning)\"\n")
 	assert.Contains(t, r.stdout, "Plan: 0 to create, 0 to update, 1 to delete, 1 unchanged.\n")
 }
+
+// TestPrometheusSavedPlanRefused: a saved plan keeps Datadog-shaped
+// monitors, so --out with the Prometheus backend is a usage error rather
+// than a file esm apply could not apply.
+func TestPrometheusSavedPlanRefused(t *testing.T) {
+	w := newWorkspace(t, volumeIDL(`{}`, "Ping"))
+	out := filepath.Join(t.TempDir(), "prod.plan")
+	r := w.esm("plan", "--backend", "prometheus", "--rules-dir", t.TempDir(), "--out", out)
+	assert.Equal(t, exitFailure, r.code)
+	assert.Contains(t, r.stderr, "--out: saved plans are for Datadog and the local state store, not the Prometheus backend")
+	assert.NoFileExists(t, out)
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/esm-dev/esm/internal/config"
 	"github.com/esm-dev/esm/internal/queries"
+	"github.com/esm-dev/esm/internal/queryfile"
 )
 
 // defaultQueriesDir is where query files are read from by default.
@@ -86,20 +87,20 @@ func (a *app) runQueries(ctx context.Context, f queryRunFlags, names []string, g
 		fmt.Fprintln(a.stderr, strings.TrimSpace(err.Error()))
 		return errReported
 	}
-	all, list := queries.LoadDir(f.queries, queries.ParseOptions{Databases: cfg.Databases.Names()})
+	all, list := queryfile.LoadDir(f.queries, queryfile.ParseOptions{Databases: cfg.Databases.Names()})
 	if len(list) > 0 {
 		printDiagnostics(a.stderr, list)
 	}
 	if list.HasErrors() {
 		return errReported
 	}
-	byName := map[string]*queries.Query{}
+	byName := map[string]*queryfile.Query{}
 	var known []string
 	for _, q := range all {
 		byName[q.Name] = q
 		known = append(known, q.Name)
 	}
-	var selected []*queries.Query
+	var selected []*queryfile.Query
 	var dbs []queries.Database
 	opened := map[string]bool{}
 	for _, name := range names {
@@ -158,7 +159,7 @@ func (a *app) runQueries(ctx context.Context, f queryRunFlags, names []string, g
 
 // printQueryResult prints a query's rows as a table and the series they
 // export.
-func printQueryResult(w io.Writer, q *queries.Query, rows []queries.Row, took time.Duration) error {
+func printQueryResult(w io.Writer, q *queryfile.Query, rows []queries.Row, took time.Duration) error {
 	noun := "rows"
 	if len(rows) == 1 {
 		noun = "row"

@@ -17,6 +17,7 @@ import (
 	"github.com/esm-dev/esm/internal/dirwatch"
 	"github.com/esm-dev/esm/internal/metrics"
 	"github.com/esm-dev/esm/internal/queries"
+	"github.com/esm-dev/esm/internal/queryfile"
 )
 
 // queriesOff says why --role all does not run the query monitors, or ""
@@ -35,7 +36,7 @@ func queriesOff(dir, configFile string) string {
 }
 
 // hasQueryFiles reports whether a query file (.yaml, .yml) is under dir,
-// in the directories queries.LoadDir reads.
+// in the directories queryfile.LoadDir reads.
 func hasQueryFiles(dir string) bool {
 	found := false
 	_ = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
@@ -44,7 +45,7 @@ func hasQueryFiles(dir string) bool {
 			return err
 		case d.IsDir() && path != dir && strings.HasPrefix(d.Name(), "."):
 			return filepath.SkipDir
-		case !d.IsDir() && queries.IsQueryFile(path):
+		case !d.IsDir() && queryfile.IsQueryFile(path):
 			found = true
 			return fs.SkipAll
 		}
@@ -86,7 +87,7 @@ func newQueryRole(ctx context.Context, cfg serveConfig, conf *config.Config, m *
 		dir: cfg.queries, dbs: conf.Databases.Names(), exporter: m.Queries(), log: cfg.log,
 		debounce: cfg.debounce, every: cfg.queryStatsdEvery,
 	}
-	qs, list := queries.LoadDir(r.dir, queries.ParseOptions{Databases: r.dbs})
+	qs, list := queryfile.LoadDir(r.dir, queryfile.ParseOptions{Databases: r.dbs})
 	if list.HasErrors() {
 		return nil, fmt.Errorf("--queries: query files under %s:\n%w", r.dir, list.Errors())
 	}
@@ -153,7 +154,7 @@ func (r *queryRole) run(ctx context.Context, wg *sync.WaitGroup) {
 func (r *queryRole) reload(ctx context.Context) error {
 	r.reloadMu.Lock()
 	defer r.reloadMu.Unlock()
-	qs, list := queries.LoadDir(r.dir, queries.ParseOptions{Databases: r.dbs})
+	qs, list := queryfile.LoadDir(r.dir, queryfile.ParseOptions{Databases: r.dbs})
 	if errs := list.Errors(); len(errs) > 0 {
 		problems := make([]string, 0, len(errs))
 		for _, d := range errs {

@@ -261,7 +261,7 @@ func TestServeQueriesReloadOnChange(t *testing.T) {
 		return len(logLines(t, logs.String(), "query reload failed; keeping the last good queries")) > 0
 	})
 	line := logLines(t, logs.String(), "query reload failed; keeping the last good queries")[0]
-	assert.Equal(t, []any{total + `:4:1: unknown key "intervall"; known keys: name, description, db, query, labels, interval, timeout, max_series, monitors`}, line["problems"])
+	assert.Equal(t, []any{total + `:4:1: unknown key "intervall"; known keys: name, description, db, query, labels, interval, timeout, max_series, monitors, alert_channel`}, line["problems"])
 	m := queryMetrics(t, base)
 	assert.Equal(t, 12.5, m[`esm_query_value{country=fr,query=orders_by_country}`], "the last good set runs on")
 	assert.NotContains(t, m, `esm_query_value{query=total}`)

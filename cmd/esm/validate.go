@@ -17,7 +17,7 @@ import (
 	"github.com/esm-dev/esm/internal/diag"
 	"github.com/esm-dev/esm/internal/idl"
 	"github.com/esm-dev/esm/internal/prometheus"
-	"github.com/esm-dev/esm/internal/queries"
+	"github.com/esm-dev/esm/internal/queryfile"
 	"github.com/esm-dev/esm/internal/reconcile"
 )
 
@@ -246,7 +246,7 @@ func (v *validation) queryFiles(files []string) {
 			v.plainError(f, err)
 			continue
 		}
-		_, list := queries.ParseFile(f, src, queries.ParseOptions{})
+		_, list := queryfile.ParseFile(f, src, queryfile.ParseOptions{})
 		v.diagnostics(f, list)
 	}
 }

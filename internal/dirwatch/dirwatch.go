@@ -87,7 +87,7 @@ func (wt *Watcher) Run(ctx context.Context, debounce time.Duration, reload func(
 }
 
 // addDirs watches dir and its subdirectories, skipping hidden ones as
-// idl.FindSchemaFiles and queries.LoadDir do.
+// idl.FindSchemaFiles and queryfile.LoadDir do.
 func addDirs(w *fsnotify.Watcher, dir string) error {
 	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {

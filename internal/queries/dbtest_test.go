@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/esm-dev/esm/internal/queryfile"
 )
 
 // Test databases: real servers where the environment has them.
@@ -94,6 +96,6 @@ func (d *testDatabase) pool(t *testing.T) *Pool {
 }
 
 // testQuery returns a query on the database "main" with the defaults.
-func testQuery(name, sql string, labels ...string) *Query {
-	return &Query{Name: name, DB: "main", SQL: sql, Labels: labels, Interval: DefaultInterval, IntervalText: "PT5M", Timeout: DefaultTimeout, MaxSeries: DefaultMaxSeries}
+func testQuery(name, sql string, labels ...string) *queryfile.Query {
+	return &queryfile.Query{Name: name, DB: "main", SQL: sql, Labels: labels, Interval: queryfile.DefaultInterval, IntervalText: "PT5M", Timeout: queryfile.DefaultTimeout, MaxSeries: queryfile.DefaultMaxSeries}
 }

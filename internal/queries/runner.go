@@ -15,6 +15,8 @@ import (
 	_ "github.com/go-sql-driver/mysql" // registers "mysql"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
 	_ "modernc.org/sqlite"             // registers "sqlite"
+
+	"github.com/esm-dev/esm/internal/queryfile"
 )
 
 // Drivers esm supports, as named in esm.yaml.
@@ -153,7 +155,7 @@ func (e *QueryError) Unwrap() error { return e.Err }
 
 // Run executes q in a read-only transaction under its timeout and
 // returns its rows, or a *QueryError.
-func (p *Pool) Run(ctx context.Context, q *Query) ([]Row, error) {
+func (p *Pool) Run(ctx context.Context, q *queryfile.Query) ([]Row, error) {
 	rows, err := p.run(ctx, q)
 	if err != nil {
 		return nil, &QueryError{Query: q.Name, Err: err}
@@ -161,7 +163,7 @@ func (p *Pool) Run(ctx context.Context, q *Query) ([]Row, error) {
 	return rows, nil
 }
 
-func (p *Pool) run(ctx context.Context, q *Query) ([]Row, error) {
+func (p *Pool) run(ctx context.Context, q *queryfile.Query) ([]Row, error) {
 	db, ok := p.dbs[q.DB]
 	if !ok {
 		return nil, fmt.Errorf("unknown database %q", q.DB)
@@ -174,7 +176,7 @@ func (p *Pool) run(ctx context.Context, q *Query) ([]Row, error) {
 	}
 	timeout := q.Timeout
 	if timeout <= 0 {
-		timeout = DefaultTimeout
+		timeout = queryfile.DefaultTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -185,7 +187,7 @@ func (p *Pool) run(ctx context.Context, q *Query) ([]Row, error) {
 	return rows, err
 }
 
-func (p *Pool) query(ctx context.Context, db *sql.DB, q *Query) ([]Row, error) {
+func (p *Pool) query(ctx context.Context, db *sql.DB, q *queryfile.Query) ([]Row, error) {
 	// Cancelling stops a result that does not fit (more than max_series
 	// rows) at once: closing the rows alone would read the rest of them.
 	ctx, cancel := context.WithCancel(ctx)
@@ -213,7 +215,7 @@ func (p *Pool) query(ctx context.Context, db *sql.DB, q *Query) ([]Row, error) {
 
 // scanRows reads the rows of q's result: the label columns by name, and
 // exactly one more column, the value.
-func scanRows(rs *sql.Rows, q *Query) ([]Row, error) {
+func scanRows(rs *sql.Rows, q *queryfile.Query) ([]Row, error) {
 	cols, err := rs.Columns()
 	if err != nil {
 		return nil, err
@@ -224,7 +226,7 @@ func scanRows(rs *sql.Rows, q *Query) ([]Row, error) {
 	}
 	maxSeries := q.MaxSeries
 	if maxSeries <= 0 {
-		maxSeries = DefaultMaxSeries
+		maxSeries = queryfile.DefaultMaxSeries
 	}
 	var out []Row
 	seen := map[string]bool{}
@@ -374,7 +376,7 @@ func formatLabels(names, values []string) string {
 
 // Series renders a result's rows as the Prometheus series they export,
 // esm_query_value{query="NAME",label="value"} VALUE, sorted.
-func Series(q *Query, rows []Row) []string {
+func Series(q *queryfile.Query, rows []Row) []string {
 	out := make([]string, 0, len(rows))
 	for _, r := range rows {
 		names := append([]string{"query"}, q.Labels...)

@@ -14,6 +14,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/esm-dev/esm/internal/queryfile"
 )
 
 // shapeCase is a query whose result fits, or does not fit, its
@@ -257,11 +259,11 @@ func TestPoolLimits(t *testing.T) {
 
 	_, err = Open([]Database{{Name: "x", Driver: "oracle"}}, 0)
 	assert.EqualError(t, err, `open database x: unknown driver "oracle"; supported drivers: postgres, mysql, sqlite`)
-	_, err = p.Run(context.Background(), &Query{Name: "q", DB: "other"})
+	_, err = p.Run(context.Background(), &queryfile.Query{Name: "q", DB: "other"})
 	assert.EqualError(t, err, `query q: unknown database "other"`)
 	// A Query built without ParseFile gets the defaults of timeout and
 	// max_series rather than none.
-	rows, err = p.Run(context.Background(), &Query{Name: "q", DB: "main", SQL: "SELECT 1"})
+	rows, err = p.Run(context.Background(), &queryfile.Query{Name: "q", DB: "main", SQL: "SELECT 1"})
 	require.NoError(t, err)
 	assert.Len(t, rows, 1)
 }

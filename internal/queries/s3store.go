@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/esm-dev/esm/internal/queryfile"
 )
 
 // S3Store keeps each query's last result as the object PREFIX/NAME.json
@@ -61,7 +63,7 @@ const s3RequestTimeout = 30 * time.Second
 
 // maxS3Prefix bounds the key prefix: S3 keys are at most 1024 bytes,
 // and the name and ".json" must fit after it.
-const maxS3Prefix = 1024 - maxNameLen - len("/.json")
+const maxS3Prefix = 1024 - queryfile.MaxNameLen - len("/.json")
 
 var (
 	// bucketRE is S3's rule for bucket names (general purpose buckets):

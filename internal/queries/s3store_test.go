@@ -13,6 +13,8 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/esm-dev/esm/internal/queryfile"
 )
 
 func TestParseS3Location(t *testing.T) {
@@ -302,12 +304,12 @@ func TestSchedulerS3CorruptResultRunsAgain(t *testing.T) {
 	q.Interval = 24 * time.Hour
 	q.NamePos.Filename, q.NamePos.Line, q.NamePos.Column = "queries/daily.yaml", 1, 7
 	first := newSchedulerFixture(t, db, store)
-	require.Empty(t, first.s.Set(context.Background(), []*Query{q}))
+	require.Empty(t, first.s.Set(context.Background(), []*queryfile.Query{q}))
 	require.Equal(t, 1, first.runDue())
 	m.put(t, bucket, "q/daily.json", []byte("{not json"))
 
 	second := first.restart(t)
-	warnings := second.s.Set(context.Background(), []*Query{q})
+	warnings := second.s.Set(context.Background(), []*queryfile.Query{q})
 	require.Len(t, warnings, 1)
 	assert.Equal(t, "queries/daily.yaml:1:7: warning: stored result of query daily at s3://"+bucket+
 		"/q/daily.json: decode: invalid character 'n' looking for beginning of object key string; running the query again", warnings[0].Error())
@@ -336,7 +338,7 @@ func FuzzParseS3Location(f *testing.F) {
 		if err := checkBucketName(l.Bucket); err != nil {
 			t.Fatalf("%q: accepted bucket %q: %v", location, l.Bucket, err)
 		}
-		if strings.Contains(l.key("x"), "//") || strings.HasPrefix(l.key("x"), "/") || len(l.key(strings.Repeat("x", maxNameLen))) > 1024 {
+		if strings.Contains(l.key("x"), "//") || strings.HasPrefix(l.key("x"), "/") || len(l.key(strings.Repeat("x", queryfile.MaxNameLen))) > 1024 {
 			t.Fatalf("%q: bad key %q", location, l.key("x"))
 		}
 	})

@@ -7,12 +7,13 @@ import (
 	"time"
 
 	"github.com/esm-dev/esm/internal/diag"
+	"github.com/esm-dev/esm/internal/queryfile"
 )
 
 // Executor runs one query and returns its rows; *Pool is the production
 // one.
 type Executor interface {
-	Run(ctx context.Context, q *Query) ([]Row, error)
+	Run(ctx context.Context, q *queryfile.Query) ([]Row, error)
 }
 
 // Sink receives results: a later wiring exports them as Prometheus and
@@ -78,7 +79,7 @@ type Scheduler struct {
 
 // queryState is what the scheduler knows of one query.
 type queryState struct {
-	q       *Query
+	q       *queryfile.Query
 	last    Result // zero Time: never ran
 	running bool
 }
@@ -106,14 +107,14 @@ func NewScheduler(opts SchedulerOptions) *Scheduler {
 // without one). A removed or changed query is withdrawn from the sink.
 // A stored result that cannot be read is returned as a warning and the
 // query runs again; nothing else is affected.
-func (s *Scheduler) Set(ctx context.Context, qs []*Query) diag.List {
+func (s *Scheduler) Set(ctx context.Context, qs []*queryfile.Query) diag.List {
 	s.setMu.Lock()
 	defer s.setMu.Unlock()
 
 	// Read the stored results of the new and changed queries first, so
 	// that none of them can run before its stored result is known.
 	s.mu.Lock()
-	var fresh []*Query
+	var fresh []*queryfile.Query
 	for _, q := range qs {
 		if st, ok := s.states[q.Name]; !ok || !sameQuery(st.q, q) {
 			fresh = append(fresh, q)
@@ -161,7 +162,7 @@ func (s *Scheduler) Set(ctx context.Context, qs []*Query) diag.List {
 
 // loadStored returns the stored result of q when it is q's: a result of
 // another definition of the same name is ignored.
-func (s *Scheduler) loadStored(ctx context.Context, q *Query) (Result, bool, error) {
+func (s *Scheduler) loadStored(ctx context.Context, q *queryfile.Query) (Result, bool, error) {
 	if s.store == nil {
 		return Result{}, false, nil
 	}
@@ -185,7 +186,7 @@ func (s *Scheduler) loadStored(ctx context.Context, q *Query) (Result, bool, err
 // sameQuery reports whether two definitions of a query compute the same
 // result: the same database, SQL and labels. A new interval, timeout or
 // max_series applies from the next run on.
-func sameQuery(a, b *Query) bool { return a.Fingerprint() == b.Fingerprint() }
+func sameQuery(a, b *queryfile.Query) bool { return a.Fingerprint() == b.Fingerprint() }
 
 // due returns when st runs next.
 func due(st *queryState) time.Time {
@@ -223,7 +224,7 @@ func (s *Scheduler) Wait() { s.wg.Wait() }
 
 // runOne runs q, the query of st when it started, once and publishes
 // the result.
-func (s *Scheduler) runOne(ctx context.Context, st *queryState, q *Query) {
+func (s *Scheduler) runOne(ctx context.Context, st *queryState, q *queryfile.Query) {
 	defer s.wg.Done()
 	defer s.poke()
 	start := s.clock.Now()

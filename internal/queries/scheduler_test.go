@@ -13,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/esm-dev/esm/internal/queryfile"
 )
 
 // fakeClock is a Clock that moves only when told to.
@@ -116,7 +118,7 @@ type countingExecutor struct {
 	runs atomic.Int64
 }
 
-func (e *countingExecutor) Run(ctx context.Context, q *Query) ([]Row, error) {
+func (e *countingExecutor) Run(ctx context.Context, q *queryfile.Query) ([]Row, error) {
 	e.runs.Add(1)
 	return e.pool.Run(ctx, q)
 }
@@ -157,7 +159,7 @@ func TestSchedulerRunsWhenIntervalHasPassed(t *testing.T) {
 	table := db.table(t, "n INTEGER", "(1)", "(2)")
 	f := newSchedulerFixture(t, db, nil)
 	q := testQuery("rows", "SELECT count(*) FROM "+table)
-	require.Empty(t, f.s.Set(context.Background(), []*Query{q}))
+	require.Empty(t, f.s.Set(context.Background(), []*queryfile.Query{q}))
 
 	steps := []struct {
 		advance time.Duration
@@ -190,7 +192,7 @@ func TestSchedulerFailureKeepsLastGoodResult(t *testing.T) {
 	f := newSchedulerFixture(t, db, nil)
 	q := testQuery("daily", "SELECT count(*) FROM "+table)
 	q.Interval = 24 * time.Hour
-	f.s.Set(context.Background(), []*Query{q})
+	f.s.Set(context.Background(), []*queryfile.Query{q})
 	require.Equal(t, 1, f.runDue())
 	good := f.sink.next(t)
 	require.False(t, good.Failed())
@@ -223,7 +225,7 @@ func testRestart(t *testing.T, db *testDatabase, open func() ResultStore) {
 	q.Interval = 24 * time.Hour
 
 	first := newSchedulerFixture(t, db, store)
-	require.Empty(t, first.s.Set(context.Background(), []*Query{q}))
+	require.Empty(t, first.s.Set(context.Background(), []*queryfile.Query{q}))
 	require.Equal(t, 1, first.runDue())
 	want := first.sink.next(t)
 	require.False(t, want.Failed(), want.Error)
@@ -231,7 +233,7 @@ func testRestart(t *testing.T, db *testDatabase, open func() ResultStore) {
 	first.clock.Advance(time.Hour)
 	first.store = open()
 	second := first.restart(t)
-	require.Empty(t, second.s.Set(context.Background(), []*Query{q}))
+	require.Empty(t, second.s.Set(context.Background(), []*queryfile.Query{q}))
 	got, ok := second.sink.get("daily")
 	require.True(t, ok, "the stored result is published at once")
 	assert.True(t, got.Loaded)
@@ -298,7 +300,7 @@ func TestSchedulerStoredResultNotUsed(t *testing.T) {
 			q.Interval = 24 * time.Hour
 			q.NamePos.Filename, q.NamePos.Line, q.NamePos.Column = "queries/daily.yaml", 1, 7
 			first := newSchedulerFixture(t, db, store)
-			first.s.Set(context.Background(), []*Query{q})
+			first.s.Set(context.Background(), []*queryfile.Query{q})
 			require.Equal(t, 1, first.runDue())
 			tt.corrupt(t, filepath.Join(dir, "daily.json"))
 
@@ -307,7 +309,7 @@ func TestSchedulerStoredResultNotUsed(t *testing.T) {
 			if tt.name == "other definition" {
 				q2.SQL += " WHERE n > 0"
 			}
-			warnings := second.s.Set(context.Background(), []*Query{&q2})
+			warnings := second.s.Set(context.Background(), []*queryfile.Query{&q2})
 			if tt.warning != "" {
 				require.Len(t, warnings, 1)
 				assert.Equal(t, "queries/daily.yaml:1:7: warning: "+strings.ReplaceAll(tt.warning, "DIR", dir), warnings[0].Error())
@@ -334,7 +336,7 @@ func TestSchedulerSet(t *testing.T) {
 	keep := testQuery("keep", "SELECT count(*) FROM "+table)
 	change := testQuery("change", "SELECT count(*) FROM "+table)
 	remove := testQuery("remove", "SELECT 1")
-	f.s.Set(context.Background(), []*Query{keep, change, remove})
+	f.s.Set(context.Background(), []*queryfile.Query{keep, change, remove})
 	require.Equal(t, 3, f.runDue())
 
 	f.clock.Advance(time.Minute)
@@ -344,7 +346,7 @@ func TestSchedulerSet(t *testing.T) {
 	change2 := *change
 	change2.SQL = "SELECT 2"
 	added := testQuery("added", "SELECT 3")
-	f.s.Set(context.Background(), []*Query{&keep2, &change2, added})
+	f.s.Set(context.Background(), []*queryfile.Query{&keep2, &change2, added})
 
 	assert.ElementsMatch(t, []string{"change", "remove"}, f.sink.deleted)
 	assert.Equal(t, 2, f.runDue(), "the changed and the added query run; the unchanged one waits")
@@ -364,16 +366,16 @@ func TestSchedulerSet(t *testing.T) {
 func TestSchedulerRun(t *testing.T) {
 	db := sqliteDatabase(t)
 	f := newSchedulerFixture(t, db, NewDirStore(t.TempDir()))
-	f.s.Set(context.Background(), []*Query{testQuery("often", "SELECT 1")})
+	f.s.Set(context.Background(), []*queryfile.Query{testQuery("often", "SELECT 1")})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { f.s.Run(ctx); close(done) }()
 
 	first := f.sink.next(t)
 	assert.Equal(t, t0, first.Time)
-	f.clock.Advance(DefaultInterval)
+	f.clock.Advance(queryfile.DefaultInterval)
 	second := f.sink.next(t)
-	assert.Equal(t, t0.Add(DefaultInterval), second.Time)
+	assert.Equal(t, t0.Add(queryfile.DefaultInterval), second.Time)
 	cancel()
 	<-done
 	assert.Equal(t, int64(2), f.exec.runs.Load())
@@ -405,7 +407,7 @@ func TestSchedulerSetLoadsBeforeScheduling(t *testing.T) {
 	f.clock.Advance(time.Hour)
 
 	done := make(chan struct{})
-	go func() { f.s.Set(context.Background(), []*Query{q}); close(done) }()
+	go func() { f.s.Set(context.Background(), []*queryfile.Query{q}); close(done) }()
 	assert.Equal(t, "daily", <-store.loading)
 	assert.Equal(t, 0, f.runDue(), "nothing runs while the stored result is being read")
 	close(store.release)
@@ -424,7 +426,7 @@ type blockingExecutor struct {
 	release chan struct{}
 }
 
-func (e *blockingExecutor) Run(ctx context.Context, q *Query) ([]Row, error) {
+func (e *blockingExecutor) Run(ctx context.Context, q *queryfile.Query) ([]Row, error) {
 	e.started <- q.Name
 	<-e.release
 	return e.Executor.Run(ctx, q)
@@ -439,13 +441,13 @@ func TestSchedulerSetWhileRunning(t *testing.T) {
 	clock := newFakeClock()
 	s := NewScheduler(SchedulerOptions{Executor: exec, Sink: sink, Clock: clock, Logger: slog.New(slog.DiscardHandler)})
 	q := testQuery("q", "SELECT 1")
-	s.Set(context.Background(), []*Query{q})
+	s.Set(context.Background(), []*queryfile.Query{q})
 	require.Equal(t, 1, s.RunDue(context.Background()))
 	assert.Equal(t, "q", <-exec.started)
 
 	q2 := *q
 	q2.Interval = time.Hour
-	s.Set(context.Background(), []*Query{&q2})
+	s.Set(context.Background(), []*queryfile.Query{&q2})
 	assert.Equal(t, 0, s.RunDue(context.Background()), "already running")
 	close(exec.release)
 	s.Wait()
@@ -463,7 +465,7 @@ func TestSchedulerSetAndRunConcurrently(t *testing.T) {
 	f := newSchedulerFixture(t, db, NewDirStore(t.TempDir()))
 	q := testQuery("q", "SELECT 1")
 	q.Interval = time.Second
-	f.s.Set(context.Background(), []*Query{q})
+	f.s.Set(context.Background(), []*queryfile.Query{q})
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -472,7 +474,7 @@ func TestSchedulerSetAndRunConcurrently(t *testing.T) {
 			q2 := *q
 			q2.Interval = time.Duration(1+i%2) * time.Second
 			q2.Timeout = time.Duration(10+i) * time.Second
-			f.s.Set(context.Background(), []*Query{&q2})
+			f.s.Set(context.Background(), []*queryfile.Query{&q2})
 		}
 	}()
 	for i := 0; i < 100; i++ {

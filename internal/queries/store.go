@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/esm-dev/esm/internal/queryfile"
 )
 
 // Result is the outcome of a query's latest run.
@@ -104,7 +106,7 @@ func (s *DirStore) path(query string) (string, error) {
 // checkStoredName refuses a name that is no query name, so that a store
 // never reads or writes outside its directory or prefix.
 func checkStoredName(query string) error {
-	if !nameRE.MatchString(query) || len(query) > maxNameLen {
+	if !queryfile.ValidName(query) {
 		return fmt.Errorf("invalid query name %q", query)
 	}
 	return nil

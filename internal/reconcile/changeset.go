@@ -13,7 +13,7 @@ import (
 	"github.com/esm-dev/esm/internal/forge"
 	"github.com/esm-dev/esm/internal/idl"
 	"github.com/esm-dev/esm/internal/monitor"
-	"github.com/esm-dev/esm/internal/queries"
+	"github.com/esm-dev/esm/internal/queryfile"
 )
 
 // ChangeSet is what the changed schema and query files of a change (a pull
@@ -136,8 +136,8 @@ func LoadChangeSet(cfg *config.Config, env string, files []forge.ChangedFile, re
 // parseQuerySide reads and parses the query files with read and returns
 // their queries, each name once, and the problems. A missing file is
 // skipped.
-func parseQuerySide(cfg *config.Config, files []string, read ReadFunc) ([]*queries.Query, diag.List, error) {
-	var all []*queries.Query
+func parseQuerySide(cfg *config.Config, files []string, read ReadFunc) ([]*queryfile.Query, diag.List, error) {
+	var all []*queryfile.Query
 	var diags diag.List
 	for _, f := range files {
 		src, err := read(f)
@@ -147,10 +147,10 @@ func parseQuerySide(cfg *config.Config, files []string, read ReadFunc) ([]*queri
 		if err != nil {
 			return nil, nil, err
 		}
-		qs, list := queries.ParseFile(f, src, QueryOptions(cfg))
+		qs, list := queryfile.ParseFile(f, src, QueryOptions(cfg))
 		all, diags = append(all, qs...), append(diags, list...)
 	}
-	all, dups := queries.Unique(all)
+	all, dups := queryfile.Unique(all)
 	return all, append(diags, dups...), nil
 }
 

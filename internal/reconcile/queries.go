@@ -11,7 +11,7 @@ import (
 	"github.com/esm-dev/esm/internal/config"
 	"github.com/esm-dev/esm/internal/diag"
 	"github.com/esm-dev/esm/internal/forge"
-	"github.com/esm-dev/esm/internal/queries"
+	"github.com/esm-dev/esm/internal/queryfile"
 )
 
 // DefaultQueriesDir is the directory of the query files, at the root of
@@ -23,36 +23,36 @@ const DefaultQueriesDir = "queries"
 // A configuration that declares no database (one made for the monitors,
 // such as the bot's) does not check db:, which only running the query
 // needs.
-func QueryOptions(cfg *config.Config) queries.ParseOptions {
+func QueryOptions(cfg *config.Config) queryfile.ParseOptions {
 	if len(cfg.Databases.List) == 0 {
-		return queries.ParseOptions{}
+		return queryfile.ParseOptions{}
 	}
-	return queries.ParseOptions{Databases: cfg.Databases.Names()}
+	return queryfile.ParseOptions{Databases: cfg.Databases.Names()}
 }
 
 // LoadQuerySpecs reads the query files under paths (each a query file or
-// a directory searched as queries.LoadDir does) and returns what their
+// a directory searched as queryfile.LoadDir does) and returns what their
 // monitors ask for in env, sorted by monitor name, each naming its file
 // relative to the repository root as the bot reads it. diags holds every
 // problem of the files and of their monitors.
 func LoadQuerySpecs(cfg *config.Config, env string, paths []string) ([]annotations.Spec, diag.List) {
-	var all []*queries.Query
+	var all []*queryfile.Query
 	var diags diag.List
 	for _, p := range paths {
-		var qs []*queries.Query
+		var qs []*queryfile.Query
 		var list diag.List
 		if info, err := os.Stat(p); err == nil && !info.IsDir() {
 			if src, err := os.ReadFile(p); err != nil {
 				list.Add(diag.Error, diag.Position{Filename: p}, diag.Position{}, "read query file: %v", err)
 			} else {
-				qs, list = queries.ParseFile(p, src, QueryOptions(cfg))
+				qs, list = queryfile.ParseFile(p, src, QueryOptions(cfg))
 			}
 		} else {
-			qs, list = queries.LoadDir(p, QueryOptions(cfg))
+			qs, list = queryfile.LoadDir(p, QueryOptions(cfg))
 		}
 		all, diags = append(all, qs...), append(diags, list...)
 	}
-	all, dups := queries.Unique(all)
+	all, dups := queryfile.Unique(all)
 	specs, specDiags := querySpecs(cfg, env, all, repoRelative(paths))
 	diags = append(append(diags, dups...), specDiags...)
 	diags.Sort()
@@ -62,11 +62,11 @@ func LoadQuerySpecs(cfg *config.Config, env string, paths []string) ([]annotatio
 // QuerySpecs returns what the monitors of qs ask for in env, sorted by
 // monitor name, with every problem; monitors name the query files as qs
 // do.
-func QuerySpecs(cfg *config.Config, env string, qs []*queries.Query) ([]annotations.Spec, diag.List) {
+func QuerySpecs(cfg *config.Config, env string, qs []*queryfile.Query) ([]annotations.Spec, diag.List) {
 	return querySpecs(cfg, env, qs, func(p string) string { return p })
 }
 
-func querySpecs(cfg *config.Config, env string, qs []*queries.Query, file func(string) string) ([]annotations.Spec, diag.List) {
+func querySpecs(cfg *config.Config, env string, qs []*queryfile.Query, file func(string) string) ([]annotations.Spec, diag.List) {
 	var diags diag.List
 	e, err := cfg.Env(env)
 	if err != nil {
@@ -143,7 +143,7 @@ func MergeSpecs(lists ...[]annotations.Spec) ([]annotations.Spec, diag.List) {
 func ChangedQueryFiles(files []forge.ChangedFile, dir string) (head, base []string) {
 	dir = strings.Trim(path.Clean(filepath.ToSlash(dir)), "/")
 	under := func(p string) bool {
-		return p != "" && queries.IsQueryFile(p) && (dir == "." || strings.HasPrefix(path.Clean(p), dir+"/"))
+		return p != "" && queryfile.IsQueryFile(p) && (dir == "." || strings.HasPrefix(path.Clean(p), dir+"/"))
 	}
 	return changedFiles(files, under)
 }

@@ -1,9 +1,10 @@
-// Package queries holds esm's data-quality query monitors: the query
-// files (YAML, one query per document), the runner that executes a query
-// read-only against its database, the scheduler that runs each query when
-// its interval has passed, and the store that keeps the last result of
-// every query across restarts.
-package queries
+// Package queryfile reads esm's query files: YAML, one query monitor per
+// document, with its database, SQL, labels, interval and monitors, every
+// problem at the file:line:col of the value at fault. It depends on no
+// database driver nor store, so that the use case (internal/reconcile)
+// can plan the monitors of queries without linking them; running the
+// queries is internal/queries' job.
+package queryfile
 
 import (
 	"bytes"
@@ -45,8 +46,8 @@ const (
 	MaxSeriesLimit = 10000
 	// MaxFileDiagnostics is the most problems reported for one file.
 	MaxFileDiagnostics = 100
-	// maxNameLen bounds names and label names.
-	maxNameLen = 128
+	// MaxNameLen bounds names and label names.
+	MaxNameLen = 128
 )
 
 // Query is one query monitor as declared in a query file.
@@ -100,6 +101,12 @@ var (
 	nameRE  = regexp.MustCompile(`^[a-z0-9_]+$`)
 	labelRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
+
+// ValidName reports whether name is a query name: lowercase letters,
+// digits and _, at most MaxNameLen long.
+func ValidName(name string) bool {
+	return nameRE.MatchString(name) && len(name) <= MaxNameLen
+}
 
 // ParseFile decodes the queries of one file: one query per YAML document.
 // It returns every query it could decode and every problem, each at the
@@ -234,8 +241,8 @@ func (p *fileParser) field(q *Query, k, v *yaml.Node) bool {
 			return false
 		}
 		q.Name, q.NamePos = s, p.pos(v)
-		if !nameRE.MatchString(s) || len(s) > maxNameLen {
-			p.errorf(v, "name %q must be lowercase letters, digits and _ (at most %d)", s, maxNameLen)
+		if !ValidName(s) {
+			p.errorf(v, "name %q must be lowercase letters, digits and _ (at most %d)", s, MaxNameLen)
 			return false
 		}
 	case "description":
@@ -333,7 +340,7 @@ func (p *fileParser) labels(q *Query, v *yaml.Node) bool {
 			continue
 		}
 		switch {
-		case !labelRE.MatchString(e.Value) || len(e.Value) > maxNameLen:
+		case !labelRE.MatchString(e.Value) || len(e.Value) > MaxNameLen:
 			p.errorf(e, "label %q must be a column name: letters, digits and _, not starting with a digit", e.Value)
 			ok = false
 		case strings.HasPrefix(e.Value, "__"):
