@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/esm-dev/esm/internal/alertmanager"
+	"github.com/esm-dev/esm/internal/testenv"
 )
 
 // e2eSchema is the record of the end-to-end test: a heartbeat whose
@@ -37,20 +38,10 @@ protocol EndToEnd {
 // e2eMonitor is the monitor of e2eSchema, as every backend names it.
 const e2eMonitor = "Traffic Volume with Heartbeat"
 
-// e2eTool returns the path of the first of names on PATH. Without one
-// the test is skipped, except under CI=true, where it fails.
+// e2eTool returns the path of the first of names on PATH (testenv.Tool).
 func e2eTool(t *testing.T, names ...string) string {
 	t.Helper()
-	for _, n := range names {
-		if p, err := exec.LookPath(n); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is required under CI=true (Debian: apt-get install prometheus prometheus-alertmanager)", strings.Join(names, " or "))
-	}
-	t.Skipf("%s not on PATH (Debian: apt-get install prometheus prometheus-alertmanager)", strings.Join(names, " or "))
-	return ""
+	return testenv.Tool(t, "Debian: apt-get install prometheus prometheus-alertmanager", names...)
 }
 
 // startTool runs a server binary with args until the test ends, its

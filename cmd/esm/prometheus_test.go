@@ -15,6 +15,7 @@ import (
 
 	"github.com/esm-dev/esm/internal/config"
 	"github.com/esm-dev/esm/internal/reconcile"
+	"github.com/esm-dev/esm/internal/testenv"
 )
 
 // volumeIDL is a protocol whose records carry a traffic volume monitor
@@ -219,13 +220,7 @@ func TestPrometheusPlanOfTheExampleSchemas(t *testing.T) {
 	r = runESM(t, append([]string{"plan"}, args...)...)
 	require.Equal(t, exitOK, r.code, "stderr: %s", r.stderr)
 	assert.True(t, strings.HasSuffix(r.stdout, "\nNo changes. Monitors match the schemas.\n"), r.stdout)
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("promtool is not on PATH, and CI=true needs it")
-		}
-		t.Skip("promtool is not on PATH")
-	}
+	promtool := testenv.Tool(t, "Debian: apt-get install prometheus", "promtool")
 	out, err := exec.Command(promtool, "check", "rules", "--lint-fatal", filepath.Join(dir, "esm-prod.rules.yml")).CombinedOutput()
 	require.NoError(t, err, "promtool check rules:\n%s", out)
 }

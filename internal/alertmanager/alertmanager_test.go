@@ -17,6 +17,7 @@ import (
 	"github.com/esm-dev/esm/internal/config"
 	"github.com/esm-dev/esm/internal/idl"
 	"github.com/esm-dev/esm/internal/reconcile"
+	"github.com/esm-dev/esm/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -35,20 +36,10 @@ func golden(t *testing.T, name string, got []byte) {
 	assert.Equal(t, string(want), string(got), "%s differs; rerun with -update if the change is intended", path)
 }
 
-// tool returns the path of the first of names on PATH. Without one the
-// test is skipped, except under CI=true, where it fails.
+// tool returns the path of the first of names on PATH (testenv.Tool).
 func tool(t *testing.T, names ...string) string {
 	t.Helper()
-	for _, n := range names {
-		if p, err := exec.LookPath(n); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is required under CI=true (Debian: apt-get install prometheus-alertmanager)", strings.Join(names, " or "))
-	}
-	t.Skipf("%s not on PATH", strings.Join(names, " or "))
-	return ""
+	return testenv.Tool(t, "Debian: apt-get install prometheus-alertmanager", names...)
 }
 
 // minimalConfig is the smallest Alertmanager configuration a fragment

@@ -3,12 +3,13 @@ package archtest
 import (
 	"bufio"
 	"bytes"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/esm-dev/esm/internal/testenv"
 )
 
 // driversAndSDKs are the packages that run queries and store their
@@ -61,15 +62,7 @@ func TestDependencyClosures(t *testing.T) {
 // Without one the test skips, except under CI=true.
 func findGo(t *testing.T) string {
 	t.Helper()
-	p, err := exec.LookPath("go")
-	if err == nil {
-		return p
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("the go command is not on PATH, which CI=true requires: %v", err)
-	}
-	t.Skipf("the go command is not on PATH: %v", err)
-	return ""
+	return testenv.Tool(t, "go test puts GOROOT/bin first on PATH", "go")
 }
 
 // parseImportGraph reads lines "pkg import import..." into a map from

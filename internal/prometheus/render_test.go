@@ -14,6 +14,7 @@ import (
 
 	"github.com/esm-dev/esm/annotations"
 	"github.com/esm-dev/esm/internal/monitor"
+	"github.com/esm-dev/esm/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -132,18 +133,10 @@ func TestPromtoolCheckRules(t *testing.T) {
 	assert.NotContains(t, string(out), "FAILED")
 }
 
-// needTool returns the path of a tool, skipping the test when it is not
-// installed, except under CI=true, where the test fails.
+// needTool returns the path of a tool (testenv.Tool).
 func needTool(t *testing.T, name string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not on PATH, and CI=true needs it (.ci/run installs Debian's prometheus package)", name)
-		}
-		t.Skipf("%s is not on PATH", name)
-	}
-	return p
+	return testenv.Tool(t, ".ci/run installs Debian's prometheus package", name)
 }
 
 func TestRenderLabels(t *testing.T) {
