@@ -290,7 +290,8 @@ query files' monitors.
 --changed-since REF plans as the bot plans a pull request: the records
 declared in the schema files changed between REF and the work tree (Git's
 view: committed, staged, unstaged and untracked changes), before or after
-the change, and the monitors they ask for; other monitors are left alone.
+the change, and the monitors they and the changed query files ask for;
+other monitors are left alone.
 
 --out FILE saves the plan, as "terraform plan -out": the changes, the
 desired monitors and the current fields they were computed against, the
@@ -363,7 +364,7 @@ else: 0 then means no changes.`,
 	}
 	f.add(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "print the plan as `FORMAT`: text, json, or markdown (the bot's pull request comment)")
-	cmd.Flags().StringVar(&f.changedSince, "changed-since", "", "plan only the records of the schema files changed between `REF` and the work tree, as the bot plans a pull request")
+	cmd.Flags().StringVar(&f.changedSince, "changed-since", "", "plan only the monitors of the schema and query files changed between `REF` and the work tree, as the bot plans a pull request")
 	cmd.Flags().StringVar(&out, "out", "", "save the plan to `FILE`, for \"esm apply FILE\" to apply exactly it")
 	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "exit with status 2 when the plan has changes (0 when it has none, 1 on error)")
 	return cmd

@@ -33,6 +33,7 @@ var commentTemplates = template.Must(template.New("comment").Funcs(template.Func
 	"applied": appliedSummary,
 	"healing": healing,
 	"drifted": drifted,
+	"changed": changedFiles,
 	"codes": func(names []string) string {
 		out := make([]string, len(names))
 		for i, n := range names {
@@ -353,6 +354,25 @@ func StatusOf(in *CommentInput) (state, description string) {
 		return "success", "No changes: monitors match the schemas"
 	}
 	return "success", "No schema file changed"
+}
+
+// changedFiles says which files of a change set changed: schema files,
+// and the query files (.yaml, .yml) whose monitors count too.
+func changedFiles(files []string) string {
+	queries := 0
+	for _, f := range files {
+		if strings.HasSuffix(f, ".yaml") || strings.HasSuffix(f, ".yml") {
+			queries++
+		}
+	}
+	switch schemas := len(files) - queries; {
+	case queries == 0:
+		return plural(schemas, "schema file")
+	case schemas == 0:
+		return plural(queries, "query file")
+	default:
+		return plural(schemas, "schema file") + " and " + plural(queries, "query file")
+	}
 }
 
 // Usage renders the reply to "esm help" and to a comment that is not a

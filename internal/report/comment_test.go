@@ -300,3 +300,11 @@ func FuzzParseMarker(f *testing.F) {
 		assert.Equal(t, strings.TrimSpace(line), Marker(env, cmd, part))
 	})
 }
+
+// TestChangedFiles: the comment counts the query files of a change set
+// as query files, not as schema files.
+func TestChangedFiles(t *testing.T) {
+	assert.Equal(t, "1 schema file", changedFiles([]string{"schemas/cart.avdl"}))
+	assert.Equal(t, "2 query files", changedFiles([]string{"queries/a.yaml", "queries/b.yml"}))
+	assert.Equal(t, "2 schema files and 1 query file", changedFiles([]string{"schemas/a.avdl", "queries/a.yaml", "schemas/b.avsc"}))
+}
