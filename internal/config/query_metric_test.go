@@ -8,35 +8,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestQueryMetric: environments.<env>.query_metric defaults to the gauge
-// esm serve sends, is checked like metric at its value, and reaches the
-// annotations' view of the environment.
-func TestQueryMetric(t *testing.T) {
-	tests := []struct {
-		name, yaml, want, problem string
-	}{
-		{"default", "environments:\n  prod: {}\n", DefaultQueryMetric, ""},
-		{"set", "environments:\n  prod:\n    query_metric: shop.esm_query_value\n", "shop.esm_query_value", ""},
-		{"invalid", "environments:\n  prod:\n    query_metric: \"esm-query\"\n", "",
-			`esm.yaml:3:19: environments.prod.query_metric "esm-query" is not a valid Datadog metric name: a metric name holds only ASCII letters, digits, _ and . (not '-')`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c, err := Parse("esm.yaml", []byte(tt.yaml))
-			if tt.problem != "" {
-				assert.EqualError(t, err, tt.problem)
-				return
-			}
-			require.NoError(t, err)
-			e, err := c.Env("prod")
-			require.NoError(t, err)
-			assert.Equal(t, tt.want, e.QueryMetric)
-			assert.Equal(t, tt.want, e.Annotations().QueryMetric)
-		})
-	}
-	assert.Equal(t, "esm.query.value", Default().Environments["staging"].QueryMetric)
-}
-
 // TestQueryKindDefaults: esm.yaml takes defaults for the query monitors'
 // kinds, per file and per environment, checked at their values.
 func TestQueryKindDefaults(t *testing.T) {
